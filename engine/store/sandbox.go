@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/herald-smtp/herald/engine/transcript"
+)
+
+// SandboxMessage is one message captured by the built-in sandbox SMTP server.
+type SandboxMessage struct {
+	// ID is assigned by AddSandboxMessage; ids are never reused.
+	ID int64
+	// Received is when the message arrived.
+	Received time.Time
+	// Remote is the client's address (host:port).
+	Remote string
+	// Helo is the name the client gave in EHLO or HELO.
+	Helo string
+	// TLS is true when the message travelled inside TLS.
+	TLS bool
+	// AuthUser is the user the client authenticated as, or "".
+	AuthUser string
+	// From is the envelope sender (MAIL FROM); "" for the null sender <>.
+	From string
+	// To holds the envelope recipients (RCPT TO), in order.
+	To []string
+	// Subject is the decoded Subject header.
+	Subject string
+	// Size is len(Raw) as received.
+	Size int
+	// Raw is the message as received after DATA, without dot-stuffing.
+	Raw []byte
+	// Transcript is the session's protocol log up to the capture.
+	Transcript []transcript.Event
+	// ReplyDropped is true when the sandbox closed the connection instead
+	// of replying to the message (fault drop-after-data).
+	ReplyDropped bool
+}
+
+// storedEvent is the JSON form of a transcript event in the database. It
+// keeps the elapsed time in nanoseconds so that events round-trip exactly.
+type storedEvent struct {
+	Time      time.Time      `json:"t"`
+	ElapsedNs int64          `json:"e"`
+	Dir       transcript.Dir `json:"d"`
+	TLS       bool           `json:"tls,omitempty"`
+	Text      string         `json:"x"`
+}
+
+func encodeTranscript(events []transcript.Event) (string, error) {
+	out := make([]storedEvent, len(events))
+	for i, e := range events {
+		out[i] = storedEvent{Time: e.Time, ElapsedNs: int64(e.Elapsed), Dir: e.Dir, TLS: e.TLS, Text: e.Text}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+func decodeTranscript(s string) ([]transcript.Event, error) {
+	var in []storedEvent
+	if err := json.Unmarshal([]byte(s), &in); err != nil {
+		return nil, err
+	}
+	out := make([]transcript.Event, len(in))
+	for i, e := range in {
+		d := time.Duration(e.ElapsedNs)
+		out[i] = transcript.Event{Time: e.Time, Elapsed: d, Ms: float64(d.Microseconds()) / 1000, Dir: e.Dir, TLS: e.TLS, Text: e.Text}
+	}
+	return out, nil
+}
+
+// AddSandboxMessage stores m durably and returns its new id, which is also
+// written to m.ID. The Raw and Transcript fields are stored as given; Size
+// defaults to len(Raw) when zero.
+func (s *Store) AddSandboxMessage(ctx context.Context, m *SandboxMessage) (int64, error) {
+	if m == nil {
+		return 0, errors.New("add sandbox message: nil message")
+	}
+	if m.Received.IsZero() {
+		return 0, errors.New("add sandbox message: received time is not set")
+	}
+	to := m.To
+	if to == nil {
+		to = []string{}
+	}
+	toJSON, err := json.Marshal(to)
+	if err != nil {
+		return 0, fmt.Errorf("add sandbox message: encode recipients: %w", err)
+	}
+	tr, err := encodeTranscript(m.Transcript)
+	if err != nil {
+		return 0, fmt.Errorf("add sandbox message: encode transcript: %w", err)
+	}
+	size := m.Size
+	if size == 0 {
+		size = len(m.Raw)
+	}
+	raw := m.Raw
+	if raw == nil {
+		raw = []byte{}
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO sandbox_messages
+		(received_ns, remote, helo, tls, auth_user, mail_from, rcpt_to, subject, size, raw, transcript, reply_dropped)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.Received.UnixNano(), m.Remote, m.Helo, m.TLS, m.AuthUser, m.From, string(toJSON),
+		m.Subject, size, raw, tr, m.ReplyDropped)
+	if err != nil {
+		return 0, fmt.Errorf("add sandbox message: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("add sandbox message: read id: %w", err)
+	}
+	m.ID = id
+	return id, nil
+}
+
+const summaryColumns = `id, received_ns, remote, helo, tls, auth_user, mail_from, rcpt_to, subject, size, reply_dropped`
+
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// scanSummary reads the summaryColumns (in that order) plus extra
+// destinations appended by the caller.
+func scanSummary(r rowScanner, m *SandboxMessage, extra ...any) error {
+	var recvNs int64
+	var toJSON string
+	dest := append([]any{&m.ID, &recvNs, &m.Remote, &m.Helo, &m.TLS, &m.AuthUser, &m.From, &toJSON, &m.Subject, &m.Size, &m.ReplyDropped}, extra...)
+	if err := r.Scan(dest...); err != nil {
+		return err
+	}
+	m.Received = time.Unix(0, recvNs)
+	if err := json.Unmarshal([]byte(toJSON), &m.To); err != nil {
+		return fmt.Errorf("message %d: decode recipients: %w", m.ID, err)
+	}
+	return nil
+}
+
+// ListSandboxMessages returns summaries of the newest captured messages,
+// newest first, without Raw and Transcript. A limit of 0 or less means all.
+func (s *Store) ListSandboxMessages(ctx context.Context, limit int) ([]SandboxMessage, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+summaryColumns+` FROM sandbox_messages
+		ORDER BY received_ns DESC, id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list sandbox messages: %w", err)
+	}
+	defer rows.Close()
+	var out []SandboxMessage
+	for rows.Next() {
+		var m SandboxMessage
+		if err := scanSummary(rows, &m); err != nil {
+			return nil, fmt.Errorf("list sandbox messages: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list sandbox messages: %w", err)
+	}
+	return out, nil
+}
+
+// SandboxMessage returns the full captured message with the given id; a
+// missing id yields an error wrapping ErrNotFound.
+func (s *Store) SandboxMessage(ctx context.Context, id int64) (*SandboxMessage, error) {
+	var m SandboxMessage
+	var tr string
+	row := s.db.QueryRowContext(ctx, `SELECT `+summaryColumns+`, raw, transcript FROM sandbox_messages WHERE id = ?`, id)
+	err := scanSummary(row, &m, &m.Raw, &tr)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sandbox message %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sandbox message %d: %w", id, err)
+	}
+	if m.Transcript, err = decodeTranscript(tr); err != nil {
+		return nil, fmt.Errorf("sandbox message %d: decode transcript: %w", id, err)
+	}
+	return &m, nil
+}
+
+// DeleteSandboxMessages removes every captured message.
+func (s *Store) DeleteSandboxMessages(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sandbox_messages`); err != nil {
+		return fmt.Errorf("delete sandbox messages: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,194 @@
+// Package cli is Herald's headless command line: `herald send`, `herald
+// sandbox`, and the verbs later issues add. It drives the same engine as the
+// window, and it never imports Fyne: the window is started through Env.GUI.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Version is Herald's version, printed by `herald version`.
+const Version = "0.1.0-dev"
+
+// Env is the world a command runs in: its standard streams, its environment
+// and the window launcher. Tests pass buffers and a fake environment.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// GUI starts the window over the given data directory and returns when it
+	// closes. Nil means this build has no window.
+	GUI func(ctx context.Context, dataDir string) error
+}
+
+// OSEnv returns an Env over the process's own streams and environment.
+func OSEnv(gui func(ctx context.Context, dataDir string) error) Env {
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, GUI: gui}
+}
+
+// usageError marks a problem with the command line or its input: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+const topUsage = `Herald: send and test mail over SMTP.
+
+Usage:
+  herald [--data-dir DIR]                 start the window
+  herald send [flags]                     send one message, showing the SMTP session
+  herald sandbox [flags]                  run the local capture server until interrupted
+  herald sandbox list|show ID|clear       read what the sandbox captured
+  herald version                          print the version
+  herald help [VERB]                      show help
+
+Run 'herald VERB --help' for the flags of a verb. Exit codes are listed in README.md.
+`
+
+// Run executes the command line args (without the program name) and returns
+// the process exit code.
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	code, err := run(ctx, args, env)
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(env.Stderr, "herald:", err)
+			return ExitUsage
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		fmt.Fprintln(env.Stderr, "herald:", err)
+		if code == ExitOK {
+			code = ExitFailure
+		}
+	}
+	return code
+}
+
+func run(ctx context.Context, args []string, env Env) (int, error) {
+	// Leading global flags: only --data-dir, so that `herald --data-dir X` starts
+	// the window over X.
+	dataDir := ""
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		a := args[0]
+		switch {
+		case a == "-h" || a == "--help" || a == "-help":
+			fmt.Fprint(env.Stdout, topUsage)
+			return ExitOK, nil
+		case a == "--data-dir" || a == "-data-dir":
+			if len(args) < 2 {
+				return ExitUsage, usagef("--data-dir needs a value")
+			}
+			dataDir, args = args[1], args[2:]
+		case strings.HasPrefix(a, "--data-dir=") || strings.HasPrefix(a, "-data-dir="):
+			dataDir, args = a[strings.Index(a, "=")+1:], args[1:]
+		default:
+			return ExitUsage, usagef("unknown flag %s before the verb (try 'herald help')", a)
+		}
+	}
+	if len(args) == 0 {
+		if env.GUI == nil {
+			return ExitFailure, errors.New("this build has no window; use a verb such as 'herald send' (see 'herald help')")
+		}
+		dir, err := resolveDataDir(dataDir, env)
+		if err != nil {
+			return ExitFailure, err
+		}
+		return ExitOK, env.GUI(ctx, dir)
+	}
+	verb, rest := args[0], args[1:]
+	switch verb {
+	case "send":
+		return runSend(ctx, rest, env, dataDir)
+	case "sandbox":
+		return runSandbox(ctx, rest, env, dataDir)
+	case "version", "--version":
+		fmt.Fprintln(env.Stdout, "herald", Version)
+		return ExitOK, nil
+	case "help":
+		if len(rest) > 0 {
+			return run(ctx, []string{rest[0], "--help"}, env)
+		}
+		fmt.Fprint(env.Stdout, topUsage)
+		return ExitOK, nil
+	default:
+		return ExitUsage, usagef("unknown verb %q (try 'herald help')", verb)
+	}
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting, and
+// prints its usage to stderr (or stdout for --help).
+func newFlagSet(name, synopsis string, env Env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stdout, "Usage: %s\n\nFlags:\n", synopsis)
+		fs.VisitAll(func(f *flag.Flag) {
+			arg, usage := flag.UnquoteUsage(f)
+			line := "  --" + f.Name
+			if arg != "" {
+				line += " " + arg
+			}
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+				usage += " (default " + f.DefValue + ")"
+			}
+			fmt.Fprintf(env.Stdout, "%s\n      %s\n", line, usage)
+		})
+	}
+	return fs
+}
+
+// parseFlags parses args and turns flag errors into usage errors. Flags may
+// come before or after positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err // the flag set has printed its usage
+			}
+			return nil, &usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// listFlag is a repeatable flag whose values may also be comma-separated.
+type listFlag struct {
+	values []string
+	split  bool
+}
+
+func (l *listFlag) String() string { return strings.Join(l.values, ",") }
+
+func (l *listFlag) Set(v string) error {
+	if !l.split {
+		l.values = append(l.values, v)
+		return nil
+	}
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			l.values = append(l.values, p)
+		}
+	}
+	return nil
+}

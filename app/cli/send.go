@@ -1,0 +1,475 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/herald-smtp/herald/engine/message"
+	"github.com/herald-smtp/herald/engine/transcript"
+	"github.com/herald-smtp/herald/engine/transport"
+)
+
+// DefaultServer is where `herald send` goes without --server: the sandbox's
+// default address.
+const DefaultServer = "127.0.0.1:2525"
+
+const sendSynopsis = `herald send [--server HOST[:PORT]] [--tls MODE] [--auth METHOD --user U --password-env VAR|--password-stdin]
+       --from ADDR --to ADDR[,ADDR] [--subject S] [--body TEXT|--body-file F] [--attach F] ...
+       herald send --eml FILE [--redirect --to ADDR] ...`
+
+type sendFlags struct {
+	server, tls, auth, user, passwordEnv, caFile, helo string
+	passwordStdin, allowInsecureAuth                   bool
+	timeout                                            time.Duration
+	from, replyTo, subject, body, bodyFile, htmlFile   string
+	to, cc, bcc, attach, headers                       listFlag
+	eml                                                string
+	redirect                                           bool
+	quitAfter                                          string
+	dsnNotify, dsnRet, dsnEnvID                        string
+	jsonOut, quiet                                     bool
+	dataDir                                            string
+}
+
+func (f *sendFlags) register(fs *flag.FlagSet) {
+	f.to.split, f.cc.split, f.bcc.split = true, true, true
+	fs.StringVar(&f.server, "server", "", "SMTP server `host[:port]` (default "+DefaultServer+", the sandbox)")
+	fs.StringVar(&f.tls, "tls", "", "TLS `mode`: implicit, starttls or none (default: implicit on port 465, starttls on other ports, none for the default sandbox)")
+	fs.StringVar(&f.auth, "auth", "auto", "auth `method`: auto, none, plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2")
+	fs.StringVar(&f.user, "user", "", "user name for AUTH")
+	fs.StringVar(&f.passwordEnv, "password-env", "", "read the password (or xoauth2 token) from environment `VAR`")
+	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password (or xoauth2 token) from the first line of standard input")
+	fs.BoolVar(&f.allowInsecureAuth, "allow-insecure-auth", false, "allow AUTH over a connection without TLS (the password travels in clear)")
+	fs.StringVar(&f.caFile, "ca-file", "", "extra CA certificate(s) to trust, PEM `file` (e.g. the sandbox's certificate)")
+	fs.StringVar(&f.helo, "helo", "", "`name` to send in EHLO (default: this host's name)")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout for each step of the session")
+	fs.StringVar(&f.from, "from", "", "sender `address` (header From and envelope MAIL FROM)")
+	fs.Var(&f.to, "to", "recipient `address`; repeatable, comma lists allowed")
+	fs.Var(&f.cc, "cc", "Cc `address`; repeatable, comma lists allowed")
+	fs.Var(&f.bcc, "bcc", "Bcc `address` (envelope only); repeatable, comma lists allowed")
+	fs.StringVar(&f.replyTo, "reply-to", "", "Reply-To `address`")
+	fs.StringVar(&f.subject, "subject", "", "subject `text`")
+	fs.StringVar(&f.body, "body", "", "message `text`")
+	fs.StringVar(&f.bodyFile, "body-file", "", "read the message text from `file` (- for standard input)")
+	fs.StringVar(&f.htmlFile, "html-file", "", "HTML alternative from `file`")
+	fs.Var(&f.attach, "attach", "attach `file`; repeatable")
+	fs.Var(&f.headers, "header", "extra header `\"Name: value\"`; repeatable")
+	fs.StringVar(&f.eml, "eml", "", "send the prepared message in `file` as it is (- for standard input)")
+	fs.BoolVar(&f.redirect, "redirect", false, "with --eml: resend to --to, adding Resent-From/To/Date/Message-ID headers")
+	fs.StringVar(&f.quitAfter, "quit-after", "", "stop cleanly after `stage`: connect, banner, ehlo, tls, auth, mail, rcpt")
+	fs.StringVar(&f.dsnNotify, "dsn-notify", "", "ask for delivery status notifications: `list` of success, failure, delay, or never")
+	fs.StringVar(&f.dsnRet, "dsn-ret", "", "DSN return: full or hdrs")
+	fs.StringVar(&f.dsnEnvID, "dsn-envid", "", "DSN envelope `id`")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object on standard output")
+	fs.BoolVar(&f.quiet, "quiet", false, "do not print the transcript; print the result only on failure")
+	fs.StringVar(&f.dataDir, "data-dir", "", "Herald's data `directory`")
+}
+
+// earlyStages need no message: the session ends before MAIL FROM.
+var earlyStages = map[transport.Stage]bool{
+	transport.StageConnect: true, transport.StageBanner: true, transport.StageEHLO: true,
+	transport.StageTLS: true, transport.StageAuth: true,
+}
+
+func runSend(ctx context.Context, args []string, env Env, _ string) (int, error) {
+	var f sendFlags
+	fs := newFlagSet("send", sendSynopsis, env)
+	f.register(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return ExitUsage, err
+	}
+	if len(pos) > 0 {
+		return ExitUsage, usagef("send takes no arguments, got %q", pos)
+	}
+	cfg, err := f.transportConfig(env)
+	if err != nil {
+		return ExitUsage, err
+	}
+	var (
+		env2  transport.Envelope
+		raw   []byte
+		msgID string
+	)
+	if cfg.QuitAfter == "" || !earlyStages[cfg.QuitAfter] {
+		env2, raw, msgID, err = f.buildMessage(env)
+		if err != nil {
+			return ExitUsage, err
+		}
+	}
+
+	rec := transcript.New()
+	cfg.Transcript = rec
+	if cfg.Password != "" {
+		rec.AddSecret(cfg.Password)
+	}
+	var wg sync.WaitGroup
+	if !f.quiet {
+		sub := rec.Subscribe(4096, true)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := bufio.NewWriter(env.Stderr)
+			for e := range sub.C() {
+				fmt.Fprintln(w, e.String())
+				if len(sub.C()) == 0 {
+					w.Flush()
+				}
+			}
+			w.Flush()
+		}()
+	}
+	res := transport.Send(ctx, cfg, env2, bytes.NewReader(raw))
+	rec.Finish()
+	wg.Wait()
+
+	code := exitCode(res)
+	if f.jsonOut {
+		out := jsonResult(res, rec, msgID)
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return ExitFailure, fmt.Errorf("write result: %w", err)
+		}
+		return code, nil
+	}
+	if code != ExitOK || !f.quiet {
+		printResult(env.Stdout, res, msgID, rec)
+	}
+	return code, nil
+}
+
+// transportConfig turns the connection flags into a transport configuration.
+func (f *sendFlags) transportConfig(env Env) (transport.Config, error) {
+	var cfg transport.Config
+	server := f.server
+	defaultServer := server == ""
+	if defaultServer {
+		server = DefaultServer
+	}
+	host, port, err := splitHostPort(server)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Host, cfg.Port = host, port
+	switch {
+	case f.tls != "":
+		m, err := transport.ParseTLSMode(f.tls)
+		if err != nil {
+			return cfg, usagef("--tls: %v", err)
+		}
+		cfg.TLS = m
+	case defaultServer:
+		cfg.TLS = transport.TLSNone
+	case port == 465:
+		cfg.TLS = transport.TLSImplicit
+	default:
+		cfg.TLS = transport.TLSStartTLS
+	}
+	am, err := transport.ParseAuthMethod(f.auth)
+	if err != nil {
+		return cfg, usagef("--auth: %v", err)
+	}
+	cfg.Auth = am
+	cfg.Username = f.user
+	if f.passwordEnv != "" && f.passwordStdin {
+		return cfg, usagef("use only one of --password-env and --password-stdin")
+	}
+	switch {
+	case f.passwordEnv != "":
+		cfg.Password = env.Getenv(f.passwordEnv)
+		if cfg.Password == "" {
+			return cfg, usagef("--password-env: environment variable %s is empty or not set", f.passwordEnv)
+		}
+	case f.passwordStdin:
+		if f.bodyFile == "-" || f.eml == "-" {
+			return cfg, usagef("--password-stdin cannot share standard input with --body-file - or --eml -")
+		}
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("read password from standard input: %w", err)
+		}
+		cfg.Password = strings.TrimRight(line, "\r\n")
+		if cfg.Password == "" {
+			return cfg, usagef("--password-stdin: standard input was empty")
+		}
+	}
+	needsSecret := am != transport.AuthNone && (am != transport.AuthAuto || f.user != "")
+	if needsSecret && f.user == "" {
+		return cfg, usagef("--auth %s needs --user", f.auth)
+	}
+	if needsSecret && cfg.Password == "" {
+		return cfg, usagef("--user %s needs a password: --password-env VAR or --password-stdin (never on the command line)", f.user)
+	}
+	cfg.AllowInsecureAuth = f.allowInsecureAuth
+	if f.caFile != "" {
+		if _, err := os.Stat(f.caFile); err != nil {
+			return cfg, usagef("--ca-file: %v", err)
+		}
+	}
+	cfg.CAFile = f.caFile
+	cfg.HeloName = f.helo
+	if f.timeout <= 0 {
+		return cfg, usagef("--timeout must be positive")
+	}
+	cfg.Timeout = f.timeout
+	if f.quitAfter != "" {
+		st, err := transport.ParseStage(f.quitAfter)
+		if err != nil {
+			return cfg, usagef("--quit-after: %v", err)
+		}
+		cfg.QuitAfter = st
+	}
+	if f.dsnNotify != "" || f.dsnRet != "" || f.dsnEnvID != "" {
+		d := &transport.DSN{EnvID: f.dsnEnvID}
+		switch strings.ToLower(f.dsnRet) {
+		case "", "full", "hdrs":
+			d.Return = strings.ToLower(f.dsnRet)
+		default:
+			return cfg, usagef("--dsn-ret must be full or hdrs, got %q", f.dsnRet)
+		}
+		for _, n := range strings.Split(f.dsnNotify, ",") {
+			n = strings.ToLower(strings.TrimSpace(n))
+			switch n {
+			case "":
+			case "success", "failure", "delay", "never":
+				d.Notify = append(d.Notify, strings.ToUpper(n))
+			default:
+				return cfg, usagef("--dsn-notify: unknown value %q (success, failure, delay or never)", n)
+			}
+		}
+		cfg.DSN = d
+	}
+	return cfg, nil
+}
+
+func splitHostPort(server string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(server)
+	if err != nil {
+		// No port given (or a bare IPv6 address).
+		h := strings.TrimSuffix(strings.TrimPrefix(server, "["), "]")
+		if h == "" || strings.ContainsAny(h, " \t\r\n/") {
+			return "", 0, usagef("--server %q is not a host[:port]", server)
+		}
+		return h, 0, nil
+	}
+	if host == "" {
+		return "", 0, usagef("--server %q has no host", server)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, usagef("--server %q: port must be a number from 1 to 65535", server)
+	}
+	return host, port, nil
+}
+
+func readInput(path string, env Env) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(env.Stdin)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return b, nil
+}
+
+// buildMessage returns the envelope and the bytes to send.
+func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, error) {
+	var envl transport.Envelope
+	rcpts := append(append(append([]string{}, f.to.values...), f.cc.values...), f.bcc.values...)
+	if f.eml != "" {
+		if f.subject != "" || f.body != "" || f.bodyFile != "" || f.htmlFile != "" || len(f.attach.values) > 0 || len(f.headers.values) > 0 {
+			return envl, nil, "", usagef("--eml sends a prepared message as it is: --subject, --body, --body-file, --html-file, --attach and --header do not apply")
+		}
+		data, err := readInput(f.eml, env)
+		if err != nil {
+			return envl, nil, "", err
+		}
+		p, err := message.ReadEML(bytes.NewReader(data))
+		if err != nil {
+			return envl, nil, "", usagef("--eml %s: %v", f.eml, err)
+		}
+		me := p.Envelope()
+		envl = transport.Envelope{From: me.From, To: me.To}
+		raw := p.Bytes
+		if f.from != "" {
+			a, err := message.ParseAddress("from", f.from)
+			if err != nil {
+				return envl, nil, "", usagef("%v", err)
+			}
+			envl.From = a
+		}
+		if len(rcpts) > 0 {
+			envl.To = nil
+			for i, r := range rcpts {
+				a, err := message.ParseAddress(fmt.Sprintf("to[%d]", i), r)
+				if err != nil {
+					return envl, nil, "", usagef("%v", err)
+				}
+				envl.To = append(envl.To, a)
+			}
+		}
+		if f.redirect {
+			if len(rcpts) == 0 {
+				return envl, nil, "", usagef("--redirect needs the new recipients in --to")
+			}
+			resentFrom := f.from
+			if resentFrom == "" {
+				resentFrom = me.From
+			}
+			raw, err = message.Resend(p.Bytes, message.ResendOptions{From: resentFrom, To: rcpts})
+			if err != nil {
+				return envl, nil, "", usagef("--redirect: %v", err)
+			}
+		}
+		if envl.From == "" && !f.redirect && f.from == "" && me.From == "" {
+			return envl, nil, "", usagef("--eml %s has no From header: give --from", f.eml)
+		}
+		if len(envl.To) == 0 {
+			return envl, nil, "", usagef("--eml %s has no recipients in To or Cc: give --to", f.eml)
+		}
+		return envl, raw, p.MessageID, nil
+	}
+	if f.redirect {
+		return envl, nil, "", usagef("--redirect works with --eml only")
+	}
+	d := message.Draft{From: f.from, To: f.to.values, Cc: f.cc.values, Bcc: f.bcc.values, ReplyTo: f.replyTo, Subject: f.subject, Text: f.body}
+	if f.body != "" && f.bodyFile != "" {
+		return envl, nil, "", usagef("use only one of --body and --body-file")
+	}
+	if f.bodyFile != "" {
+		b, err := readInput(f.bodyFile, env)
+		if err != nil {
+			return envl, nil, "", fmt.Errorf("--body-file: %w", err)
+		}
+		d.Text = string(b)
+	}
+	if f.htmlFile != "" {
+		b, err := readInput(f.htmlFile, env)
+		if err != nil {
+			return envl, nil, "", fmt.Errorf("--html-file: %w", err)
+		}
+		d.HTML = string(b)
+	}
+	for _, a := range f.attach.values {
+		d.Attachments = append(d.Attachments, message.Attachment{Path: a})
+	}
+	for i, h := range f.headers.values {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok {
+			return envl, nil, "", usagef("--header %d (%q) is not \"Name: value\"", i+1, h)
+		}
+		d.Headers = append(d.Headers, message.Header{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
+	}
+	r, err := message.Render(d)
+	if err != nil {
+		return envl, nil, "", usagef("invalid message: %v", err)
+	}
+	return transport.Envelope{From: r.Envelope.From, To: r.Envelope.To}, r.Bytes, r.MessageID, nil
+}
+
+type jsonEvent struct {
+	Time time.Time `json:"time"`
+	Ms   float64   `json:"ms"`
+	Dir  string    `json:"dir"`
+	TLS  bool      `json:"tls"`
+	Text string    `json:"text"`
+}
+
+type jsonRecipient struct {
+	Addr         string `json:"addr"`
+	Accepted     bool   `json:"accepted"`
+	Code         int    `json:"code"`
+	EnhancedCode string `json:"enhanced_code,omitempty"`
+	Message      string `json:"message,omitempty"`
+}
+
+type jsonTLS struct {
+	Version  string    `json:"version"`
+	Cipher   string    `json:"cipher"`
+	Subject  string    `json:"subject"`
+	Issuer   string    `json:"issuer"`
+	NotAfter time.Time `json:"not_after"`
+	Verified bool      `json:"verified"`
+}
+
+type jsonSend struct {
+	OK           bool            `json:"ok"`
+	Stage        string          `json:"stage"`
+	Class        string          `json:"class"`
+	Code         int             `json:"code"`
+	EnhancedCode string          `json:"enhanced_code"`
+	Error        string          `json:"error"`
+	Hint         string          `json:"hint"`
+	MessageID    string          `json:"message_id"`
+	QueuedAs     string          `json:"queued_as,omitempty"`
+	Recipients   []jsonRecipient `json:"recipients"`
+	TLS          *jsonTLS        `json:"tls,omitempty"`
+	ElapsedMs    float64         `json:"elapsed_ms"`
+	Transcript   []jsonEvent     `json:"transcript"`
+}
+
+func jsonResult(r *transport.Result, rec *transcript.Recorder, msgID string) jsonSend {
+	out := jsonSend{
+		OK: r.OK, Stage: string(r.Stage), Class: string(r.Class), Code: r.Code, EnhancedCode: r.EnhancedCode,
+		MessageID: msgID, QueuedAs: r.QueuedAs, ElapsedMs: float64(r.Elapsed.Microseconds()) / 1000,
+		Recipients: []jsonRecipient{}, Transcript: []jsonEvent{},
+	}
+	if r.Err != nil {
+		out.Error = rec.Redact(r.Err.Error())
+		out.Hint = transport.Hint(r.Err)
+	}
+	for _, rc := range r.Recipients {
+		out.Recipients = append(out.Recipients, jsonRecipient{rc.Addr, rc.Accepted, rc.Code, rc.EnhancedCode, rec.Redact(rc.Message)})
+	}
+	if t := r.TLS; t != nil {
+		out.TLS = &jsonTLS{t.Version, t.Cipher, t.Subject, t.Issuer, t.NotAfter, t.Verified}
+	}
+	for _, e := range rec.Events() {
+		out.Transcript = append(out.Transcript, jsonEvent{e.Time, e.Ms, string(e.Dir), e.TLS, e.Text})
+	}
+	return out
+}
+
+func printResult(w io.Writer, r *transport.Result, msgID string, rec *transcript.Recorder) {
+	if r.OK {
+		if r.Stage != transport.StageDone {
+			fmt.Fprintf(w, "ok: stopped cleanly after %s\n", r.Stage)
+			return
+		}
+		accepted := 0
+		for _, rc := range r.Recipients {
+			if rc.Accepted {
+				accepted++
+			}
+		}
+		fmt.Fprintf(w, "sent %s to %d of %d recipients: %s\n", msgID, accepted, len(r.Recipients), rec.Redact(r.QueuedAs))
+		for _, rc := range r.Recipients {
+			if !rc.Accepted {
+				fmt.Fprintf(w, "rejected %s: %d %s %s\n", rc.Addr, rc.Code, rc.EnhancedCode, rec.Redact(rc.Message))
+			}
+		}
+		return
+	}
+	msg := "unknown error"
+	if r.Err != nil {
+		msg = rec.Redact(r.Err.Error())
+	}
+	fmt.Fprintf(w, "failed at %s (%s): %s\n", r.Stage, r.Class, msg)
+	if h := transport.Hint(r.Err); h != "" {
+		fmt.Fprintf(w, "hint: %s\n", h)
+	}
+}

@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+
+	"github.com/herald-smtp/herald/ui"
+)
+
+// pump runs queued UI updates on the test goroutine until cond holds, the way
+// fyne.Do would run them on the UI goroutine.
+func pump(t *testing.T, q chan func(), what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for !cond() {
+		select {
+		case f := <-q:
+			f()
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestComposeSendShowsTranscriptAndInbox(t *testing.T) {
+	ctx := context.Background()
+	core, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer core.Close()
+
+	a := test.NewTempApp(t)
+	q := make(chan func(), 1024)
+	w := ui.NewMainWindow(a, NewBackend(core), ui.Options{Dispatch: func(f func()) { q <- f }})
+	defer w.Close()
+
+	pump(t, q, "the empty inbox to load", func() bool { return w.InboxList != nil })
+	if !strings.Contains(w.Status.Text, core.Sandbox.Addr()) {
+		t.Fatalf("status %q does not name the sandbox address %s", w.Status.Text, core.Sandbox.Addr())
+	}
+
+	w.To.SetText("")
+	test.Type(w.To, "alice@example.com, bob@example.com")
+	test.Type(w.Subject, "Grüße from the GUI test")
+	test.Type(w.Body, "Hello Alice,\n.\nA line with only a dot above.")
+	test.Tap(w.SendButton)
+	if !w.SendButton.Disabled() {
+		t.Fatal("Send stays enabled while a send runs")
+	}
+
+	pump(t, q, "the send to finish", func() bool { return !w.SendButton.Disabled() })
+	if !strings.HasPrefix(w.Status.Text, "Sent") {
+		t.Fatalf("status = %q, hint = %q", w.Status.Text, w.Hint.Text)
+	}
+	pump(t, q, "the transcript to show the final reply", func() bool {
+		return logContains(w.Log.Line, w.Log.Len(), "QUIT")
+	})
+	for _, want := range []string{"S  220 ", "C  EHLO", "C  MAIL FROM:<herald@localhost>", "C  RCPT TO:<bob@example.com>", "C  DATA", "S  250"} {
+		if !logContains(w.Log.Line, w.Log.Len(), want) {
+			t.Errorf("live log lacks %q", want)
+		}
+	}
+
+	pump(t, q, "the inbox entry", func() bool { return len(w.Inbox) == 1 })
+	if got := w.Inbox[0].Subject; got != "Grüße from the GUI test" {
+		t.Fatalf("inbox subject = %q", got)
+	}
+	w.InboxList.Select(0)
+	pump(t, q, "the raw source", func() bool { return strings.Contains(w.Source.Text(), "Message-ID:") })
+	src := w.Source.Text()
+	for _, want := range []string{"To: <alice@example.com>, <bob@example.com>", "A line with only a dot above."} {
+		if !strings.Contains(src, want) {
+			t.Errorf("raw source lacks %q:\n%s", want, src)
+		}
+	}
+}
+
+func TestInvalidDraftShowsErrorInWindow(t *testing.T) {
+	core, err := Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer core.Close()
+	a := test.NewTempApp(t)
+	q := make(chan func(), 1024)
+	w := ui.NewMainWindow(a, NewBackend(core), ui.Options{Dispatch: func(f func()) { q <- f }})
+	defer w.Close()
+
+	test.Type(w.To, "not-an-address")
+	test.Tap(w.SendButton)
+	pump(t, q, "the send to finish", func() bool { return !w.SendButton.Disabled() })
+	if !strings.Contains(w.Status.Text, "to[0]") {
+		t.Fatalf("status %q does not name the bad field to[0]", w.Status.Text)
+	}
+	if len(w.Inbox) != 0 {
+		t.Fatalf("an invalid draft reached the sandbox")
+	}
+}
+
+func logContains(line func(int) string, n int, want string) bool {
+	for i := 0; i < n; i++ {
+		if strings.Contains(line(i), want) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,326 @@
+package message
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Attachment is one file attached to a Draft, taken from Path or from Data.
+type Attachment struct {
+	// Path is a file on disk to attach; ignored when Data is set.
+	Path string
+	// Name is the file name shown to the recipient; it defaults to the base name of Path.
+	Name string
+	// Data is the attachment content when it does not come from a file.
+	Data []byte
+	// ContentType is the MIME type; empty means guessed from the name's extension.
+	ContentType string
+}
+
+// Header is one extra header field of a Draft, such as X-Campaign or List-Unsubscribe.
+type Header struct {
+	// Name is the header field name, e.g. "X-Campaign".
+	Name string
+	// Value is the unfolded, undecoded value; non-ASCII text is RFC 2047 encoded.
+	Value string
+}
+
+// Draft is a message as the user describes it, before rendering.
+type Draft struct {
+	// From is the author, an RFC 5322 address such as "Ann <ann@example.com>".
+	From string
+	// To lists the primary recipients.
+	To []string
+	// Cc lists the carbon-copy recipients.
+	Cc []string
+	// Bcc lists the blind recipients: they get the message but never appear in it.
+	Bcc []string
+	// ReplyTo is an optional Reply-To address.
+	ReplyTo string
+	// Subject is the subject line; UTF-8 is RFC 2047 encoded.
+	Subject string
+	// Text is the plain-text body.
+	Text string
+	// HTML is an optional HTML body, sent as multipart/alternative with Text.
+	HTML string
+	// Attachments are files attached to the message.
+	Attachments []Attachment
+	// Headers are extra header fields; structural ones (From, Date, Content-*, ...) are refused.
+	Headers []Header
+	// Date overrides the Date header; zero means the time of rendering.
+	Date time.Time
+	// MessageID overrides the generated Message-ID ("id@domain", with or without angle brackets).
+	MessageID string
+}
+
+// FieldError is one validation problem, naming the field ("to[2]") and what is wrong with it.
+type FieldError struct {
+	// Field names the input: from, to[i], cc[i], bcc[i], reply-to, subject, message-id, header[i], attachment[i], body, html.
+	Field string
+	// Msg says what is wrong, e.g. "missing @".
+	Msg string
+}
+
+// Error returns "field: problem".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+func fieldErr(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// structural returns the canonical name of a header field that a Draft sets
+// itself (so an extra header may not), and whether key (lower case) is one.
+func structural(key string) (string, bool) {
+	switch key {
+	case "from":
+		return "From", true
+	case "to":
+		return "To", true
+	case "cc":
+		return "Cc", true
+	case "bcc":
+		return "Bcc", true
+	case "reply-to":
+		return "Reply-To", true
+	case "sender":
+		return "Sender", true
+	case "date":
+		return "Date", true
+	case "message-id":
+		return "Message-ID", true
+	case "subject":
+		return "Subject", true
+	case "mime-version":
+		return "MIME-Version", true
+	}
+	return "", false
+}
+
+// Validate checks every field of the draft and returns all problems at once,
+// as errors.Join of *FieldError values, or nil.
+func (d Draft) Validate() error {
+	var errs []error
+	add := func(e error) {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+	if strings.TrimSpace(d.From) == "" {
+		add(fieldErr("from", "required"))
+	} else {
+		_, err := ParseAddress("from", d.From)
+		add(err)
+	}
+	if d.ReplyTo != "" {
+		_, err := ParseAddress("reply-to", d.ReplyTo)
+		add(err)
+	}
+	for _, l := range []struct {
+		name  string
+		addrs []string
+	}{{"to", d.To}, {"cc", d.Cc}, {"bcc", d.Bcc}} {
+		for i, a := range l.addrs {
+			_, err := ParseAddress(fmt.Sprintf("%s[%d]", l.name, i), a)
+			add(err)
+		}
+	}
+	if len(d.To)+len(d.Cc)+len(d.Bcc) == 0 {
+		add(fieldErr("to", "at least one recipient is required (to, cc or bcc)"))
+	}
+	add(firstErr(checkHeaderText("subject", d.Subject), checkFoldable("subject", "Subject", d.Subject)))
+	if d.MessageID != "" {
+		_, err := normalizeMessageID("message-id", d.MessageID)
+		add(err)
+	}
+	seen := map[string]int{}
+	for i, h := range d.Headers {
+		field := fmt.Sprintf("header[%d]", i)
+		if err := checkFieldName(field, h.Name); err != nil {
+			add(err)
+			continue
+		}
+		key := strings.ToLower(h.Name)
+		if canon, ok := structural(key); ok {
+			add(fieldErr(field, "%s is set from the draft's own fields and cannot be an extra header", canon))
+			continue
+		}
+		if strings.HasPrefix(key, "content-") {
+			add(fieldErr(field, "%s is a MIME structure header and cannot be an extra header", h.Name))
+			continue
+		}
+		if j, dup := seen[key]; dup {
+			add(fieldErr(field, "%s is already given in header[%d]", h.Name, j))
+			continue
+		}
+		seen[key] = i
+		add(firstErr(checkHeaderText(field, h.Value), checkFoldable(field, h.Name, h.Value)))
+	}
+	for i, a := range d.Attachments {
+		add(checkAttachment(fmt.Sprintf("attachment[%d]", i), a))
+	}
+	add(checkBody("body", d.Text))
+	add(checkBody("html", d.HTML))
+	return errors.Join(errs...)
+}
+
+// ParseAddress parses one RFC 5322 address ("Name <a@b>" or "a@b") and
+// returns its bare addr-spec, or a *FieldError naming field.
+func ParseAddress(field, s string) (string, error) {
+	a, err := parseAddress(field, s)
+	if err != nil {
+		return "", err
+	}
+	return a.Address, nil
+}
+
+func parseAddress(field, s string) (*mail.Address, error) {
+	if err := checkHeaderText(field, s); err != nil {
+		return nil, err
+	}
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return nil, fieldErr(field, "empty address")
+	}
+	a, err := mail.ParseAddress(t)
+	if err != nil {
+		if !strings.Contains(t, "@") {
+			return nil, fieldErr(field, "%q: missing @", t)
+		}
+		msg := strings.TrimPrefix(err.Error(), "mail: ")
+		if strings.Contains(msg, "expected single address") {
+			msg = "holds more than one address; give each one separately"
+		}
+		return nil, fieldErr(field, "%q: %s", t, msg)
+	}
+	at := strings.LastIndexByte(a.Address, '@')
+	if at <= 0 || at == len(a.Address)-1 {
+		return nil, fieldErr(field, "%q: missing local part or domain", t)
+	}
+	if err := checkHeaderText(field, a.Name); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// checkHeaderText refuses text that cannot safely go into a header: line
+// breaks (injection), other control characters and invalid UTF-8.
+func checkHeaderText(field, s string) error {
+	if strings.ContainsAny(s, "\r\n") {
+		return fieldErr(field, "contains a line break")
+	}
+	if !utf8.ValidString(s) {
+		return fieldErr(field, "is not valid UTF-8")
+	}
+	for _, r := range s {
+		if (r < 0x20 && r != '\t') || r == 0x7f {
+			return fieldErr(field, "contains the control character %U", r)
+		}
+	}
+	return nil
+}
+
+// maxLine is the RFC 5322 limit on a line, without its CRLF.
+const maxLine = 998
+
+// checkFoldable refuses a value with a word so long that, even folded at
+// white space, its line would pass 998 characters.
+func checkFoldable(field, name, value string) error {
+	for i, w := range strings.Fields(value) {
+		n := len(w)
+		if i == 0 {
+			n += len(name) + 2
+		}
+		if n > maxLine && isASCII(w) {
+			return fieldErr(field, "has a word of %d characters: too long for one header line (max %d)", len(w), maxLine)
+		}
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// checkFieldName checks an RFC 5322 field-name: printable ASCII except colon.
+func checkFieldName(field, name string) error {
+	if name == "" {
+		return fieldErr(field, "name is empty")
+	}
+	if strings.ContainsAny(name, "\r\n") {
+		return fieldErr(field, "name contains a line break")
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 33 || c > 126 || c == ':' {
+			return fieldErr(field, "name %q is not a valid header field name", name)
+		}
+	}
+	return nil
+}
+
+func checkBody(field, s string) error {
+	if !utf8.ValidString(s) {
+		return fieldErr(field, "is not valid UTF-8")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return fieldErr(field, "contains a NUL byte")
+	}
+	return nil
+}
+
+func attachmentName(a Attachment) string {
+	if a.Name != "" {
+		return a.Name
+	}
+	if a.Path != "" {
+		return filepath.Base(a.Path)
+	}
+	return ""
+}
+
+func checkAttachment(field string, a Attachment) error {
+	if a.Data == nil && a.Path == "" {
+		return fieldErr(field, "neither a path nor data given")
+	}
+	if err := checkHeaderText(field, a.Path); err != nil {
+		return fieldErr(field, "path %s", err.(*FieldError).Msg)
+	}
+	name := attachmentName(a)
+	if name == "" {
+		return fieldErr(field, "name is required when attaching data")
+	}
+	if err := checkHeaderText(field, name); err != nil {
+		return fieldErr(field, "name %s", err.(*FieldError).Msg)
+	}
+	if a.ContentType != "" {
+		if err := checkHeaderText(field, a.ContentType); err != nil {
+			return fieldErr(field, "content type %s", err.(*FieldError).Msg)
+		}
+		if _, _, err := mime.ParseMediaType(a.ContentType); err != nil {
+			return fieldErr(field, "content type %q: %v", a.ContentType, err)
+		}
+	}
+	if a.Data == nil {
+		st, err := os.Stat(a.Path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return fieldErr(field, "%s: no such file", a.Path)
+		case err != nil:
+			return fieldErr(field, "%v", err)
+		case st.IsDir():
+			return fieldErr(field, "%s: is a directory", a.Path)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,723 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	gmsmtp "github.com/wneessen/go-mail/smtp"
+
+	"github.com/herald-smtp/herald/engine/transcript"
+)
+
+const (
+	// maxReplyLine bounds one reply line; RFC 5321 allows 512 octets, real
+	// servers stay far below this.
+	maxReplyLine = 4096
+	// maxReplyLines bounds a multi-line reply.
+	maxReplyLines = 512
+)
+
+// Client is an open SMTP session, ready for messages after Dial. It is not
+// safe for concurrent use: one goroutine drives one session.
+type Client struct {
+	cfg  Config
+	rec  *transcript.Recorder
+	raw  net.Conn // the TCP connection: deadlines go here
+	conn net.Conn // raw, or the TLS connection over it
+	br   *bufio.Reader
+	bw   *bufio.Writer
+
+	tls      bool
+	info     *TLSInfo
+	ext      map[string]string
+	greeting string
+	authed   string
+
+	mu       sync.Mutex // guards canceled against the context watcher
+	canceled bool
+	ctx      context.Context
+	broken   bool // the connection can carry no more commands
+	closed   bool
+
+	lastCode int
+	lastEnh  string
+}
+
+// Dial opens a session: it connects, reads the banner, sends EHLO, starts
+// TLS as Config.TLS says and authenticates as Config.Auth says. Every line
+// goes to Config.Transcript. Errors are *Error.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	return dial(ctx, cfg, "")
+}
+
+// stageAt reports whether stopping after st satisfies until ("" never stops).
+func stageAt(st, until Stage) bool {
+	return until != "" && slices.Index(stageOrder, st) >= slices.Index(stageOrder, until)
+}
+
+func dial(ctx context.Context, cfg Config, until Stage) (*Client, error) {
+	rec := cfg.Transcript
+	if rec == nil {
+		rec = transcript.New()
+		cfg.Transcript = rec
+	}
+	if cfg.Password != "" {
+		rec.AddSecret(cfg.Password)
+	}
+	c := &Client{cfg: cfg, rec: rec, ctx: ctx}
+	hook := func(st Stage, err error) error {
+		if err != nil {
+			c.note("failed at %s: %s", st, rec.Redact(err.Error()))
+		}
+		if cfg.OnStage != nil {
+			cfg.OnStage(st, err)
+		}
+		return err
+	}
+	if err := validateConfig(cfg); err != nil {
+		return nil, hook(StageConnect, err)
+	}
+	if err := c.connect(ctx); err != nil {
+		return nil, hook(StageConnect, err)
+	}
+	hook(StageConnect, nil)
+	fail := func(st Stage, err error) (*Client, error) {
+		hook(st, err)
+		c.Quit() // politely where the session still works, else just close
+		return nil, err
+	}
+	if stageAt(StageConnect, until) {
+		return c, nil
+	}
+	stop := c.watch(ctx)
+	defer stop()
+
+	if cfg.TLS == TLSImplicit {
+		if err := c.handshake(ctx); err != nil {
+			return fail(StageTLS, err)
+		}
+		hook(StageTLS, nil)
+	}
+	if err := c.banner(); err != nil {
+		return fail(StageBanner, err)
+	}
+	hook(StageBanner, nil)
+	if stageAt(StageBanner, until) {
+		return c, nil
+	}
+	if err := c.hello(StageEHLO); err != nil {
+		return fail(StageEHLO, err)
+	}
+	hook(StageEHLO, nil)
+	if stageAt(StageEHLO, until) && (cfg.TLS != TLSStartTLS || until == StageEHLO) {
+		return c, nil
+	}
+	if cfg.TLS == TLSStartTLS {
+		if err := c.startTLS(ctx); err != nil {
+			return fail(StageTLS, err)
+		}
+		hook(StageTLS, nil)
+		if stageAt(StageTLS, until) {
+			return c, nil
+		}
+	}
+	method, err := c.chooseAuth()
+	if err != nil {
+		return fail(StageAuth, err)
+	}
+	if method != "" {
+		if err := c.auth(method); err != nil {
+			return fail(StageAuth, err)
+		}
+		hook(StageAuth, nil)
+	}
+	return c, nil
+}
+
+func validateConfig(cfg Config) error {
+	bad := func(what, v string) error {
+		return errorf(StageConnect, ClassPermanent, KindInput, "%s %q is not valid", what, v)
+	}
+	if cfg.Host == "" || strings.ContainsAny(cfg.Host, " \t\r\n/\\@") {
+		return bad("server host", cfg.Host)
+	}
+	if cfg.Port < 0 || cfg.Port > 65535 {
+		return bad("port", strconv.Itoa(cfg.Port))
+	}
+	if strings.ContainsAny(cfg.HeloName, " \t\r\n<>") {
+		return bad("EHLO name", cfg.HeloName)
+	}
+	switch cfg.TLS {
+	case TLSImplicit, TLSStartTLS, TLSNone:
+	default:
+		return bad("TLS mode", string(cfg.TLS))
+	}
+	if _, err := ParseAuthMethod(string(cfg.Auth)); err != nil {
+		return bad("auth method", string(cfg.Auth))
+	}
+	return nil
+}
+
+// note records an informational transcript line.
+func (c *Client) note(format string, args ...any) {
+	c.rec.Info(c.tls, fmt.Sprintf(format, args...))
+}
+
+func (c *Client) connect(ctx context.Context) error {
+	addr := c.cfg.addr()
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	dialFn := c.cfg.DialContext
+	if dialFn == nil {
+		d := &net.Dialer{}
+		dialFn = d.DialContext
+	}
+	start := time.Now()
+	conn, err := dialFn(dctx, "tcp", addr)
+	if err != nil {
+		e := netError(ctx, StageConnect, "connect to "+addr, err)
+		e.Port = c.cfg.port()
+		if e.Kind == KindNetwork && dctx.Err() != nil {
+			e.Kind = KindTimeout
+		}
+		return e
+	}
+	c.raw, c.conn = conn, conn
+	c.br = bufio.NewReaderSize(conn, maxReplyLine)
+	c.bw = bufio.NewWriterSize(conn, 32<<10)
+	c.note("connected to %s (%s) in %d ms", addr, conn.RemoteAddr(), time.Since(start).Milliseconds())
+	return nil
+}
+
+// watch makes ctx's cancellation interrupt any blocked read or write.
+func (c *Client) watch(ctx context.Context) (stop func()) {
+	c.mu.Lock()
+	c.ctx, c.canceled = ctx, false
+	c.mu.Unlock()
+	s := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.canceled = true
+		if !c.closed {
+			c.raw.SetDeadline(time.Unix(1, 0))
+		}
+		c.mu.Unlock()
+	})
+	return func() { s() }
+}
+
+// arm sets the deadline for the next step, unless the context is done.
+func (c *Client) arm(st Stage) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return &Error{Stage: st, Class: ClassTemporary, Kind: KindDropped, Msg: string(st) + ": the session is closed", Err: net.ErrClosed}
+	}
+	if c.canceled || (c.ctx != nil && c.ctx.Err() != nil) {
+		return &Error{Stage: st, Class: ClassTemporary, Kind: KindCanceled, Msg: string(st) + " canceled", Err: context.Cause(c.ctx)}
+	}
+	return c.raw.SetDeadline(time.Now().Add(c.cfg.timeout()))
+}
+
+// reply is one SMTP reply, possibly of several lines.
+type reply struct {
+	code     int
+	enhanced string
+	lines    []string // the text after "NNN-" / "NNN "
+}
+
+// text is the whole reply text, lines joined with " / ".
+func (r *reply) text() string { return strings.Join(r.lines, " / ") }
+
+// message is the text without the enhanced status code.
+func (r *reply) message() string {
+	if len(r.lines) == 0 {
+		return ""
+	}
+	_, first := splitEnhanced(r.code, r.lines[0])
+	return strings.Join(append([]string{first}, r.lines[1:]...), " / ")
+}
+
+func (c *Client) readReply(st Stage) (*reply, error) {
+	if err := c.arm(st); err != nil {
+		return nil, err
+	}
+	r := &reply{}
+	for n := 0; ; n++ {
+		line, err := c.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			c.broken = true
+			c.rec.Server(c.tls, string(line[:80])+"...")
+			return nil, errorf(st, ClassPermanent, KindReplyTooLong, "%s: the server sent a reply line longer than %d bytes", st, maxReplyLine)
+		}
+		if err != nil {
+			c.broken = true
+			if len(line) > 0 {
+				c.rec.Server(c.tls, string(line))
+			}
+			return nil, netError(c.ctx, st, "read the "+string(st)+" reply", err)
+		}
+		s := strings.TrimRight(string(line), "\r\n")
+		c.rec.Server(c.tls, s)
+		code, sep, text, ok := parseReplyLine(s)
+		if !ok || (n > 0 && code != r.code) || n >= maxReplyLines {
+			c.broken = true
+			return nil, errorf(st, ClassPermanent, KindProtocol, "%s: the server's reply is not SMTP: %q", st, truncate(s, 80))
+		}
+		r.code = code
+		r.lines = append(r.lines, text)
+		if sep != '-' {
+			break
+		}
+	}
+	r.enhanced, _ = splitEnhanced(r.code, r.lines[0])
+	c.lastCode, c.lastEnh = r.code, r.enhanced
+	return r, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// parseReplyLine splits "250-text" or "250 text" (or a bare "250").
+func parseReplyLine(s string) (code int, sep byte, text string, ok bool) {
+	if len(s) < 3 {
+		return 0, 0, "", false
+	}
+	for i := 0; i < 3; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, 0, "", false
+		}
+	}
+	code, _ = strconv.Atoi(s[:3])
+	if code < 200 || code > 599 {
+		return 0, 0, "", false
+	}
+	if len(s) == 3 {
+		return code, ' ', "", true
+	}
+	if s[3] != ' ' && s[3] != '-' {
+		return 0, 0, "", false
+	}
+	return code, s[3], s[4:], true
+}
+
+// send writes one command line; shown is what the transcript records
+// (redacted for AUTH).
+func (c *Client) send(st Stage, line, shown string) error {
+	if err := c.arm(st); err != nil {
+		return err
+	}
+	c.rec.Client(c.tls, shown)
+	c.bw.WriteString(line)
+	c.bw.WriteString("\r\n")
+	if err := c.bw.Flush(); err != nil {
+		c.broken = true
+		return netError(c.ctx, st, "send "+strings.Fields(shown + " x")[0], err)
+	}
+	return nil
+}
+
+// cmd sends a command and reads its reply.
+func (c *Client) cmd(st Stage, line string) (*reply, error) {
+	if err := c.send(st, line, line); err != nil {
+		return nil, err
+	}
+	return c.readReply(st)
+}
+
+func (c *Client) banner() error {
+	r, err := c.readReply(StageBanner)
+	if err != nil {
+		return err
+	}
+	if r.code != 220 {
+		return replyError(StageBanner, "the server refused the session", r)
+	}
+	c.greeting = r.text()
+	return nil
+}
+
+func (c *Client) heloName() string {
+	if c.cfg.HeloName != "" {
+		return c.cfg.HeloName
+	}
+	h, err := os.Hostname()
+	if err != nil || h == "" || strings.ContainsAny(h, " \t\r\n<>") {
+		return "localhost"
+	}
+	return h
+}
+
+// hello sends EHLO (falling back to HELO for a server that does not know
+// it) and records the extensions.
+func (c *Client) hello(st Stage) error {
+	name := c.heloName()
+	r, err := c.cmd(st, "EHLO "+name)
+	if err != nil {
+		return err
+	}
+	if r.code == 250 {
+		c.ext = parseExtensions(r.lines[1:])
+		return nil
+	}
+	if r.code != 500 && r.code != 502 && r.code != 504 && r.code != 550 {
+		return replyError(st, "EHLO refused", r)
+	}
+	c.note("the server does not know EHLO: trying HELO (no extensions)")
+	r, err = c.cmd(st, "HELO "+name)
+	if err != nil {
+		return err
+	}
+	if r.code != 250 {
+		return replyError(st, "HELO refused", r)
+	}
+	c.ext = map[string]string{}
+	return nil
+}
+
+func parseExtensions(lines []string) map[string]string {
+	ext := map[string]string{}
+	for _, l := range lines {
+		k, v, _ := strings.Cut(strings.TrimSpace(l), " ")
+		k = strings.ToUpper(k)
+		if name, old, ok := strings.Cut(k, "="); ok && name == "AUTH" {
+			// Old servers advertise "AUTH=LOGIN PLAIN".
+			if _, have := ext["AUTH"]; !have {
+				ext["AUTH"] = strings.TrimSpace(old + " " + v)
+			}
+			continue
+		}
+		if k != "" {
+			ext[k] = v
+		}
+	}
+	return ext
+}
+
+func (c *Client) startTLS(ctx context.Context) error {
+	if _, ok := c.ext["STARTTLS"]; !ok {
+		return &Error{Stage: StageTLS, Class: ClassPermanent, Kind: KindStartTLSMissing, Port: c.cfg.port(),
+			Msg: "the server does not offer STARTTLS and --tls starttls requires it; nothing else was sent"}
+	}
+	r, err := c.cmd(StageTLS, "STARTTLS")
+	if err != nil {
+		return err
+	}
+	if r.code != 220 {
+		return replyError(StageTLS, "the server offers STARTTLS but refused it", r)
+	}
+	if n := c.br.Buffered(); n > 0 {
+		// Plaintext sent after the 220 would be taken as if it came over
+		// TLS (the STARTTLS command injection of CVE-2011-0411 and kin).
+		c.broken = true
+		return errorf(StageTLS, ClassPermanent, KindProtocol, "the server sent %d bytes after its STARTTLS reply, before TLS: refusing them (a possible injection attack)", n)
+	}
+	if err := c.handshake(ctx); err != nil {
+		return err
+	}
+	return c.hello(StageTLS)
+}
+
+// tlsConfig builds the client TLS configuration: TLS 1.2 or newer, the
+// system's CAs plus CAFile (or RootCAs), and an optional pinned leaf.
+func (c *Client) tlsConfig(verified, pinned *bool) (*tls.Config, error) {
+	roots := c.cfg.RootCAs
+	if roots == nil {
+		sys, err := x509.SystemCertPool()
+		if err != nil || sys == nil {
+			sys = x509.NewCertPool()
+		}
+		roots = sys
+		if c.cfg.CAFile != "" {
+			pem, err := os.ReadFile(c.cfg.CAFile)
+			if err != nil {
+				return nil, &Error{Stage: StageTLS, Class: ClassPermanent, Kind: KindInput, Msg: "read the CA file", Err: err}
+			}
+			if !roots.AppendCertsFromPEM(pem) {
+				return nil, errorf(StageTLS, ClassPermanent, KindInput, "the CA file %s holds no PEM certificate", c.cfg.CAFile)
+			}
+		}
+	}
+	host := c.cfg.Host
+	pin := strings.ToLower(strings.ReplaceAll(c.cfg.PinnedSHA256, ":", ""))
+	return &tls.Config{
+		ServerName: host,
+		MinVersion: tls.VersionTLS12,
+		// Verification is done below, with the same rules as the default
+		// plus the optional pin; it is never skipped.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the server sent no certificate")
+			}
+			leaf := cs.PeerCertificates[0]
+			inter := x509.NewCertPool()
+			for _, ic := range cs.PeerCertificates[1:] {
+				inter.AddCert(ic)
+			}
+			_, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
+			if err == nil {
+				*verified = true
+				return nil
+			}
+			sum := sha256.Sum256(leaf.Raw)
+			if pin != "" && hex.EncodeToString(sum[:]) == pin {
+				*pinned = true
+				return nil
+			}
+			return err
+		},
+	}, nil
+}
+
+func (c *Client) handshake(ctx context.Context) error {
+	var verified, pinned bool
+	conf, err := c.tlsConfig(&verified, &pinned)
+	if err != nil {
+		return err
+	}
+	if err := c.arm(StageTLS); err != nil {
+		return err
+	}
+	start := time.Now()
+	tc := tls.Client(c.raw, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.broken = true
+		e := tlsError("TLS handshake with "+c.cfg.addr(), err)
+		e.Port = c.cfg.port()
+		if ctx.Err() != nil {
+			e.Kind, e.Class = KindCanceled, ClassTemporary
+		}
+		return e
+	}
+	cs := tc.ConnectionState()
+	c.info = describeTLS(cs, verified, pinned)
+	c.conn, c.tls = tc, true
+	c.br.Reset(tc)
+	c.bw.Reset(tc)
+	trust := "verified: a trusted CA vouches for it and it matches " + c.cfg.Host
+	if pinned {
+		trust = "NOT verified by a CA: accepted because its SHA-256 fingerprint matches the pinned one"
+	}
+	i := c.info
+	c.note("TLS started in %d ms: %s, %s; certificate %s, issued by %s, valid until %s; %s",
+		time.Since(start).Milliseconds(), i.Version, i.Cipher, i.Subject, i.Issuer, i.NotAfter.UTC().Format("2006-01-02"), trust)
+	return nil
+}
+
+func describeTLS(cs tls.ConnectionState, verified, pinned bool) *TLSInfo {
+	i := &TLSInfo{Version: tls.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite), Verified: verified, Pinned: pinned}
+	if len(cs.PeerCertificates) > 0 {
+		leaf := cs.PeerCertificates[0]
+		sum := sha256.Sum256(leaf.Raw)
+		i.Subject, i.Issuer, i.DNSNames = leaf.Subject.String(), leaf.Issuer.String(), leaf.DNSNames
+		for _, ip := range leaf.IPAddresses {
+			i.DNSNames = append(i.DNSNames, ip.String())
+		}
+		i.NotBefore, i.NotAfter, i.LeafSHA256 = leaf.NotBefore, leaf.NotAfter, hex.EncodeToString(sum[:])
+		for _, pc := range cs.PeerCertificates {
+			i.Chain = append(i.Chain, CertInfo{Subject: pc.Subject.String(), Issuer: pc.Issuer.String(), NotAfter: pc.NotAfter})
+		}
+	}
+	return i
+}
+
+// offeredAuth lists the SASL mechanisms in the EHLO reply.
+func (c *Client) offeredAuth() []string {
+	var out []string
+	for _, m := range strings.Fields(c.ext["AUTH"]) {
+		out = append(out, strings.ToUpper(m))
+	}
+	return out
+}
+
+// autoOrder is the preference of AuthAuto: challenge-response first where
+// the connection is in clear.
+var (
+	autoOrderTLS   = []AuthMethod{AuthSCRAMSHA256, AuthSCRAMSHA1, AuthPlain, AuthLogin, AuthCRAMMD5}
+	autoOrderClear = []AuthMethod{AuthSCRAMSHA256, AuthSCRAMSHA1, AuthCRAMMD5, AuthPlain, AuthLogin}
+)
+
+// chooseAuth applies the auth policy and picks the mechanism ("" for none).
+func (c *Client) chooseAuth() (AuthMethod, error) {
+	m := c.cfg.Auth
+	if m == AuthNone || ((m == AuthAuto || m == "") && c.cfg.Username == "") {
+		return "", nil
+	}
+	if !c.tls && !c.cfg.AllowInsecureAuth {
+		return "", &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindInsecureAuth,
+			Msg: "refusing to send credentials over a connection without TLS (nothing was sent): use TLS, or opt in with --allow-insecure-auth"}
+	}
+	offered := c.offeredAuth()
+	if len(offered) == 0 {
+		return "", &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindAuthNotOffered, Port: c.cfg.port(),
+			Msg: "the server offers no AUTH on this connection"}
+	}
+	if m == AuthAuto || m == "" {
+		order := autoOrderTLS
+		if !c.tls {
+			order = autoOrderClear
+		}
+		for _, cand := range order {
+			if slices.Contains(offered, cand.saslName()) {
+				return cand, nil
+			}
+		}
+		return "", &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindMechNotOffered, Offered: offered,
+			Msg: "the server offers no mechanism Herald can choose on its own"}
+	}
+	if !slices.Contains(offered, m.saslName()) {
+		return "", &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindMechNotOffered, Offered: offered,
+			Msg: fmt.Sprintf("the server does not offer %s (it offers %s)", m.saslName(), strings.Join(offered, " "))}
+	}
+	return m, nil
+}
+
+func (c *Client) saslClient(m AuthMethod) gmsmtp.Auth {
+	u, p, h := c.cfg.Username, c.cfg.Password, c.cfg.Host
+	switch m {
+	case AuthPlain:
+		return gmsmtp.PlainAuth("", u, p, h, true)
+	case AuthLogin:
+		return gmsmtp.LoginAuth(u, p, h, true)
+	case AuthCRAMMD5:
+		return gmsmtp.CRAMMD5Auth(u, p)
+	case AuthSCRAMSHA1:
+		return gmsmtp.ScramSHA1Auth(u, p)
+	case AuthSCRAMSHA256:
+		return gmsmtp.ScramSHA256Auth(u, p)
+	case AuthXOAUTH2:
+		return gmsmtp.XOAuth2Auth(u, p)
+	}
+	return nil
+}
+
+// auth runs the SASL exchange. Every client line after the mechanism name
+// is recorded as [redacted], and each encoded response is registered as a
+// secret so it cannot surface elsewhere either.
+func (c *Client) auth(m AuthMethod) error {
+	a := c.saslClient(m)
+	enc := base64.StdEncoding
+	mech, resp, err := a.Start(&gmsmtp.ServerInfo{Name: c.cfg.Host, TLS: c.tls, Auth: c.offeredAuth()})
+	if err != nil {
+		return &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindAuthExchange, Msg: "start " + m.saslName(), Err: err}
+	}
+	line, shown := "AUTH "+mech, "AUTH "+mech
+	if resp != nil {
+		b := enc.EncodeToString(resp)
+		if b == "" {
+			b = "="
+		}
+		c.rec.AddSecret(b)
+		line, shown = line+" "+b, shown+" "+transcript.Redacted
+	}
+	if err := c.send(StageAuth, line, shown); err != nil {
+		return err
+	}
+	for steps := 0; ; steps++ {
+		r, err := c.readReply(StageAuth)
+		if err != nil {
+			return err
+		}
+		switch {
+		case r.code == 235:
+			c.authed = mech
+			c.note("authenticated as %s with %s", c.cfg.Username, mech)
+			return nil
+		case r.code == 334 && steps < 10:
+			challenge, derr := enc.DecodeString(strings.TrimSpace(r.text()))
+			var next []byte
+			if derr == nil {
+				next, derr = a.Next(challenge, true)
+			}
+			if derr != nil {
+				// Cancel the exchange (RFC 4954 4) and report.
+				if err := c.send(StageAuth, "*", "*"); err == nil {
+					c.readReply(StageAuth)
+				}
+				return &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindAuthExchange, Msg: mech + " exchange failed", Err: derr}
+			}
+			b := enc.EncodeToString(next)
+			c.rec.AddSecret(b)
+			if err := c.send(StageAuth, b, transcript.Redacted); err != nil {
+				return err
+			}
+		default:
+			return replyError(StageAuth, "authentication failed", r)
+		}
+	}
+}
+
+// Extensions returns the EHLO keywords (upper case) and their parameters.
+func (c *Client) Extensions() map[string]string {
+	out := make(map[string]string, len(c.ext))
+	for k, v := range c.ext {
+		out[k] = v
+	}
+	return out
+}
+
+// TLSInfo describes the TLS connection, nil without TLS.
+func (c *Client) TLSInfo() *TLSInfo { return c.info }
+
+// Greeting is the server's 220 banner text.
+func (c *Client) Greeting() string { return c.greeting }
+
+// Transcript returns the session's recorder.
+func (c *Client) Transcript() *transcript.Recorder { return c.rec }
+
+// Usable reports whether the session can take another command.
+func (c *Client) Usable() bool { return c.raw != nil && !c.broken && !c.closed }
+
+// Quit ends the session politely (QUIT, then close). It is safe to call on a
+// broken session, where it only closes.
+func (c *Client) Quit() error {
+	if c.raw == nil || c.closed {
+		return nil
+	}
+	var err error
+	if !c.broken {
+		c.mu.Lock()
+		c.ctx, c.canceled = context.Background(), false
+		c.mu.Unlock()
+		// A server that does not answer QUIT must not hold the caller long.
+		c.cfg.Timeout = min(c.cfg.timeout(), 5*time.Second)
+		_, err = c.cmd(StageDone, "QUIT")
+	}
+	if cerr := c.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close drops the connection without QUIT.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.raw == nil || c.closed {
+		return nil
+	}
+	c.broken, c.closed = true, true
+	err := c.raw.Close()
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,181 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Kind names what went wrong when no reply code says it: the hints are keyed
+// on it.
+type Kind string
+
+const (
+	KindReply             Kind = "reply"            // the server answered 4xx/5xx
+	KindDNS               Kind = "dns"              // the host name does not resolve
+	KindRefused           Kind = "refused"          // nothing listens on the port
+	KindTimeout           Kind = "timeout"          // a step took longer than the timeout
+	KindNetwork           Kind = "network"          // the connection failed or was reset
+	KindDropped           Kind = "dropped"          // the server closed the connection
+	KindProtocol          Kind = "protocol"         // the server sent something that is not SMTP
+	KindStartTLSMissing   Kind = "starttls-missing" // starttls mode, STARTTLS not offered
+	KindCertUnknownAuth   Kind = "cert-unknown-authority"
+	KindCertExpired       Kind = "cert-expired"
+	KindCertName          Kind = "cert-name-mismatch"
+	KindCertInvalid       Kind = "cert-invalid"
+	KindTLSVersion        Kind = "tls-version"   // the server offers no TLS 1.2+
+	KindTLSHandshake      Kind = "tls-handshake" // the handshake failed otherwise
+	KindTLSNotTLS         Kind = "tls-not-tls"   // the server answered in plain text
+	KindInsecureAuth      Kind = "insecure-auth" // Herald refused AUTH without TLS
+	KindAuthNotOffered    Kind = "auth-not-offered"
+	KindMechNotOffered    Kind = "mechanism-not-offered"
+	KindAuthExchange      Kind = "auth-exchange" // the SASL exchange failed on our side
+	KindSize              Kind = "size"          // the message exceeds the server's SIZE
+	KindSMTPUTF8          Kind = "smtputf8"      // non-ASCII address, no SMTPUTF8
+	KindNoRecipients      Kind = "no-recipients"
+	KindUnknownAfterData  Kind = "unknown-after-data"
+	KindCanceled          Kind = "canceled"
+	KindInput             Kind = "input" // bad envelope given by the caller
+	KindReplyTooLong      Kind = "reply-too-long"
+	KindServerNameInvalid Kind = "server-name"
+)
+
+// Error is a failed session step.
+type Error struct {
+	Stage Stage
+	Class Class
+	Kind  Kind
+	// Code and EnhancedCode are the server's reply, when there was one.
+	Code         int
+	EnhancedCode string
+	// Reply is the server's reply text (lines joined with " / ").
+	Reply string
+	// Msg says what Herald was doing or found.
+	Msg string
+	// Offered lists what the server offered (auth mechanisms), for hints.
+	Offered []string
+	// Port is the server port, for hints.
+	Port int
+	Err  error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Msg)
+	if e.Code > 0 {
+		b.WriteString(": ")
+		b.WriteString(strconv.Itoa(e.Code))
+		if e.Reply != "" {
+			b.WriteString(" ")
+			b.WriteString(e.Reply)
+		}
+	} else if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsTemporary tells whether trying again later may help.
+func (e *Error) IsTemporary() bool { return e.Class == ClassTemporary }
+
+// classOfCode maps a reply code onto a class.
+func classOfCode(code int) Class {
+	switch code / 100 {
+	case 2, 3:
+		return ClassSent
+	case 4:
+		return ClassTemporary
+	}
+	return ClassPermanent
+}
+
+var enhancedRe = regexp.MustCompile(`^([245])\.(\d{1,3})\.(\d{1,3})\b`)
+
+// splitEnhanced separates an RFC 3463 enhanced status code from the text
+// of a reply line whose code class matches.
+func splitEnhanced(code int, text string) (string, string) {
+	m := enhancedRe.FindStringSubmatch(text)
+	if m == nil || m[1] != strconv.Itoa(code/100) {
+		return "", text
+	}
+	return m[0], strings.TrimSpace(text[len(m[0]):])
+}
+
+// replyError builds the error for an unexpected reply.
+func replyError(st Stage, msg string, r *reply) *Error {
+	return &Error{Stage: st, Class: classOfCode(r.code), Kind: KindReply, Code: r.code, EnhancedCode: r.enhanced, Reply: r.text(), Msg: msg}
+}
+
+// netError classifies a failure of the connection itself.
+func netError(ctx context.Context, st Stage, msg string, err error) *Error {
+	e := &Error{Stage: st, Class: ClassTemporary, Kind: KindNetwork, Msg: msg, Err: err}
+	var dnsErr *net.DNSError
+	var ne net.Error
+	switch {
+	case ctx != nil && ctx.Err() != nil:
+		e.Kind, e.Err = KindCanceled, context.Cause(ctx)
+	case errors.As(err, &dnsErr):
+		e.Kind = KindDNS
+		if dnsErr.IsNotFound {
+			e.Class = ClassPermanent
+		}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		e.Kind = KindRefused
+	case errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		e.Kind = KindTimeout
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE):
+		e.Kind = KindDropped
+	}
+	return e
+}
+
+// tlsError classifies a failed TLS handshake.
+func tlsError(msg string, err error) *Error {
+	e := &Error{Stage: StageTLS, Class: ClassPermanent, Kind: KindTLSHandshake, Msg: msg, Err: err}
+	var unknown x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var recErr tls.RecordHeaderError
+	var alert tls.AlertError
+	var verr *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &unknown):
+		e.Kind = KindCertUnknownAuth
+	case errors.As(err, &hostErr):
+		e.Kind = KindCertName
+	case errors.As(err, &invalid):
+		e.Kind = KindCertInvalid
+		if invalid.Reason == x509.Expired {
+			e.Kind = KindCertExpired
+		}
+	case errors.As(err, &verr):
+		e.Kind = KindCertInvalid
+	case errors.As(err, &recErr):
+		e.Kind = KindTLSNotTLS
+	case errors.As(err, &alert) && (alert == 70 || alert == 71): // protocol_version, insufficient_security
+		e.Kind = KindTLSVersion
+	case strings.Contains(err.Error(), "protocol version"):
+		e.Kind = KindTLSVersion
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		e.Kind, e.Class = KindTimeout, ClassTemporary
+	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
+		e.Kind, e.Class = KindDropped, ClassTemporary
+	}
+	return e
+}
+
+func errorf(st Stage, class Class, kind Kind, format string, args ...any) *Error {
+	return &Error{Stage: st, Class: class, Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}

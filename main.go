@@ -1,0 +1,20 @@
+// Command herald sends and tests mail over SMTP. With no verb it opens the
+// window; with a verb (send, sandbox, ...) it runs headless.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/herald-smtp/herald/app"
+	"github.com/herald-smtp/herald/app/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Run(ctx, os.Args[1:], cli.OSEnv(app.RunGUI))
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,381 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// These tests run the real herald binary against real peers that we did not
+// write (Postfix's smtp-sink, swaks) and open the real window under X.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildOut  []byte
+)
+
+func heraldBin(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "herald-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "herald")
+		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		cmd := exec.Command(gobin, "build", "-o", binPath, ".")
+		buildOut, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("build herald: %v\n%s", buildErr, buildOut)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nothing listening on %s", addr)
+}
+
+func lookTool(t *testing.T, name string, paths ...string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Skipf("%s is not installed (apt-get install postfix swaks; .ci/run installs them)", name)
+	return ""
+}
+
+func TestSendToPostfixSmtpSink(t *testing.T) {
+	sink := lookTool(t, "smtp-sink", "/usr/sbin/smtp-sink", "/usr/lib/postfix/sbin/smtp-sink")
+	bin := heraldBin(t)
+	addr := freePort(t)
+	args := []string{"-c", addr, "10"}
+	if os.Geteuid() == 0 {
+		args = append([]string{"-u", "nobody"}, args...)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sinkCmd := exec.CommandContext(ctx, sink, args...)
+	var sinkOut bytes.Buffer
+	sinkCmd.Stdout, sinkCmd.Stderr = &sinkOut, &sinkOut
+	if err := sinkCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); sinkCmd.Wait() }()
+	waitListening(t, addr)
+
+	cmd := exec.Command(bin, "send", "--server", addr, "--tls", "none", "--from", "a@herald.test",
+		"--to", "b@example.com,c@example.com", "--subject", "to smtp-sink", "--body", "hi\n.\nbye", "--json")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		t.Fatalf("herald send to smtp-sink: %v\nstdout:\n%s\nstderr:\n%s\nsink:\n%s", err, stdout.String(), stderr.String(), sinkOut.String())
+	}
+	var res struct {
+		OK         bool   `json:"ok"`
+		Stage      string `json:"stage"`
+		Class      string `json:"class"`
+		Code       int    `json:"code"`
+		Recipients []struct {
+			Addr     string `json:"addr"`
+			Accepted bool   `json:"accepted"`
+		} `json:"recipients"`
+		Transcript []struct {
+			Dir  string `json:"dir"`
+			Text string `json:"text"`
+		} `json:"transcript"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, stdout.String())
+	}
+	if !res.OK || res.Class != "sent" || res.Code != 250 || len(res.Recipients) != 2 {
+		t.Fatalf("unexpected result: %+v", res)
+	}
+	if res.Transcript[0].Dir != "I" || !hasLine(res.Transcript, "S", "220 ") || !hasLine(res.Transcript, "C", "DATA") {
+		t.Fatalf("transcript incomplete: %+v", res.Transcript)
+	}
+	// The live transcript went to stderr while the session ran.
+	if !strings.Contains(stderr.String(), "C  RCPT TO:<c@example.com>") {
+		t.Fatalf("stderr lacks the live transcript:\n%s", stderr.String())
+	}
+}
+
+func hasLine(tr []struct {
+	Dir  string `json:"dir"`
+	Text string `json:"text"`
+}, dir, prefix string) bool {
+	for _, e := range tr {
+		if e.Dir == dir && strings.HasPrefix(e.Text, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// startSandbox runs `herald sandbox` as a child process and returns its
+// address once it listens.
+func startSandbox(t *testing.T, dataDir string, extra ...string) string {
+	t.Helper()
+	bin := heraldBin(t)
+	cmd := exec.Command(bin, append([]string{"sandbox", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("herald sandbox did not stop cleanly on SIGINT: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("herald sandbox did not stop within 10 s of SIGINT")
+		}
+	})
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		io.Copy(io.Discard, out)
+	}()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("herald sandbox exited before it listened")
+			}
+			if rest, found := strings.CutPrefix(l, "Herald sandbox listening on "); found {
+				addr, _, _ := strings.Cut(rest, " ")
+				go func() {
+					for range lines {
+					}
+				}()
+				return addr
+			}
+		case <-timeout:
+			t.Fatal("herald sandbox did not report its address")
+		}
+	}
+}
+
+func TestSandboxReceivesSwaks(t *testing.T) {
+	swaks := lookTool(t, "swaks")
+	dataDir := t.TempDir()
+	addr := startSandbox(t, dataDir, "--tls", "starttls", "--auth", "swaksuser:swaks-secret-pw")
+	host, port, _ := net.SplitHostPort(addr)
+
+	for _, mech := range []string{"PLAIN", "LOGIN", "CRAM-MD5"} {
+		cmd := exec.Command(swaks, "--server", host, "--port", port, "--tls",
+			"--auth", mech, "--auth-user", "swaksuser", "--auth-password", "swaks-secret-pw",
+			"--from", "swaks@herald.test", "--to", "inbox@herald.test",
+			"--header", "Subject: hello from swaks "+mech, "--body", "swaks body")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("swaks %s: %v\n%s", mech, err, out)
+		}
+	}
+	// A wrong password is refused.
+	cmd := exec.Command(swaks, "--server", host, "--port", port, "--tls", "--auth", "PLAIN",
+		"--auth-user", "swaksuser", "--auth-password", "wrong", "--from", "a@b.test", "--to", "c@d.test")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "535") {
+		t.Fatalf("swaks with a wrong password was not refused with 535: %v\n%s", err, out)
+	}
+
+	list := exec.Command(heraldBin(t), "sandbox", "list", "--json", "--data-dir", dataDir)
+	out, err := list.Output()
+	if err != nil {
+		t.Fatalf("herald sandbox list: %v", err)
+	}
+	var items []struct {
+		ID      int64    `json:"id"`
+		From    string   `json:"from"`
+		To      []string `json:"to"`
+		Subject string   `json:"subject"`
+	}
+	if err := json.Unmarshal(out, &items); err != nil {
+		t.Fatalf("list JSON: %v\n%s", err, out)
+	}
+	if len(items) != 3 {
+		t.Fatalf("sandbox captured %d messages, want 3: %s", len(items), out)
+	}
+	subjects := items[0].Subject + "|" + items[1].Subject + "|" + items[2].Subject
+	if !strings.Contains(subjects, "hello from swaks PLAIN") || !strings.Contains(subjects, "hello from swaks LOGIN") || !strings.Contains(subjects, "hello from swaks CRAM-MD5") ||
+		items[0].From != "swaks@herald.test" || items[0].To[0] != "inbox@herald.test" {
+		t.Fatalf("captured: %+v", items)
+	}
+	show := exec.Command(heraldBin(t), "sandbox", "show", "--raw", "--data-dir", dataDir, itoa(items[0].ID))
+	raw, err := show.Output()
+	if err != nil || !strings.Contains(string(raw), "swaks body") {
+		t.Fatalf("sandbox show --raw: %v\n%s", err, raw)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestHeraldSendToHeraldSandboxWithSTARTTLS(t *testing.T) {
+	dataDir := t.TempDir()
+	addr := startSandbox(t, dataDir, "--tls", "starttls", "--auth", "u:sandbox-pw-123")
+	cert := filepath.Join(dataDir, "sandbox-cert.pem")
+	cmd := exec.Command(heraldBin(t), "send", "--server", addr, "--tls", "starttls", "--ca-file", cert,
+		"--user", "u", "--password-env", "HERALD_TEST_PW", "--from", "me@herald.test", "--to", "you@herald.test",
+		"--subject", "over TLS", "--body", "secret-free body")
+	cmd.Env = append(os.Environ(), "HERALD_TEST_PW=sandbox-pw-123")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("send: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	all := stdout.String() + stderr.String()
+	if strings.Contains(all, "sandbox-pw-123") {
+		t.Fatalf("the password appears in the output:\n%s", all)
+	}
+	if !strings.Contains(stderr.String(), "C* AUTH") {
+		t.Fatalf("AUTH did not happen inside TLS:\n%s", stderr.String())
+	}
+}
+
+func TestWindowSmokeUnderX(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no DISPLAY: run under Xvfb (.ci/run starts one)")
+	}
+	xwd := lookTool(t, "xwd")
+	convert := lookTool(t, "convert")
+	bin := heraldBin(t)
+	cmd := exec.Command(bin, "--data-dir", t.TempDir())
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+		}
+	}()
+
+	// Look at the X screen itself, as a person would, until the window has
+	// drawn: a rendered window has many colours, an empty screen one.
+	shot := filepath.Join(t.TempDir(), "screen.png")
+	colours := 0
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("the window exited early: %v\n%s", err, out.String())
+		default:
+		}
+		sh := exec.Command("sh", "-c", xwd+" -root -silent | "+convert+" xwd:- png:"+shot)
+		if b, err := sh.CombinedOutput(); err != nil {
+			t.Fatalf("screenshot: %v\n%s", err, b)
+		}
+		if colours = countColours(t, shot); colours >= 8 {
+			break
+		}
+	}
+	if colours < 8 {
+		t.Fatalf("the screen stayed blank (%d colours)\n%s", colours, out.String())
+	}
+	// The window closes cleanly on SIGINT.
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the window did not close within 15 s of SIGINT")
+	}
+}
+
+func countColours(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	colours := map[uint32]bool{}
+	for y := b.Min.Y; y < b.Max.Y; y += 7 {
+		for x := b.Min.X; x < b.Max.X; x += 7 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			colours[r>>8<<16|g>>8<<8|bl>>8] = true
+		}
+	}
+	return len(colours)
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}

@@ -305,6 +305,11 @@ func TestWindowSmokeUnderX(t *testing.T) {
 	bin := heraldBin(t)
 	cmd := exec.Command(bin, "--data-dir", t.TempDir())
 	cmd.Env = append(os.Environ(), "LANG=C.UTF-8")
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		// Without a session bus, Fyne's D-Bus client would autolaunch a
+		// dbus-daemon that outlives the test: point it nowhere instead.
+		cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/herald-test-bus")
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/herald-smtp/herald/engine/account"
 )
 
 // Version is Herald's version, printed by `herald version`.
@@ -25,6 +27,8 @@ type Env struct {
 	// GUI starts the window over the given data directory and returns when it
 	// closes. Nil means this build has no window.
 	GUI func(ctx context.Context, dataDir string) error
+	// Secrets holds profiles' secrets; nil means the OS keychain.
+	Secrets account.Secrets
 }
 
 // OSEnv returns an Env over the process's own streams and environment.
@@ -46,6 +50,8 @@ Usage:
   herald send [flags]                     send one message, showing the SMTP session
   herald sandbox [flags]                  run the local capture server until interrupted
   herald sandbox list|show ID|clear       read what the sandbox captured
+  herald profile list|add|edit|show|remove|export|import|set-password|presets|test
+                                          manage account profiles (secrets in the OS keychain)
   herald version                          print the version
   herald help [VERB]                      show help
 
@@ -113,6 +119,8 @@ func run(ctx context.Context, args []string, env Env) (int, error) {
 		return runSend(ctx, rest, env, dataDir)
 	case "sandbox":
 		return runSandbox(ctx, rest, env, dataDir)
+	case "profile", "profiles":
+		return runProfile(ctx, rest, env, dataDir)
 	case "version", "--version":
 		fmt.Fprintln(env.Stdout, "herald", Version)
 		return ExitOK, nil

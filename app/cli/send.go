@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/transcript"
 	"github.com/herald-smtp/herald/engine/transport"
@@ -41,10 +42,16 @@ type sendFlags struct {
 	dsnNotify, dsnRet, dsnEnvID                        string
 	jsonOut, quiet                                     bool
 	dataDir                                            string
+	profile                                            string
+
+	set  map[string]bool  // flags given on the command line
+	prof *account.Profile // the --profile, loaded
+	book *account.Book
 }
 
 func (f *sendFlags) register(fs *flag.FlagSet) {
 	f.to.split, f.cc.split, f.bcc.split = true, true, true
+	fs.StringVar(&f.profile, "profile", "", "send with the account profile `name` (its server, TLS, auth, keychain password, From, headers); other flags override it")
 	fs.StringVar(&f.server, "server", "", "SMTP server `host[:port]` (default "+DefaultServer+", the sandbox)")
 	fs.StringVar(&f.tls, "tls", "", "TLS `mode`: implicit, starttls or none (default: implicit on port 465, starttls on other ports, none for the default sandbox)")
 	fs.StringVar(&f.auth, "auth", "auto", "auth `method`: auto, none, plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2")
@@ -83,7 +90,7 @@ var earlyStages = map[transport.Stage]bool{
 	transport.StageTLS: true, transport.StageAuth: true,
 }
 
-func runSend(ctx context.Context, args []string, env Env, _ string) (int, error) {
+func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
 	var f sendFlags
 	fs := newFlagSet("send", sendSynopsis, env)
 	f.register(fs)
@@ -93,6 +100,18 @@ func runSend(ctx context.Context, args []string, env Env, _ string) (int, error)
 	}
 	if len(pos) > 0 {
 		return ExitUsage, usagef("send takes no arguments, got %q", pos)
+	}
+	f.set = setFlags(fs)
+	if f.profile != "" {
+		b, done, err := openBook(dataDir, f.dataDir, env)
+		if err != nil {
+			return ExitFailure, err
+		}
+		defer done()
+		if f.prof, err = b.Get(ctx, f.profile); err != nil {
+			return profileErrCode(err), err
+		}
+		f.book = b
 	}
 	cfg, err := f.transportConfig(env)
 	if err != nil {
@@ -132,6 +151,17 @@ func runSend(ctx context.Context, args []string, env Env, _ string) (int, error)
 		}()
 	}
 	res := transport.Send(ctx, cfg, env2, bytes.NewReader(raw))
+	if f.prof != nil && !f.set["server"] {
+		// The profile's fallbacks, in order, while the server is unreachable.
+		for _, fb := range f.prof.Fallbacks {
+			if res.OK || res.Stage != transport.StageConnect {
+				break
+			}
+			rec.Info(false, fmt.Sprintf("%s:%d unreachable: trying the fallback %s:%d (%s)", cfg.Host, cfg.Port, fb.Host, fb.Port, fb.TLS))
+			cfg.Host, cfg.Port, cfg.TLS = fb.Host, fb.Port, fb.TLS
+			res = transport.Send(ctx, cfg, env2, bytes.NewReader(raw))
+		}
+	}
 	rec.Finish()
 	wg.Wait()
 
@@ -153,6 +183,9 @@ func runSend(ctx context.Context, args []string, env Env, _ string) (int, error)
 
 // transportConfig turns the connection flags into a transport configuration.
 func (f *sendFlags) transportConfig(env Env) (transport.Config, error) {
+	if f.prof != nil {
+		return f.profileConfig(env)
+	}
 	var cfg transport.Config
 	server := f.server
 	defaultServer := server == ""
@@ -184,28 +217,11 @@ func (f *sendFlags) transportConfig(env Env) (transport.Config, error) {
 	}
 	cfg.Auth = am
 	cfg.Username = f.user
-	if f.passwordEnv != "" && f.passwordStdin {
-		return cfg, usagef("use only one of --password-env and --password-stdin")
+	pw, err := f.readPassword(env)
+	if err != nil {
+		return cfg, err
 	}
-	switch {
-	case f.passwordEnv != "":
-		cfg.Password = env.Getenv(f.passwordEnv)
-		if cfg.Password == "" {
-			return cfg, usagef("--password-env: environment variable %s is empty or not set", f.passwordEnv)
-		}
-	case f.passwordStdin:
-		if f.bodyFile == "-" || f.eml == "-" {
-			return cfg, usagef("--password-stdin cannot share standard input with --body-file - or --eml -")
-		}
-		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return cfg, fmt.Errorf("read password from standard input: %w", err)
-		}
-		cfg.Password = strings.TrimRight(line, "\r\n")
-		if cfg.Password == "" {
-			return cfg, usagef("--password-stdin: standard input was empty")
-		}
-	}
+	cfg.Password = pw
 	needsSecret := am != transport.AuthNone && (am != transport.AuthAuto || f.user != "")
 	if needsSecret && f.user == "" {
 		return cfg, usagef("--auth %s needs --user", f.auth)
@@ -221,14 +237,117 @@ func (f *sendFlags) transportConfig(env Env) (transport.Config, error) {
 	}
 	cfg.CAFile = f.caFile
 	cfg.HeloName = f.helo
+	return cfg, f.sessionOptions(&cfg)
+}
+
+// profileConfig starts from the profile and applies the flags given.
+func (f *sendFlags) profileConfig(env Env) (transport.Config, error) {
+	p := f.prof
+	cfg := p.TransportConfig("")
+	if f.set["server"] {
+		host, port, err := splitHostPort(f.server)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Host, cfg.Port = host, port
+		if port == 0 {
+			cfg.Port = transport.DefaultPort(cfg.TLS)
+		}
+	}
+	if f.set["tls"] {
+		m, err := transport.ParseTLSMode(f.tls)
+		if err != nil {
+			return cfg, usagef("--tls: %v", err)
+		}
+		cfg.TLS = m
+	}
+	if f.set["auth"] {
+		am, err := transport.ParseAuthMethod(f.auth)
+		if err != nil {
+			return cfg, usagef("--auth: %v", err)
+		}
+		cfg.Auth = am
+	}
+	if f.set["user"] {
+		cfg.Username = f.user
+	}
+	if f.set["allow-insecure-auth"] {
+		cfg.AllowInsecureAuth = f.allowInsecureAuth
+	}
+	if f.set["ca-file"] {
+		if _, err := os.Stat(f.caFile); err != nil {
+			return cfg, usagef("--ca-file: %v", err)
+		}
+		cfg.CAFile = f.caFile
+	}
+	if f.set["helo"] {
+		cfg.HeloName = f.helo
+	}
+	given, err := f.readPassword(env)
+	if err != nil {
+		return cfg, err
+	}
+	if f.set["auth"] && cfg.Auth == transport.AuthXOAUTH2 && given == "" {
+		return cfg, usagef("--auth xoauth2 needs the access token: --password-env VAR or --password-stdin")
+	}
+	if cfg.Auth != transport.AuthNone {
+		tmp := *p
+		tmp.Auth, tmp.Username = cfg.Auth, cfg.Username
+		if f.set["auth"] && cfg.Auth == transport.AuthXOAUTH2 {
+			tmp.Auth = transport.AuthXOAUTH2
+		}
+		pw, err := profileSecret(f.book, &tmp, given, env)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Password = pw
+	}
+	if !f.set["timeout"] && cfg.Timeout > 0 {
+		f.timeout = cfg.Timeout
+	}
+	return cfg, f.sessionOptions(&cfg)
+}
+
+// readPassword reads the password the flags name, or "".
+func (f *sendFlags) readPassword(env Env) (string, error) {
+	if f.passwordEnv != "" && f.passwordStdin {
+		return "", usagef("use only one of --password-env and --password-stdin")
+	}
+	switch {
+	case f.passwordEnv != "":
+		pw := env.Getenv(f.passwordEnv)
+		if pw == "" {
+			return "", usagef("--password-env: environment variable %s is empty or not set", f.passwordEnv)
+		}
+		return pw, nil
+	case f.passwordStdin:
+		if f.bodyFile == "-" || f.eml == "-" {
+			return "", usagef("--password-stdin cannot share standard input with --body-file - or --eml -")
+		}
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password from standard input: %w", err)
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		if pw == "" {
+			return "", usagef("--password-stdin: standard input was empty")
+		}
+		return pw, nil
+	}
+	return "", nil
+}
+
+// sessionOptions applies the flags common to every session: timeout,
+// quit-after and DSN.
+func (f *sendFlags) sessionOptions(cfg *transport.Config) error {
 	if f.timeout <= 0 {
-		return cfg, usagef("--timeout must be positive")
+		return usagef("--timeout must be positive")
 	}
 	cfg.Timeout = f.timeout
 	if f.quitAfter != "" {
 		st, err := transport.ParseStage(f.quitAfter)
 		if err != nil {
-			return cfg, usagef("--quit-after: %v", err)
+			return usagef("--quit-after: %v", err)
 		}
 		cfg.QuitAfter = st
 	}
@@ -238,7 +357,7 @@ func (f *sendFlags) transportConfig(env Env) (transport.Config, error) {
 		case "", "full", "hdrs":
 			d.Return = strings.ToLower(f.dsnRet)
 		default:
-			return cfg, usagef("--dsn-ret must be full or hdrs, got %q", f.dsnRet)
+			return usagef("--dsn-ret must be full or hdrs, got %q", f.dsnRet)
 		}
 		for _, n := range strings.Split(f.dsnNotify, ",") {
 			n = strings.ToLower(strings.TrimSpace(n))
@@ -247,12 +366,12 @@ func (f *sendFlags) transportConfig(env Env) (transport.Config, error) {
 			case "success", "failure", "delay", "never":
 				d.Notify = append(d.Notify, strings.ToUpper(n))
 			default:
-				return cfg, usagef("--dsn-notify: unknown value %q (success, failure, delay or never)", n)
+				return usagef("--dsn-notify: unknown value %q (success, failure, delay or never)", n)
 			}
 		}
 		cfg.DSN = d
 	}
-	return cfg, nil
+	return nil
 }
 
 func splitHostPort(server string) (string, int, error) {
@@ -305,6 +424,9 @@ func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, e
 		me := p.Envelope()
 		envl = transport.Envelope{From: me.From, To: me.To}
 		raw := p.Bytes
+		if f.from == "" && f.prof != nil && f.redirect {
+			f.from = f.prof.FromAddress
+		}
 		if f.from != "" {
 			a, err := message.ParseAddress("from", f.from)
 			if err != nil {
@@ -347,6 +469,15 @@ func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, e
 		return envl, nil, "", usagef("--redirect works with --eml only")
 	}
 	d := message.Draft{From: f.from, To: f.to.values, Cc: f.cc.values, Bcc: f.bcc.values, ReplyTo: f.replyTo, Subject: f.subject, Text: f.body}
+	if p := f.prof; p != nil {
+		if d.From == "" {
+			d.From = p.From()
+		}
+		if d.ReplyTo == "" {
+			d.ReplyTo = p.ReplyTo
+		}
+		d.Headers = append(d.Headers, p.Headers...)
+	}
 	if f.body != "" && f.bodyFile != "" {
 		return envl, nil, "", usagef("use only one of --body and --body-file")
 	}
@@ -363,6 +494,10 @@ func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, e
 			return envl, nil, "", fmt.Errorf("--html-file: %w", err)
 		}
 		d.HTML = string(b)
+	}
+	if f.prof != nil && f.prof.Signature != "" {
+		// RFC 3676 signature separator.
+		d.Text = strings.TrimRight(d.Text, "\r\n") + "\n\n-- \n" + f.prof.Signature + "\n"
 	}
 	for _, a := range f.attach.values {
 		d.Attachments = append(d.Attachments, message.Attachment{Path: a})

@@ -39,6 +39,10 @@ CREATE TABLE sandbox_messages (
 CREATE INDEX sandbox_messages_received ON sandbox_messages (received_ns DESC, id DESC);
 `,
 	},
+	{
+		name: "profiles",
+		sql:  profilesSchema,
+	},
 }
 
 // migrate brings the database up to len(steps). Each step runs in an

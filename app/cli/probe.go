@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/herald-smtp/herald/engine/account"
+	"github.com/herald-smtp/herald/engine/diagnose"
+	"github.com/herald-smtp/herald/engine/transport"
+)
+
+// profileTest walks the profile's connection step by step (the wizard's
+// probe): DNS, connect, banner, EHLO, TLS, AUTH and an envelope dry run.
+func profileTest(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
+	fs := newFlagSet("profile test", "herald profile test NAME [--rcpt ADDR] [--json]", env)
+	rcpt := fs.String("rcpt", "", "recipient `address` for the envelope dry run (default: the profile's own address)")
+	jsonOut := fs.Bool("json", false, "print the report as JSON")
+	local := fs.String("data-dir", "", "Herald's data `directory`")
+	name, err := nameAndFlags(fs, args, "profile test")
+	if err != nil {
+		return ExitUsage, err
+	}
+	b, done, err := openBook(dataDir, *local, env)
+	if err != nil {
+		return ExitFailure, err
+	}
+	defer done()
+	p, err := b.Get(ctx, name)
+	if err != nil {
+		return profileErrCode(err), err
+	}
+	password, err := profileSecret(b, p, "", env)
+	if err != nil {
+		return ExitFailure, err
+	}
+	rep := diagnose.Probe(ctx, diagnose.ProbeOptions{Config: p.TransportConfig(password), From: p.FromAddress, Rcpt: *rcpt})
+	if *jsonOut {
+		if err := writeJSON(env.Stdout, rep); err != nil {
+			return ExitFailure, err
+		}
+	} else {
+		printReport(env.Stdout, rep)
+	}
+	if rep.OK {
+		return ExitOK, nil
+	}
+	return exitCode(&transport.Result{Stage: rep.FailedStage, Class: rep.FailedClass}), nil
+}
+
+// printReport writes a probe report a line per step, with the hint under a
+// failing or warning step.
+func printReport(w io.Writer, rep *diagnose.Report) {
+	fmt.Fprintf(w, "Testing %s\n", rep.Target)
+	for _, s := range rep.Steps {
+		fmt.Fprintf(w, "  %-5s %-10s %5d ms  %s\n", strings.ToUpper(string(s.Status)), s.Name, s.Ms, s.Finding)
+		if s.Hint != "" && (s.Status == diagnose.StatusFail || s.Status == diagnose.StatusWarn) {
+			fmt.Fprintf(w, "        hint: %s\n", s.Hint)
+		}
+	}
+	if rep.OK {
+		fmt.Fprintln(w, "All steps passed.")
+	} else {
+		fmt.Fprintf(w, "Failed at %s.\n", rep.FailedStage)
+	}
+}
+
+// profileSecret returns the password (or token) for a session with p: the
+// flag-given one when there is one, else the keychain's. A profile that
+// needs none gets "".
+func profileSecret(b *account.Book, p *account.Profile, given string, env Env) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	needs := p.PasswordAuth() || p.Auth == transport.AuthXOAUTH2
+	if p.Auth == account.AuthOAuth2 {
+		return "", fmt.Errorf("profile %q signs in with OAuth2, which this version of Herald cannot do yet; give an access token with --auth xoauth2 --password-env VAR", p.Name)
+	}
+	if !needs {
+		return "", nil
+	}
+	if p.Secret == account.SecretAsk {
+		return "", usagef("profile %q asks for its password each time: give it with --password-env VAR or --password-stdin", p.Name)
+	}
+	pw, err := b.Secret(p, account.SecretPassword)
+	if err != nil {
+		return "", fmt.Errorf("%w\nGive the password with --password-env VAR or --password-stdin, or store it: herald profile set-password %s", err, quoteArg(p.Name))
+	}
+	return pw, nil
+}

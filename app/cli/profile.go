@@ -1,0 +1,790 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/herald-smtp/herald/engine/account"
+	"github.com/herald-smtp/herald/engine/message"
+	"github.com/herald-smtp/herald/engine/transport"
+)
+
+const profileUsage = `Usage:
+  herald profile list [--json]
+  herald profile add --name NAME [--preset ID --email ADDR] [--server HOST[:PORT] --tls MODE --auth METHOD --user U] --from ADDR [...] [--password-stdin|--password-env VAR|--ask-password]
+  herald profile edit NAME [flags of add]
+  herald profile show NAME [--json]
+  herald profile remove NAME [--force]
+  herald profile export NAME [--format autoconfig|json]
+  herald profile import FILE [--name NAME] [--email ADDR]
+  herald profile set-password NAME [--kind password|oauth-refresh-token|dkim-key]   (reads standard input)
+  herald profile presets
+  herald profile test NAME [--rcpt ADDR]
+
+Every secret goes to the OS keychain, never to a file. Run 'herald profile add --help' for every field.
+`
+
+func runProfile(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
+	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
+		fmt.Fprint(env.Stdout, profileUsage)
+		if len(args) == 0 {
+			return ExitUsage, usagef("profile needs a sub-command")
+		}
+		return ExitOK, nil
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "list", "ls":
+		return profileList(ctx, rest, env, dataDir)
+	case "add":
+		return profileAdd(ctx, rest, env, dataDir)
+	case "edit":
+		return profileEdit(ctx, rest, env, dataDir)
+	case "show":
+		return profileShow(ctx, rest, env, dataDir)
+	case "remove", "rm", "delete":
+		return profileRemove(ctx, rest, env, dataDir)
+	case "export":
+		return profileExport(ctx, rest, env, dataDir)
+	case "import":
+		return profileImport(ctx, rest, env, dataDir)
+	case "set-password":
+		return profileSetPassword(ctx, rest, env, dataDir)
+	case "presets":
+		return profilePresets(env)
+	case "test":
+		return profileTest(ctx, rest, env, dataDir)
+	}
+	return ExitUsage, usagef("unknown profile sub-command %q (try 'herald profile help')", sub)
+}
+
+// openBook opens the store and the keychain.
+func openBook(global, local string, env Env) (*account.Book, func(), error) {
+	st, _, err := openStore(global, local, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return account.NewBook(st, env.secrets()), func() { st.Close() }, nil
+}
+
+// profileFlags are the settable fields of a profile; edit applies only the
+// flags given.
+type profileFlags struct {
+	name, preset, email                            string
+	server, tls, auth, user, caFile, helo, pinned  string
+	from, fromName, replyTo, signature, signFile   string
+	timeout                                        time.Duration
+	perMinute, sessions, perSession                int
+	fallback, headers                              listFlag
+	allowInsecureAuth, askPassword, keychainSecret bool
+	dkimDomain, dkimSelector, dkimKeyFile          string
+	passwordStdin                                  bool
+	passwordEnv                                    string
+	dataDir                                        string
+}
+
+func (f *profileFlags) register(fs *flag.FlagSet, withName bool) {
+	if withName {
+		fs.StringVar(&f.name, "name", "", "profile `name` (unique)")
+	} else {
+		fs.StringVar(&f.name, "rename", "", "new `name` for the profile")
+	}
+	fs.StringVar(&f.preset, "preset", "", "start from a provider preset `id` (see 'herald profile presets')")
+	fs.StringVar(&f.email, "email", "", "your email `address`, to fill a preset's user name and the From address")
+	fs.StringVar(&f.server, "server", "", "SMTP server `host[:port]`")
+	fs.StringVar(&f.tls, "tls", "", "TLS `mode`: implicit, starttls or none")
+	fs.StringVar(&f.auth, "auth", "", "auth `method`: auto, none, plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2, oauth2")
+	fs.StringVar(&f.user, "user", "", "user `name` for AUTH (often the address)")
+	fs.StringVar(&f.caFile, "ca-file", "", "extra CA certificate(s) to trust, PEM `file`")
+	fs.StringVar(&f.pinned, "pin-sha256", "", "trust the self-signed certificate with this SHA-256 `fingerprint` (hex)")
+	fs.StringVar(&f.helo, "helo", "", "`name` to send in EHLO")
+	fs.DurationVar(&f.timeout, "timeout", 0, "timeout for each step of a session, e.g. 30s")
+	fs.StringVar(&f.from, "from", "", "sender `address`, optionally \"Name <addr>\"")
+	fs.StringVar(&f.fromName, "from-name", "", "sender display `name`")
+	fs.StringVar(&f.replyTo, "reply-to", "", "Reply-To `address`")
+	fs.StringVar(&f.signature, "signature", "", "signature `text` appended to composed messages")
+	fs.StringVar(&f.signFile, "signature-file", "", "read the signature from `file`")
+	fs.IntVar(&f.perMinute, "per-minute", 0, "send at most `N` messages per minute (0: no limit)")
+	fs.IntVar(&f.sessions, "sessions", 0, "at most `N` sessions at once (0: default)")
+	fs.IntVar(&f.perSession, "per-session", 0, "at most `N` messages per session (0: default)")
+	fs.Var(&f.fallback, "fallback", "fallback server `host:port[/tls]` tried when the server is unreachable; repeatable")
+	fs.Var(&f.headers, "header", "default header `\"Name: value\"` on composed messages; repeatable")
+	fs.BoolVar(&f.allowInsecureAuth, "allow-insecure-auth", false, "I understand: allow the password to travel without TLS for this profile")
+	fs.BoolVar(&f.askPassword, "ask-password", false, "store no password: ask for it each time (--password-env/--password-stdin at send)")
+	fs.BoolVar(&f.keychainSecret, "keychain-password", false, "keep the password in the OS keychain (the default; undoes --ask-password)")
+	fs.StringVar(&f.dkimDomain, "dkim-domain", "", "DKIM signing `domain`")
+	fs.StringVar(&f.dkimSelector, "dkim-selector", "", "DKIM `selector`")
+	fs.StringVar(&f.dkimKeyFile, "dkim-key-file", "", "DKIM private key PEM `file`: stored in the keychain, not copied")
+	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password (or API key) from the first line of standard input and store it in the keychain")
+	fs.StringVar(&f.passwordEnv, "password-env", "", "read the password from environment `VAR` and store it in the keychain")
+	fs.StringVar(&f.dataDir, "data-dir", "", "Herald's data `directory`")
+}
+
+// apply sets the fields whose flags were given (all of set) on p.
+func (f *profileFlags) apply(p *account.Profile, set map[string]bool) error {
+	if set["preset"] {
+		pr, ok := account.PresetByID(f.preset)
+		if !ok {
+			return usagef("--preset: unknown preset %q (see 'herald profile presets')", f.preset)
+		}
+		email := f.email
+		if email == "" {
+			email = p.FromAddress
+		}
+		if email == "" && set["from"] {
+			a, err := mail.ParseAddress(f.from)
+			if err == nil {
+				email = a.Address
+			}
+		}
+		np := pr.Apply(email)
+		p.Preset, p.Host, p.Port, p.TLS, p.Auth, p.OAuth = np.Preset, np.Host, np.Port, np.TLS, np.Auth, np.OAuth
+		if p.Username == "" {
+			p.Username = np.Username
+		}
+		if p.FromAddress == "" {
+			p.FromAddress = np.FromAddress
+		}
+	}
+	if set["email"] && p.FromAddress == "" {
+		p.FromAddress = f.email
+	}
+	if set["server"] {
+		host, port, err := splitHostPort(f.server)
+		if err != nil {
+			return err
+		}
+		p.Host, p.Port = host, port
+		if port == 0 {
+			p.Port = 0 // Normalize fills it from the TLS mode
+		}
+	}
+	if set["tls"] {
+		m, err := transport.ParseTLSMode(f.tls)
+		if err != nil {
+			return usagef("--tls: %v", err)
+		}
+		p.TLS = m
+	} else if set["server"] && !set["preset"] && p.Port == 465 {
+		p.TLS = transport.TLSImplicit
+	}
+	if set["auth"] {
+		p.Auth = transport.AuthMethod(strings.ToLower(f.auth))
+	}
+	if set["user"] {
+		p.Username = f.user
+	}
+	if set["ca-file"] {
+		if f.caFile != "" {
+			if _, err := os.Stat(f.caFile); err != nil {
+				return usagef("--ca-file: %v", err)
+			}
+		}
+		p.CAFile = f.caFile
+	}
+	if set["pin-sha256"] {
+		p.PinnedSHA256 = f.pinned
+	}
+	if set["helo"] {
+		p.HeloName = f.helo
+	}
+	if set["timeout"] {
+		p.Timeout = account.Duration(f.timeout)
+	}
+	if set["from"] {
+		a, err := mail.ParseAddress(f.from)
+		if err != nil {
+			if _, err2 := message.ParseAddress("from", f.from); err2 != nil {
+				return usagef("--from: %v", err2)
+			}
+			p.FromAddress = f.from
+		} else {
+			p.FromAddress = a.Address
+			if a.Name != "" && !set["from-name"] {
+				p.FromName = a.Name
+			}
+		}
+	}
+	if set["from-name"] {
+		p.FromName = f.fromName
+	}
+	if set["reply-to"] {
+		p.ReplyTo = f.replyTo
+	}
+	if set["signature"] {
+		p.Signature = f.signature
+	}
+	if set["signature-file"] {
+		b, err := os.ReadFile(f.signFile)
+		if err != nil {
+			return usagef("--signature-file: %v", err)
+		}
+		p.Signature = strings.TrimRight(string(b), "\r\n")
+	}
+	if set["per-minute"] {
+		p.Limits.PerMinute = f.perMinute
+	}
+	if set["sessions"] {
+		p.Limits.Sessions = f.sessions
+	}
+	if set["per-session"] {
+		p.Limits.PerSession = f.perSession
+	}
+	if set["fallback"] {
+		p.Fallbacks = nil
+		for _, v := range f.fallback.values {
+			hp, mode, hasMode := strings.Cut(v, "/")
+			host, port, err := splitHostPort(hp)
+			if err != nil {
+				return usagef("--fallback %q: %v", v, err)
+			}
+			s := account.Server{Host: host, Port: port}
+			if hasMode {
+				m, err := transport.ParseTLSMode(mode)
+				if err != nil {
+					return usagef("--fallback %q: %v", v, err)
+				}
+				s.TLS = m
+			} else if port == 465 {
+				s.TLS = transport.TLSImplicit
+			} else {
+				s.TLS = transport.TLSStartTLS
+			}
+			if s.Port == 0 {
+				s.Port = transport.DefaultPort(s.TLS)
+			}
+			p.Fallbacks = append(p.Fallbacks, s)
+		}
+	}
+	if set["header"] {
+		p.Headers = nil
+		for i, h := range f.headers.values {
+			name, value, ok := strings.Cut(h, ":")
+			if !ok {
+				return usagef("--header %d (%q) is not \"Name: value\"", i+1, h)
+			}
+			p.Headers = append(p.Headers, message.Header{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
+		}
+	}
+	if set["allow-insecure-auth"] {
+		p.AllowInsecureAuth = f.allowInsecureAuth
+	}
+	if set["ask-password"] && f.askPassword {
+		p.Secret = account.SecretAsk
+	}
+	if set["keychain-password"] && f.keychainSecret {
+		p.Secret = account.SecretKeychain
+	}
+	if set["dkim-domain"] || set["dkim-selector"] {
+		if p.DKIM == nil {
+			p.DKIM = &account.DKIM{}
+		}
+		if set["dkim-domain"] {
+			p.DKIM.Domain = f.dkimDomain
+		}
+		if set["dkim-selector"] {
+			p.DKIM.Selector = f.dkimSelector
+		}
+		if p.DKIM.Domain == "" && p.DKIM.Selector == "" {
+			p.DKIM = nil
+		}
+	}
+	return nil
+}
+
+// secretsToStore reads the password and DKIM key the flags give.
+func (f *profileFlags) secretsToStore(env Env) (map[account.SecretKind]string, error) {
+	out := map[account.SecretKind]string{}
+	if f.passwordStdin && f.passwordEnv != "" {
+		return nil, usagef("use only one of --password-env and --password-stdin")
+	}
+	switch {
+	case f.passwordStdin:
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("read the password from standard input: %w", err)
+		}
+		if line = strings.TrimRight(line, "\r\n"); line == "" {
+			return nil, usagef("--password-stdin: standard input was empty")
+		}
+		out[account.SecretPassword] = line
+	case f.passwordEnv != "":
+		v := env.Getenv(f.passwordEnv)
+		if v == "" {
+			return nil, usagef("--password-env: environment variable %s is empty or not set", f.passwordEnv)
+		}
+		out[account.SecretPassword] = v
+	}
+	if f.dkimKeyFile != "" {
+		b, err := os.ReadFile(f.dkimKeyFile)
+		if err != nil {
+			return nil, usagef("--dkim-key-file: %v", err)
+		}
+		if !bytes.Contains(b, []byte("PRIVATE KEY-----")) {
+			return nil, usagef("--dkim-key-file: %s holds no PEM private key", f.dkimKeyFile)
+		}
+		out[account.SecretDKIMKey] = string(b)
+	}
+	return out, nil
+}
+
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	return set
+}
+
+// storeSecrets puts the secrets in the keychain; on a keychain failure it
+// says what to do instead.
+func storeSecrets(b *account.Book, p *account.Profile, secrets map[account.SecretKind]string) error {
+	for k, v := range secrets {
+		if err := b.SetSecret(p, k, v); err != nil {
+			if errors.Is(err, account.ErrNoKeychain) {
+				return fmt.Errorf("%w\nNothing was stored in a file. To use the profile without a keychain, run 'herald profile edit %s --ask-password' and give the password at each send with --password-env or --password-stdin", err, p.Name)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func profileAdd(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
+	var f profileFlags
+	fs := newFlagSet("profile add", "herald profile add --name NAME [flags]", env)
+	f.register(fs, true)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return ExitUsage, err
+	}
+	if len(pos) > 0 {
+		return ExitUsage, usagef("profile add takes no arguments, got %q (use --name)", pos)
+	}
+	p := &account.Profile{Name: f.name}
+	set := setFlags(fs)
+	if err := f.apply(p, set); err != nil {
+		return ExitUsage, err
+	}
+	secrets, err := f.secretsToStore(env)
+	if err != nil {
+		return ExitUsage, err
+	}
+	if p.Secret == account.SecretAsk && secrets[account.SecretPassword] != "" {
+		return ExitUsage, usagef("--ask-password stores no password: drop --password-stdin/--password-env")
+	}
+	b, done, err := openBook(dataDir, f.dataDir, env)
+	if err != nil {
+		return ExitFailure, err
+	}
+	defer done()
+	if err := b.Add(ctx, p); err != nil {
+		return profileErrCode(err), err
+	}
+	if err := storeSecrets(b, p, secrets); err != nil {
+		// Do not leave a half-made profile behind.
+		b.Remove(ctx, p.Name, true)
+		return ExitFailure, fmt.Errorf("profile %q not added: %w", p.Name, err)
+	}
+	fmt.Fprintf(env.Stdout, "added profile %q: %s via %s:%d (%s, auth %s)\n", p.Name, p.From(), p.Host, p.Port, p.TLS, p.Auth)
+	if p.PasswordAuth() && p.Secret == account.SecretKeychain && secrets[account.SecretPassword] == "" {
+		fmt.Fprintf(env.Stdout, "no password stored yet: herald profile set-password %s\n", quoteArg(p.Name))
+	}
+	return ExitOK, nil
+}
+
+func quoteArg(s string) string {
+	if strings.ContainsAny(s, " '\"$\\") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
+}
+
+func profileErrCode(err error) int {
+	var fe *account.FieldError
+	var ue *usageError
+	if errors.As(err, &fe) || errors.As(err, &ue) || errors.Is(err, account.ErrExists) || errors.Is(err, account.ErrNotFound) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// nameAndFlags splits "NAME [flags]" (the name may also come after flags).
+func nameAndFlags(fs *flag.FlagSet, args []string, what string) (string, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", usagef("%s needs exactly one profile name, got %d", what, len(pos))
+	}
+	return pos[0], nil
+}
+
+func profileEdit(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
+	var f profileFlags
+	fs := newFlagSet("profile edit", "herald profile edit NAME [flags]", env)
+	f.register(fs, false)
+	name, err := nameAndFlags(fs, args, "profile edit")
+	if err != nil {
+		return ExitUsage, err
+	}
+	set := setFlags(fs)
+	secrets, err := f.secretsToStore(env)
+	if err != nil {
+		return ExitUsage, err
+	}
+	b, done, err := openBook(dataDir, f.dataDir, env)
+	if err != nil {
+		return ExitFailure, err
+	}
+	defer done()
+	p, err := b.Get(ctx, name)
+	if err != nil {
+		return profileErrCode(err), err
+	}
+	if err := f.apply(p, set); err != nil {
+		return ExitUsage, err
+	}
+	if set["rename"] {
+		p.Name = f.name
+	}
+	if err := b.Update(ctx, p); err != nil {
+		return profileErrCode(err), err
+	}
+	if err := storeSecrets(b, p, secrets); err != nil {
+		return ExitFailure, err
+	}
+	if set["ask-password"] && f.askPassword {
+		// The password is asked for from now on: do not keep the old one.
+		if err := env.secrets().Delete(p.ID, account.SecretPassword); err != nil && !errors.Is(err, account.ErrNoSecret) && !errors.Is(err, account.ErrNoKeychain) {
+			return ExitFailure, err
+		}
+	}
+	fmt.Fprintf(env.Stdout, "updated profile %q\n", p.Name)
+	return ExitOK, nil
+}
+
+type jsonProfileSummary struct {
+	Name     string `json:"name"`
+	From     string `json:"from"`
+	Server   string `json:"server"`
+	TLS      string `json:"tls"`
+	Auth     string `json:"auth"`
+	Username string `json:"username,omitempty"`
+	Password string `json:"password"`
+	Preset   string `json:"preset,omitempty"`
+}
+
+func passwordState(b *account.Book, p *account.Profile) string {
+	switch {
+	case !p.PasswordAuth() && p.Auth != account.AuthOAuth2 && p.Auth != transport.AuthXOAUTH2:
+		return "not needed"
+	case p.Secret == account.SecretAsk:
+		return "asked each time"
+	}
+	kind := account.SecretPassword
+	if p.Auth == account.AuthOAuth2 {
+		kind = account.SecretRefreshToken
+	}
+	return b.SecretStatus(p)[kind]
+}
+
+func profileList(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
+	fs := newFlagSet("profile list", "herald profile list [--json]", env)
+	jsonOut := fs.Bool("json", false, "print JSON")
+	local := fs.String("data-dir", "", "Herald's data `directory`")
+	if _, err := parseFlags(fs, args); err != nil {
+		return ExitUsage, err
+	}
+	b, done, err := openBook(dataDir, *local, env)
+	if err != nil {
+		return ExitFailure, err
+	}
+	defer done()
+	ps, err := b.List(ctx)
+	if err != nil {
+		return ExitFailure, err
+	}
+	out := []jsonProfileSummary{}
+	for i := range ps {
+		p := &ps[i]
+		out = append(out, jsonProfileSummary{p.Name, p.From(), p.Host + ":" + strconv.Itoa(p.Port), string(p.TLS), string(p.Auth), p.Username, passwordState(b, p), p.Preset})
+	}
+	if *jsonOut {
+		return ExitOK, writeJSON(env.Stdout, out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintln(env.Stdout, "no profiles yet: herald profile add --name NAME --preset ID --email ADDR (see 'herald profile presets')")
+		return ExitOK, nil
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tFROM\tSERVER\tTLS\tAUTH\tPASSWORD")
+	for _, s := range out {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.From, s.Server, s.TLS, s.Auth, s.Password)
+	}
+	return ExitOK, tw.Flush()
+}
+
+func profileShow(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
+	fs := newFlagSet("profile show", "herald profile show NAME [--json]", env)
+	jsonOut := fs.Bool("json", false, "print JSON")
+	local := fs.String("data-dir", "", "Herald's data `directory`")
+	name, err := nameAndFlags(fs, args, "profile show")
+	if err != nil {
+		return ExitUsage, err
+	}
+	b, done, err := openBook(dataDir, *local, env)
+	if err != nil {
+		return ExitFailure, err
+	}
+	defer done()
+	p, err := b.Get(ctx, name)
+	if err != nil {
+		return profileErrCode(err), err
+	}
+	status := b.SecretStatus(p)
+	if *jsonOut {
+		return ExitOK, writeJSON(env.Stdout, struct {
+			*account.Profile
+			Secrets map[account.SecretKind]string `json:"secrets"`
+		}{p, status})
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "Profile:   %s (id %s)\n", p.Name, p.ID)
+	if p.Preset != "" {
+		fmt.Fprintf(w, "Preset:    %s\n", p.Preset)
+	}
+	fmt.Fprintf(w, "From:      %s\n", p.From())
+	if p.ReplyTo != "" {
+		fmt.Fprintf(w, "Reply-To:  %s\n", p.ReplyTo)
+	}
+	fmt.Fprintf(w, "Server:    %s:%d, TLS %s\n", p.Host, p.Port, p.TLS)
+	for i, fb := range p.Fallbacks {
+		fmt.Fprintf(w, "Fallback %d: %s:%d, TLS %s\n", i+1, fb.Host, fb.Port, fb.TLS)
+	}
+	fmt.Fprintf(w, "Auth:      %s", p.Auth)
+	if p.Username != "" {
+		fmt.Fprintf(w, " as %s", p.Username)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Password:  %s\n", passwordState(b, p))
+	if p.AllowInsecureAuth {
+		fmt.Fprintln(w, "Plaintext: allowed (the password may travel without TLS)")
+	}
+	if p.CAFile != "" {
+		fmt.Fprintf(w, "CA file:   %s\n", p.CAFile)
+	}
+	if p.PinnedSHA256 != "" {
+		fmt.Fprintf(w, "Pinned:    sha256 %s\n", p.PinnedSHA256)
+	}
+	if p.HeloName != "" {
+		fmt.Fprintf(w, "EHLO name: %s\n", p.HeloName)
+	}
+	if p.Timeout > 0 {
+		fmt.Fprintf(w, "Timeout:   %s\n", time.Duration(p.Timeout))
+	}
+	if l := p.Limits; l != (account.Limits{}) {
+		fmt.Fprintf(w, "Limits:    %d/min, %d sessions, %d per session (0: no limit / default)\n", l.PerMinute, l.Sessions, l.PerSession)
+	}
+	for _, h := range p.Headers {
+		fmt.Fprintf(w, "Header:    %s: %s\n", h.Name, h.Value)
+	}
+	if p.DKIM != nil {
+		fmt.Fprintf(w, "DKIM:      d=%s s=%s, key %s\n", p.DKIM.Domain, p.DKIM.Selector, status[account.SecretDKIMKey])
+	}
+	if p.OAuth != nil {
+		fmt.Fprintf(w, "OAuth2:    %s, refresh token %s\n", p.OAuth.Provider, status[account.SecretRefreshToken])
+	}
+	if p.Signature != "" {
+		fmt.Fprintf(w, "Signature: %q\n", p.Signature)
+	}
+	return ExitOK, nil
+}
+
+func profileRemove(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
+	fs := newFlagSet("profile remove", "herald profile remove NAME [--force]", env)
+	force := fs.Bool("force", false, "remove the profile even when the keychain is unreachable (its secrets may stay there)")
+	local := fs.String("data-dir", "", "Herald's data `directory`")
+	name, err := nameAndFlags(fs, args, "profile remove")
+	if err != nil {
+		return ExitUsage, err
+	}
+	b, done, err := openBook(dataDir, *local, env)
+	if err != nil {
+		return ExitFailure, err
+	}
+	defer done()
+	if err := b.Remove(ctx, name, *force); err != nil {
+		if errors.Is(err, account.ErrNoKeychain) {
+			return ExitFailure, fmt.Errorf("%w\n(use --force to remove the profile anyway)", err)
+		}
+		return profileErrCode(err), err
+	}
+	fmt.Fprintf(env.Stdout, "removed profile %q and its secrets\n", name)
+	return ExitOK, nil
+}
+
+func profileExport(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
+	fs := newFlagSet("profile export", "herald profile export NAME [--format autoconfig|json]", env)
+	format := fs.String("format", "json", "`format`: json (Herald's, every setting) or autoconfig (Thunderbird clientConfig XML)")
+	local := fs.String("data-dir", "", "Herald's data `directory`")
+	name, err := nameAndFlags(fs, args, "profile export")
+	if err != nil {
+		return ExitUsage, err
+	}
+	b, done, err := openBook(dataDir, *local, env)
+	if err != nil {
+		return ExitFailure, err
+	}
+	defer done()
+	p, err := b.Get(ctx, name)
+	if err != nil {
+		return profileErrCode(err), err
+	}
+	switch *format {
+	case "json":
+		return ExitOK, account.ExportJSON(env.Stdout, *p)
+	case "autoconfig", "xml":
+		return ExitOK, account.ExportAutoconfig(env.Stdout, *p)
+	}
+	return ExitUsage, usagef("--format must be json or autoconfig, not %q", *format)
+}
+
+func profileImport(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
+	fs := newFlagSet("profile import", "herald profile import FILE [--name NAME] [--email ADDR]", env)
+	name := fs.String("name", "", "`name` for the imported profile (one profile only)")
+	email := fs.String("email", "", "your email `address`: fills autoconfig placeholders and a missing From")
+	local := fs.String("data-dir", "", "Herald's data `directory`")
+	file, err := nameAndFlags(fs, args, "profile import")
+	if err != nil {
+		return ExitUsage, err
+	}
+	data, err := readInput(file, env)
+	if err != nil {
+		return ExitUsage, err
+	}
+	var ps []account.Profile
+	trimmed := bytes.TrimSpace(data)
+	switch {
+	case bytes.HasPrefix(trimmed, []byte("{")):
+		ps, err = account.ImportJSON(bytes.NewReader(data))
+	case bytes.Contains(data, []byte("user_pref(")):
+		ps, err = account.ParsePrefsJS(bytes.NewReader(data))
+	case bytes.Contains(data, []byte("clientConfig")):
+		if *email == "" {
+			return ExitUsage, usagef("an autoconfig file describes a provider, not you: give --email ADDR")
+		}
+		ps, err = account.ParseAutoconfig(bytes.NewReader(data), *email)
+		if err == nil && len(ps) > 1 {
+			// One provider, several ways in: the first is the server, the
+			// others its fallbacks, in the document's order.
+			for _, o := range ps[1:] {
+				if o.Server != ps[0].Server && !slices.Contains(ps[0].Fallbacks, o.Server) {
+					ps[0].Fallbacks = append(ps[0].Fallbacks, o.Server)
+				}
+			}
+			ps = ps[:1]
+		}
+	default:
+		return ExitUsage, usagef("%s is neither Herald JSON, a Thunderbird autoconfig XML nor a prefs.js", file)
+	}
+	if err != nil {
+		return ExitUsage, usagef("import %s: %v", file, err)
+	}
+	if *name != "" && len(ps) != 1 {
+		return ExitUsage, usagef("--name applies to a file with one profile; %s has %d", file, len(ps))
+	}
+	b, done, err := openBook(dataDir, *local, env)
+	if err != nil {
+		return ExitFailure, err
+	}
+	defer done()
+	for i := range ps {
+		p := &ps[i]
+		if *name != "" {
+			p.Name = *name
+		}
+		if p.FromAddress == "" {
+			p.FromAddress = *email
+		}
+		if err := b.Add(ctx, p); err != nil {
+			return profileErrCode(err), fmt.Errorf("import %s: profile %d (%q): %w", file, i+1, p.Name, err)
+		}
+		fmt.Fprintf(env.Stdout, "imported profile %q: %s:%d (%s, auth %s)\n", p.Name, p.Host, p.Port, p.TLS, p.Auth)
+	}
+	return ExitOK, nil
+}
+
+func profileSetPassword(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
+	fs := newFlagSet("profile set-password", "herald profile set-password NAME [--kind password|oauth-refresh-token|dkim-key] < secret", env)
+	kind := fs.String("kind", "password", "which `secret`: password, oauth-refresh-token or dkim-key")
+	local := fs.String("data-dir", "", "Herald's data `directory`")
+	name, err := nameAndFlags(fs, args, "profile set-password")
+	if err != nil {
+		return ExitUsage, err
+	}
+	k := account.SecretKind(*kind)
+	var value string
+	switch k {
+	case account.SecretPassword, account.SecretRefreshToken:
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return ExitFailure, fmt.Errorf("read standard input: %w", err)
+		}
+		value = strings.TrimRight(line, "\r\n")
+	case account.SecretDKIMKey:
+		b, err := io.ReadAll(io.LimitReader(env.Stdin, 64<<10))
+		if err != nil {
+			return ExitFailure, fmt.Errorf("read standard input: %w", err)
+		}
+		value = string(b)
+		if !strings.Contains(value, "PRIVATE KEY-----") {
+			return ExitUsage, usagef("standard input holds no PEM private key")
+		}
+	default:
+		return ExitUsage, usagef("--kind must be password, oauth-refresh-token or dkim-key")
+	}
+	if value == "" {
+		return ExitUsage, usagef("standard input was empty: nothing to store")
+	}
+	b, done, err := openBook(dataDir, *local, env)
+	if err != nil {
+		return ExitFailure, err
+	}
+	defer done()
+	p, err := b.Get(ctx, name)
+	if err != nil {
+		return profileErrCode(err), err
+	}
+	if err := storeSecrets(b, p, map[account.SecretKind]string{k: value}); err != nil {
+		return ExitFailure, err
+	}
+	if k == account.SecretPassword && p.Secret == account.SecretAsk {
+		p.Secret = account.SecretKeychain
+		if err := b.Update(ctx, p); err != nil {
+			return ExitFailure, err
+		}
+	}
+	fmt.Fprintf(env.Stdout, "stored the %s of profile %q in the keychain\n", k, p.Name)
+	return ExitOK, nil
+}
+
+func profilePresets(env Env) (int, error) {
+	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPROVIDER\tSERVER\tTLS\tUSER NAME\tSETUP")
+	for _, p := range account.Presets() {
+		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%s\t%s\t%s\n", p.ID, p.Name, p.Host, p.Port, p.TLS, p.Username, p.SetupURL)
+	}
+	return ExitOK, tw.Flush()
+}

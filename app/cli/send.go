@@ -18,6 +18,7 @@ import (
 
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/message"
+	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/transcript"
 	"github.com/herald-smtp/herald/engine/transport"
 )
@@ -43,6 +44,8 @@ type sendFlags struct {
 	jsonOut, quiet                                     bool
 	dataDir                                            string
 	profile                                            string
+	queue                                              bool
+	sendAt                                             string
 
 	set  map[string]bool  // flags given on the command line
 	prof *account.Profile // the --profile, loaded
@@ -52,6 +55,8 @@ type sendFlags struct {
 func (f *sendFlags) register(fs *flag.FlagSet) {
 	f.to.split, f.cc.split, f.bcc.split = true, true, true
 	fs.StringVar(&f.profile, "profile", "", "send with the account profile `name` (its server, TLS, auth, keychain password, From, headers); other flags override it")
+	fs.BoolVar(&f.queue, "queue", false, "put the message in the durable outbox (sent by 'herald queue run' or the window) instead of sending it now; needs --profile (default: the sandbox)")
+	fs.StringVar(&f.sendAt, "send-at", "", "queue the message to be sent at `time`: 2026-12-01 09:00, RFC 3339, or +30m")
 	fs.StringVar(&f.server, "server", "", "SMTP server `host[:port]` (default "+DefaultServer+", the sandbox)")
 	fs.StringVar(&f.tls, "tls", "", "TLS `mode`: implicit, starttls or none (default: implicit on port 465, starttls on other ports, none for the default sandbox)")
 	fs.StringVar(&f.auth, "auth", "auto", "auth `method`: auto, none, plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2")
@@ -112,6 +117,9 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 			return profileErrCode(err), err
 		}
 		f.book = b
+	}
+	if f.queue || f.sendAt != "" {
+		return f.enqueue(ctx, env, dataDir)
 	}
 	cfg, err := f.transportConfig(env)
 	if err != nil {
@@ -607,4 +615,54 @@ func printResult(w io.Writer, r *transport.Result, msgID string, rec *transcript
 	if h := transport.Hint(r.Err); h != "" {
 		fmt.Fprintf(w, "hint: %s\n", h)
 	}
+}
+
+// enqueue puts the message in the outbox for the profile (or the sandbox).
+func (f *sendFlags) enqueue(ctx context.Context, env Env, dataDir string) (int, error) {
+	for _, fl := range []string{"server", "tls", "auth", "user", "password-env", "password-stdin", "allow-insecure-auth", "ca-file", "helo", "quit-after", "dsn-notify", "dsn-ret", "dsn-envid"} {
+		if f.set[fl] {
+			return ExitUsage, usagef("--%s does not apply to a queued message: the profile's settings are used when it is sent (give --profile)", fl)
+		}
+	}
+	var sendAt time.Time
+	if f.sendAt != "" {
+		t, err := parseWhen(f.sendAt, time.Now())
+		if err != nil {
+			return ExitUsage, usagef("--send-at: %v", err)
+		}
+		sendAt = t
+	}
+	envl, raw, msgID, err := f.buildMessage(env)
+	if err != nil {
+		return ExitUsage, err
+	}
+	profileID := SandboxProfile
+	if f.prof != nil {
+		profileID = f.prof.ID
+	}
+	st, _, err := openStore(dataDir, f.dataDir, env)
+	if err != nil {
+		return ExitFailure, err
+	}
+	defer st.Close()
+	subject := f.subject
+	if f.eml != "" {
+		if p, err := message.ReadEML(bytes.NewReader(raw)); err == nil {
+			subject = p.Subject
+		}
+	}
+	m := queue.Message{Profile: profileID, From: envl.From, To: envl.To, MessageID: msgID, Subject: subject, Body: raw, SendAt: sendAt}
+	id, err := queue.New(st, nil).Enqueue(ctx, m)
+	if err != nil {
+		return ExitFailure, err
+	}
+	when := "now"
+	if !sendAt.IsZero() {
+		when = "at " + sendAt.Local().Format(time.DateTime)
+	}
+	if f.jsonOut {
+		return ExitOK, writeJSON(env.Stdout, map[string]any{"ok": true, "queued": id, "message_id": msgID, "send_at": sendAt})
+	}
+	fmt.Fprintf(env.Stdout, "queued message %d (%s), due %s; 'herald queue run' sends it\n", id, msgID, when)
+	return ExitOK, nil
 }

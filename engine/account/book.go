@@ -132,6 +132,15 @@ func (b *Book) Get(ctx context.Context, name string) (*Profile, error) {
 	return decode(r)
 }
 
+// GetByID returns the profile with id.
+func (b *Book) GetByID(ctx context.Context, id string) (*Profile, error) {
+	r, err := b.st.ProfileByID(ctx, id)
+	if err != nil {
+		return nil, wrapStore(err, id)
+	}
+	return decode(r)
+}
+
 // List returns every profile, by name.
 func (b *Book) List(ctx context.Context) ([]Profile, error) {
 	rows, err := b.st.Profiles(ctx)

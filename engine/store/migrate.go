@@ -43,6 +43,10 @@ CREATE INDEX sandbox_messages_received ON sandbox_messages (received_ns DESC, id
 		name: "profiles",
 		sql:  profilesSchema,
 	},
+	{
+		name: "queue",
+		sql:  queueSchema,
+	},
 }
 
 // migrate brings the database up to len(steps). Each step runs in an

@@ -600,3 +600,36 @@ func (c *Conn) Greet(exts ...string) error {
 	}
 	return nil
 }
+
+// SetRefuse changes the refusal at a stage (auth, mail, rcpt, data); nil
+// removes it.
+func (s *Server) SetRefuse(stage string, e *smtp.SMTPError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]*smtp.SMTPError{}
+	for k, v := range s.o.Refuse {
+		m[k] = v
+	}
+	if e == nil {
+		delete(m, stage)
+	} else {
+		m[stage] = e
+	}
+	s.o.Refuse = m
+}
+
+// SetRefuseRcpt changes the refusal of one recipient; nil removes it.
+func (s *Server) SetRefuseRcpt(addr string, e *smtp.SMTPError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]*smtp.SMTPError{}
+	for k, v := range s.o.RefuseRcpt {
+		m[k] = v
+	}
+	if e == nil {
+		delete(m, addr)
+	} else {
+		m[addr] = e
+	}
+	s.o.RefuseRcpt = m
+}

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/herald-smtp/herald/engine/queue"
+	"github.com/herald-smtp/herald/engine/sandbox"
+)
+
+func TestQueueCommands(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{})
+	dir := t.TempDir()
+	sec := &memSecrets{m: map[string]string{}}
+	run := func(args ...string) runResult {
+		t.Helper()
+		return runCLIWith(t, "", sec, append([]string{"--data-dir", dir}, args...)...)
+	}
+	if r := run("profile", "add", "--name", "box", "--server", sb.addr, "--tls", "none", "--auth", "none", "--from", "Ann <ann@herald.test>"); r.code != ExitOK {
+		t.Fatalf("profile add: %d %s", r.code, r.stderr)
+	}
+	for _, s := range []string{"one", "two"} {
+		if r := run("send", "--profile", "box", "--queue", "--to", "b@herald.test", "--subject", s, "--body", "x"); r.code != ExitOK || !strings.Contains(r.stdout, "queued message") {
+			t.Fatalf("send --queue: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := run("send", "--profile", "box", "--send-at", "+1h", "--to", "b@herald.test", "--subject", "later", "--body", "x"); r.code != ExitOK {
+		t.Fatalf("send --send-at: %d %s", r.code, r.stderr)
+	}
+	if r := run("send", "--queue", "--server", "smtp.example.com", "--to", "b@herald.test", "--body", "x"); r.code != ExitUsage {
+		t.Fatalf("--queue with --server: %d", r.code)
+	}
+	if r := run("send", "--send-at", "someday", "--to", "b@herald.test", "--body", "x"); r.code != ExitUsage {
+		t.Fatalf("bad --send-at: %d", r.code)
+	}
+	var items []queue.Item
+	r := run("queue", "list", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &items); err != nil || len(items) != 3 || items[2].State != "scheduled" || items[0].State != "queued" {
+		t.Fatalf("list: %v %s", err, r.stdout)
+	}
+	if r = run("queue", "run", "--until-empty"); r.code != ExitOK || !strings.Contains(r.stdout, "2 sent") {
+		t.Fatalf("run: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if n := len(sb.messages(t)); n != 2 {
+		t.Fatalf("sandbox got %d", n)
+	}
+	later := itoa(items[2].ID)
+	if r = run("queue", "hold", later); r.code != ExitOK {
+		t.Fatalf("hold: %d %s", r.code, r.stderr)
+	}
+	if r = run("queue", "list", "--state", "held"); !strings.Contains(r.stdout, "later") || !strings.Contains(r.stdout, "1 held") {
+		t.Fatalf("held list: %s", r.stdout)
+	}
+	if r = run("queue", "release", "--all"); r.code != ExitOK || !strings.Contains(r.stdout, "release: 1") {
+		t.Fatalf("release: %d %s", r.code, r.stdout)
+	}
+	if r = run("queue", "show", later); !strings.Contains(r.stdout, "scheduled") || !strings.Contains(r.stdout, "Next try") {
+		t.Fatalf("show: %s", r.stdout)
+	}
+	if r = run("queue", "cancel", later); r.code != ExitOK {
+		t.Fatalf("cancel: %d %s", r.code, r.stderr)
+	}
+	if r = run("queue", "cancel", later); r.code != ExitUsage || !strings.Contains(r.stderr, "cancelled") {
+		t.Fatalf("second cancel: %d %s", r.code, r.stderr)
+	}
+	if r = run("queue", "show", itoa(items[0].ID)); !strings.Contains(r.stdout, "sent") || !strings.Contains(r.stdout, "accepted  b@herald.test") {
+		t.Fatalf("show sent: %s", r.stdout)
+	}
+	if r = run("queue", "purge"); !strings.Contains(r.stdout, "purged 3") {
+		t.Fatalf("purge: %s %s", r.stdout, r.stderr)
+	}
+	if r = run("queue", "list"); !strings.Contains(r.stdout, "empty") {
+		t.Fatalf("after purge: %s", r.stdout)
+	}
+}

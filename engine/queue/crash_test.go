@@ -1,0 +1,154 @@
+package queue
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/herald-smtp/herald/engine/internal/smtptest"
+	"github.com/herald-smtp/herald/engine/store"
+	"github.com/herald-smtp/herald/engine/transport"
+)
+
+const (
+	crashDirEnv  = "HERALD_QUEUE_CRASH_DIR"
+	crashPortEnv = "HERALD_QUEUE_CRASH_PORT"
+)
+
+// TestCrashChild is the child process of TestKillAnyMomentLosesNothing: it
+// enqueues messages as fast as it can, printing each id once Enqueue has
+// returned, while a runner sends them. It is killed with SIGKILL.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv(crashDirEnv)
+	if dir == "" {
+		t.Skip("child process of TestKillAnyMomentLosesNothing")
+	}
+	port, _ := strconv.Atoi(os.Getenv(crashPortEnv))
+	st, err := store.Open(store.PathIn(dir))
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(3)
+	}
+	q := New(st, nil)
+	ctx := context.Background()
+	r := NewRunner(q, RunnerOptions{Poll: 5 * time.Millisecond, Resolve: func(ctx context.Context, p string) (Target, error) {
+		return Target{Config: transport.Config{Host: "127.0.0.1", Port: port, TLS: transport.TLSNone, Timeout: 5 * time.Second}, Sessions: 2, PerSession: 5}, nil
+	}})
+	go r.Run(ctx, false)
+	out := bufio.NewWriter(os.Stdout)
+	for i := 0; ; i++ {
+		subject := fmt.Sprintf("crash-%d-%d", os.Getpid(), i)
+		m := msgTo(t, "p1", "b@herald.test")
+		m.Subject = subject
+		m.Body = []byte("Subject: " + subject + "\r\n\r\nbody\r\n")
+		id, err := q.Enqueue(ctx, m)
+		if err != nil {
+			fmt.Fprintln(out, "error", err)
+			out.Flush()
+			os.Exit(3)
+		}
+		fmt.Fprintf(out, "queued %d %s\n", id, subject)
+		out.Flush()
+		r.Kick()
+	}
+}
+
+// TestKillAnyMomentLosesNothing kills a process that enqueues and sends
+// with SIGKILL at random moments, many times, then checks that every
+// message it reported as queued is still there and ends up sent.
+func TestKillAnyMomentLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes; skipped with -short")
+	}
+	s := smtptest.Start(t, smtptest.Options{})
+	dir := t.TempDir()
+	queued := map[int64]string{}
+	rounds := 12
+	for round := 0; round < rounds; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashPortEnv+"="+strconv.Itoa(s.Port))
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan string, 1024)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		// Let it run for a random while once it has queued something.
+		first := <-lines
+		if !strings.HasPrefix(first, "queued ") {
+			t.Fatalf("child: %s", first)
+		}
+		time.Sleep(time.Duration(rand.IntN(150)+10) * time.Millisecond)
+		cmd.Process.Kill() // SIGKILL
+		cmd.Wait()
+		for _, l := range append([]string{first}, drain(lines)...) {
+			var id int64
+			var subject string
+			if _, err := fmt.Sscanf(l, "queued %d %s", &id, &subject); err == nil {
+				queued[id] = subject
+			} else if strings.HasPrefix(l, "error") {
+				t.Fatalf("child: %s", l)
+			}
+		}
+	}
+	if len(queued) < rounds {
+		t.Fatalf("only %d messages queued in %d rounds", len(queued), rounds)
+	}
+	// A new process: what the killed ones left in sending comes back, and
+	// everything is sent.
+	st, err := store.Open(store.PathIn(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	q := New(st, nil)
+	r := NewRunner(q, RunnerOptions{Resolve: func(ctx context.Context, p string) (Target, error) {
+		return Target{Config: transport.Config{Host: "127.0.0.1", Port: s.Port, TLS: transport.TLSNone, Timeout: 5 * time.Second}}, nil
+	}})
+	runUntilEmpty(t, r)
+	ctx := context.Background()
+	delivered := map[string]bool{}
+	for _, m := range s.Messages() {
+		delivered[strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(m.Data), "\r\n", 2)[0], "Subject:"))] = true
+	}
+	for id, subject := range queued {
+		it, err := q.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("message %d (%s), reported queued, is lost: %v", id, subject, err)
+		}
+		if it.Subject != subject {
+			t.Fatalf("message %d is %q, want %q", id, it.Subject, subject)
+		}
+		if State(it.State) != Sent && State(it.State) != Unknown {
+			t.Fatalf("message %d ended %s: %s", id, it.State, it.LastError)
+		}
+		if State(it.State) == Sent && !delivered[subject] {
+			t.Fatalf("message %d is marked sent but the server never got %s", id, subject)
+		}
+	}
+	t.Logf("%d rounds, %d messages queued, all kept and sent", rounds, len(queued))
+}
+
+func drain(ch chan string) []string {
+	var out []string
+	for l := range ch {
+		out = append(out, l)
+	}
+	return out
+}

@@ -1,0 +1,629 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/herald-smtp/herald/engine/store"
+	"github.com/herald-smtp/herald/engine/transcript"
+	"github.com/herald-smtp/herald/engine/transport"
+)
+
+// Target is how a profile sends: the session configuration (with its
+// secret) and its limits.
+type Target struct {
+	Config transport.Config
+	// Sessions is how many sessions run at once (default 2).
+	Sessions int
+	// PerSession is how many messages one session carries (default 100).
+	PerSession int
+	// PerMinute caps the sending rate (0: no cap).
+	PerMinute int
+	// Retry overrides the runner's policy for this profile when set.
+	Retry *RetryPolicy
+}
+
+// Resolver finds the Target of a profile id. An error holds the profile's
+// due items (state held) with the error as the reason, until the user
+// fixes the profile and releases them.
+type Resolver func(ctx context.Context, profile string) (Target, error)
+
+// EventKind says what an Event reports.
+type EventKind string
+
+const (
+	// EventState: an item changed state (Item, State, Text say how).
+	EventState EventKind = "state"
+	// EventSession: a session opened or closed (Text).
+	EventSession EventKind = "session"
+	// EventLine: one transcript line of a session (Line).
+	EventLine EventKind = "line"
+	// EventWarning: a message has waited longer than the warning delay, or
+	// the profile is slowed down (Text).
+	EventWarning EventKind = "warning"
+)
+
+// Event is something the runner did, for the window and the CLI.
+type Event struct {
+	Time    time.Time
+	Kind    EventKind
+	Profile string
+	Item    int64
+	State   State
+	Text    string
+	Line    *transcript.Event
+}
+
+// RunnerOptions configure a Runner.
+type RunnerOptions struct {
+	// Resolve gives each profile's Target; required.
+	Resolve Resolver
+	// Retry is the default retry policy.
+	Retry RetryPolicy
+	// Lease is how long a claim holds without renewal (default 2 min).
+	Lease time.Duration
+	// Owner names this runner in claims (default host, pid and a random tag).
+	Owner string
+	// Poll is how often the runner looks for due items when nothing wakes
+	// it (default 1 s).
+	Poll time.Duration
+}
+
+// Runner sends due items: it claims them under a lease, groups them by
+// profile, sends many per session within each profile's limits, records
+// every outcome durably as it happens, and retries temporary failures.
+type Runner struct {
+	q     *Queue
+	o     RunnerOptions
+	kick  chan struct{}
+	mu    sync.Mutex
+	subs  map[chan Event]bool  // value: wants transcript lines
+	busy  map[string]bool      // profiles being worked on
+	slow  map[string]time.Time // profiles slowed down until
+	pause bool
+}
+
+// NewRunner returns a runner over q.
+func NewRunner(q *Queue, o RunnerOptions) *Runner {
+	if o.Lease <= 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.Owner == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		rand.Read(b[:])
+		o.Owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	return &Runner{q: q, o: o, kick: make(chan struct{}, 1), subs: map[chan Event]bool{},
+		busy: map[string]bool{}, slow: map[string]time.Time{}}
+}
+
+// Owner returns the name this runner claims items under.
+func (r *Runner) Owner() string { return r.o.Owner }
+
+// Subscribe returns a channel of events (with lines, the sessions'
+// transcript lines too); a slow reader loses events, it never slows the
+// runner. cancel ends the subscription.
+func (r *Runner) Subscribe(buf int, lines bool) (<-chan Event, func()) {
+	ch := make(chan Event, max(buf, 1))
+	r.mu.Lock()
+	r.subs[ch] = lines
+	r.mu.Unlock()
+	return ch, func() {
+		r.mu.Lock()
+		if _, ok := r.subs[ch]; ok {
+			delete(r.subs, ch)
+			close(ch)
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *Runner) emit(e Event) {
+	e.Time = r.q.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for ch, lines := range r.subs {
+		if e.Kind == EventLine && !lines {
+			continue
+		}
+		select {
+		case ch <- e:
+		default:
+		}
+	}
+}
+
+// Kick wakes the runner at once (after an enqueue or a retry).
+func (r *Runner) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Pause stops claiming new items (sessions finish what they hold); Resume
+// starts again.
+func (r *Runner) Pause() {
+	r.mu.Lock()
+	r.pause = true
+	r.mu.Unlock()
+}
+
+// Resume undoes Pause.
+func (r *Runner) Resume() {
+	r.mu.Lock()
+	r.pause = false
+	r.mu.Unlock()
+	r.Kick()
+}
+
+// Run sends until ctx ends. It first returns to queued what a crash left
+// in sending. With untilEmpty it returns once nothing is due or being sent
+// (scheduled and deferred items due later stay for a later run).
+func (r *Runner) Run(ctx context.Context, untilEmpty bool) error {
+	if r.o.Resolve == nil {
+		return errors.New("queue runner: no resolver")
+	}
+	if _, err := r.q.Recover(ctx, r.o.Owner); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	done := make(chan struct{}, 16)
+	defer wg.Wait()
+	for {
+		started, err := r.dispatch(ctx, &wg, done)
+		if err != nil {
+			return err
+		}
+		if untilEmpty && !started && r.idle() {
+			return nil
+		}
+		wait := r.o.Poll
+		if next, ok, err := r.q.st.NextQueueDue(ctx); err == nil && ok {
+			if d := next.Sub(r.q.clock.Now()); d < wait {
+				wait = max(d, 10*time.Millisecond)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.kick:
+		case <-done:
+		case <-r.q.clock.After(wait):
+		}
+	}
+}
+
+func (r *Runner) idle() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.busy) == 0
+}
+
+// dispatch starts a worker for every profile with due items that has none.
+func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan<- struct{}) (bool, error) {
+	r.mu.Lock()
+	paused := r.pause
+	r.mu.Unlock()
+	if paused {
+		return false, nil
+	}
+	now := r.q.clock.Now()
+	profiles, err := r.q.st.DueQueueProfiles(ctx, now)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		return false, err
+	}
+	started := false
+	for _, p := range profiles {
+		r.mu.Lock()
+		if r.busy[p] || r.slow[p].After(now) {
+			r.mu.Unlock()
+			continue
+		}
+		r.busy[p] = true
+		r.mu.Unlock()
+		started = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.work(ctx, p)
+			r.mu.Lock()
+			delete(r.busy, p)
+			r.mu.Unlock()
+			select {
+			case done <- struct{}{}:
+			default:
+			}
+		}()
+	}
+	return started, nil
+}
+
+// work sends the due items of one profile over its sessions.
+func (r *Runner) work(ctx context.Context, profile string) {
+	t, err := r.o.Resolve(ctx, profile)
+	if err != nil {
+		r.holdAll(ctx, profile, err)
+		return
+	}
+	if t.Sessions <= 0 {
+		t.Sessions = 2
+	}
+	if t.PerSession <= 0 {
+		t.PerSession = 100
+	}
+	policy := r.o.Retry
+	if t.Retry != nil {
+		policy = *t.Retry
+	}
+	p := &profileRun{r: r, profile: profile, t: t, policy: policy.normalized()}
+	if t.PerMinute > 0 {
+		p.interval = time.Minute / time.Duration(t.PerMinute)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < t.Sessions; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p.session(ctx) {
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// holdAll holds every due item of a profile that cannot be resolved.
+func (r *Runner) holdAll(ctx context.Context, profile string, cause error) {
+	for {
+		now := r.q.clock.Now()
+		items, err := r.q.st.ClaimQueueItems(ctx, store.QueueClaim{Owner: r.o.Owner, Profile: profile, Now: now, LeaseUntil: now.Add(r.o.Lease), Limit: 500})
+		if err != nil || len(items) == 0 {
+			return
+		}
+		outs := make([]store.QueueCompletion, len(items))
+		for i, it := range items {
+			outs[i] = store.QueueCompletion{ID: it.ID, State: string(Held), Stage: "profile", Error: cause.Error(),
+				Hint: "Fix the profile (herald profile show/edit/set-password), then release the messages: herald queue release --all"}
+			r.emit(Event{Kind: EventState, Profile: profile, Item: it.ID, State: Held, Text: cause.Error()})
+		}
+		if _, err := r.q.st.CompleteQueueItems(ctx, r.o.Owner, now, outs); err != nil {
+			return
+		}
+	}
+}
+
+// profileRun is the state shared by one profile's sessions in one round.
+type profileRun struct {
+	r        *Runner
+	profile  string
+	t        Target
+	policy   RetryPolicy
+	interval time.Duration // between messages, for PerMinute
+
+	mu       sync.Mutex
+	nextSlot time.Time
+	stopped  bool // a session-level failure or a slow-down ended the round
+}
+
+// slot waits for the profile's rate limit.
+func (p *profileRun) slot(ctx context.Context) error {
+	if p.interval <= 0 {
+		return nil
+	}
+	clock := p.r.q.clock
+	p.mu.Lock()
+	now := clock.Now()
+	at := p.nextSlot
+	if at.Before(now) {
+		at = now
+	}
+	p.nextSlot = at.Add(p.interval)
+	p.mu.Unlock()
+	if d := at.Sub(now); d > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-clock.After(d):
+		}
+	}
+	return nil
+}
+
+func (p *profileRun) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+}
+
+func (p *profileRun) isStopped() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stopped
+}
+
+// session claims a batch, sends it over one session and records each
+// outcome; it reports whether another batch may follow.
+func (p *profileRun) session(ctx context.Context) bool {
+	r := p.r
+	if ctx.Err() != nil || p.isStopped() {
+		return false
+	}
+	r.mu.Lock()
+	paused := r.pause
+	r.mu.Unlock()
+	if paused {
+		return false
+	}
+	clock := r.q.clock
+	now := clock.Now()
+	items, err := r.q.st.ClaimQueueItems(ctx, store.QueueClaim{Owner: r.o.Owner, Profile: p.profile, Now: now,
+		LeaseUntil: now.Add(r.o.Lease), Limit: p.t.PerSession})
+	if err != nil || len(items) == 0 {
+		return false
+	}
+	pending := make(map[int64]bool, len(items))
+	for _, it := range items {
+		pending[it.ID] = true
+	}
+	var pmu sync.Mutex
+	stopRenew := p.renew(ctx, pending, &pmu)
+	defer stopRenew()
+	finish := func(it *store.ClaimedQueueItem, out store.QueueCompletion) {
+		pmu.Lock()
+		delete(pending, it.ID)
+		pmu.Unlock()
+		// Record the outcome even when ctx has ended: the message went out.
+		if _, err := r.q.st.CompleteQueueItems(context.WithoutCancel(ctx), r.o.Owner, clock.Now(), []store.QueueCompletion{out}); err != nil {
+			r.emit(Event{Kind: EventWarning, Profile: p.profile, Item: it.ID, Text: "could not record the outcome: " + err.Error()})
+			return
+		}
+		r.emit(Event{Kind: EventState, Profile: p.profile, Item: it.ID, State: State(out.State), Text: stateText(out)})
+	}
+	giveBack := func(from int, why string) {
+		for i := from; i < len(items); i++ {
+			finish(&items[i], store.QueueCompletion{ID: items[i].ID, State: string(Queued), Next: clock.Now(), Error: why})
+		}
+	}
+
+	cfg := p.t.Config
+	rec := transcript.New()
+	cfg.Transcript = rec
+	if cfg.Password != "" {
+		rec.AddSecret(cfg.Password)
+	}
+	sub := rec.Subscribe(1024, false)
+	go func() {
+		for e := range sub.C() {
+			r.emit(Event{Kind: EventLine, Profile: p.profile, Line: &e})
+		}
+	}()
+	defer rec.Finish()
+	c, err := transport.Dial(ctx, cfg)
+	if err != nil {
+		p.sessionFailed(ctx, items, err, finish)
+		return false
+	}
+	r.emit(Event{Kind: EventSession, Profile: p.profile, Text: fmt.Sprintf("session to %s:%d open for %d message(s)", cfg.Host, cfg.Port, len(items))})
+	defer c.Quit()
+	for i := range items {
+		it := &items[i]
+		if ctx.Err() != nil {
+			giveBack(i, "")
+			return false
+		}
+		if err := p.slot(ctx); err != nil {
+			giveBack(i, "")
+			return false
+		}
+		if len(it.Recipients) == 0 {
+			finish(it, store.QueueCompletion{ID: it.ID, State: string(Sent)})
+			continue
+		}
+		var body io.Reader
+		if it.Body != nil {
+			body = bytes.NewReader(it.Body)
+		} else {
+			b, err := r.q.st.OpenQueueBody(ctx, it.ID)
+			if err != nil {
+				finish(it, store.QueueCompletion{ID: it.ID, State: string(Queued), Next: clock.Now().Add(time.Minute), Error: err.Error()})
+				continue
+			}
+			body = b
+		}
+		to := make([]string, len(it.Recipients))
+		for j, rc := range it.Recipients {
+			to[j] = rc.Addr
+		}
+		res, _ := c.Send(ctx, transport.Envelope{From: it.From, To: to}, body)
+		out := p.outcome(it, res)
+		if !res.OK && isRateLimit(res.Code, res.EnhancedCode, errText(res.Err)) {
+			// Not the message's fault: wait without counting an attempt.
+			until := p.slowDown(res)
+			out.State, out.Next, out.Attempted = string(Deferred), until, false
+			finish(it, out)
+			giveBack(i+1, "")
+			return false
+		}
+		finish(it, out)
+		if !c.Usable() {
+			giveBack(i+1, "")
+			return true
+		}
+	}
+	r.emit(Event{Kind: EventSession, Profile: p.profile, Text: "session closed"})
+	return true
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// renew extends the leases of the items still pending until stopped.
+func (p *profileRun) renew(ctx context.Context, pending map[int64]bool, mu *sync.Mutex) func() {
+	stop := make(chan struct{})
+	go func() {
+		clock := p.r.q.clock
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-clock.After(p.r.o.Lease / 3):
+			}
+			mu.Lock()
+			ids := make([]int64, 0, len(pending))
+			for id := range pending {
+				ids = append(ids, id)
+			}
+			mu.Unlock()
+			p.r.q.st.RenewQueueLeases(ctx, p.r.o.Owner, ids, clock.Now().Add(p.r.o.Lease))
+		}
+	}()
+	return func() { close(stop) }
+}
+
+// sessionFailed records a failure before any message could be sent: a
+// temporary one defers the whole batch, a permanent one (wrong password,
+// certificate, policy) holds it for the user to fix and release.
+func (p *profileRun) sessionFailed(ctx context.Context, items []store.ClaimedQueueItem, err error, finish func(*store.ClaimedQueueItem, store.QueueCompletion)) {
+	p.stop()
+	res := &transport.Result{}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		res.Stage, res.Class, res.Code, res.EnhancedCode, res.Err = te.Stage, te.Class, te.Code, te.EnhancedCode, err
+	} else {
+		res.Class, res.Err = transport.ClassTemporary, err
+	}
+	var slowUntil time.Time
+	if isRateLimit(res.Code, res.EnhancedCode, err.Error()) {
+		slowUntil = p.slowDown(res)
+	}
+	for i := range items {
+		it := &items[i]
+		out := p.outcome(it, res)
+		if !slowUntil.IsZero() {
+			out.State, out.Next, out.Attempted = string(Deferred), slowUntil, false
+		}
+		if res.Class == transport.ClassPermanent {
+			out.State = string(Held)
+			out.Hint = transport.Hint(err) + " Then release the messages: herald queue release --all."
+		}
+		if te != nil && te.Kind == transport.KindCanceled {
+			out = store.QueueCompletion{ID: it.ID, State: string(Queued), Next: p.r.q.clock.Now()}
+		}
+		finish(it, out)
+	}
+}
+
+// slowDown pauses the profile after a 421 or a rate-limit reply.
+func (p *profileRun) slowDown(res *transport.Result) time.Time {
+	p.stop()
+	d := 30 * time.Second
+	r := p.r
+	r.mu.Lock()
+	until := r.q.clock.Now().Add(d)
+	r.slow[p.profile] = until
+	r.mu.Unlock()
+	r.emit(Event{Kind: EventWarning, Profile: p.profile, Text: fmt.Sprintf("the server asked to slow down (%d %s): pausing this profile for %s", res.Code, res.EnhancedCode, d)})
+	return until
+}
+
+// outcome turns a send result into the item's new state and recipients.
+func (p *profileRun) outcome(it *store.ClaimedQueueItem, res *transport.Result) store.QueueCompletion {
+	now := p.r.q.clock.Now()
+	out := store.QueueCompletion{ID: it.ID, Attempted: true}
+	byAddr := map[string]transport.RecipientResult{}
+	for _, rr := range res.Recipients {
+		byAddr[rr.Addr] = rr
+	}
+	pendingLeft := 0
+	for _, rc := range it.Recipients {
+		rr, ok := byAddr[rc.Addr]
+		switch {
+		case ok && rr.Accepted && res.OK:
+			out.Rcpts = append(out.Rcpts, store.RcptUpdate{Addr: rc.Addr, State: store.RcptAccepted, Code: rr.Code, Enhanced: rr.EnhancedCode, Message: rr.Message})
+		case ok && !rr.Accepted && rr.Code >= 500:
+			out.Rcpts = append(out.Rcpts, store.RcptUpdate{Addr: rc.Addr, State: store.RcptRejected, Code: rr.Code, Enhanced: rr.EnhancedCode, Message: rr.Message})
+		case ok && !rr.Accepted:
+			out.Rcpts = append(out.Rcpts, store.RcptUpdate{Addr: rc.Addr, State: store.RcptPending, Code: rr.Code, Enhanced: rr.EnhancedCode, Message: rr.Message})
+			pendingLeft++
+		default:
+			pendingLeft++ // not tried, or the attempt failed before RCPT
+		}
+	}
+	if res.Err != nil {
+		out.Stage, out.Code, out.Enhanced = string(res.Stage), res.Code, res.EnhancedCode
+		out.Error, out.Hint = res.Err.Error(), transport.Hint(res.Err)
+	}
+	retryAt := func() time.Time { return now.Add(p.policy.Backoff(it.Attempts + 1)) }
+	switch {
+	case res.OK && pendingLeft == 0:
+		out.State = string(Sent)
+		out.Stage, out.Code, out.Enhanced, out.Error, out.Hint = "", 0, "", "", ""
+		if anyRejected(out.Rcpts) {
+			out.Error = "some recipients were rejected"
+		}
+	case res.OK:
+		// Accepted for some; the others got a 4xx: retry only those.
+		out.State, out.Next = string(Deferred), retryAt()
+		out.Error = "some recipients were deferred"
+	case res.Class == transport.ClassUnknown:
+		out.State = string(Unknown)
+	case res.Class == transport.ClassPermanent && !(res.Stage == transport.StageRcpt && pendingLeft > 0):
+		out.State = string(Failed)
+	case pendingLeft == 0:
+		// Every recipient was refused for good at RCPT.
+		out.State = string(Failed)
+	default:
+		out.State, out.Next = string(Deferred), retryAt()
+	}
+	if out.State == string(Deferred) {
+		if now.Sub(it.Created) >= p.policy.GiveUpAfter {
+			out.State, out.Next = string(Failed), time.Time{}
+			out.Error = fmt.Sprintf("gave up after %s of retries; last error: %s", p.policy.GiveUpAfter, out.Error)
+		} else if p.policy.WarnAfter > 0 && !it.Warned && now.Sub(it.Created) >= p.policy.WarnAfter {
+			out.Warned = true
+			p.r.emit(Event{Kind: EventWarning, Profile: p.profile, Item: it.ID,
+				Text: fmt.Sprintf("message %d (%s) is delayed: not delivered after %s; Herald keeps trying until %s", it.ID, it.Subject, now.Sub(it.Created).Round(time.Minute), it.Created.Add(p.policy.GiveUpAfter).Format(time.DateTime))})
+		}
+	}
+	return out
+}
+
+func anyRejected(rs []store.RcptUpdate) bool {
+	for _, r := range rs {
+		if r.State == store.RcptRejected {
+			return true
+		}
+	}
+	return false
+}
+
+func stateText(out store.QueueCompletion) string {
+	switch State(out.State) {
+	case Sent:
+		return "sent"
+	case Deferred:
+		return fmt.Sprintf("deferred until %s: %s", out.Next.Format(time.TimeOnly), out.Error)
+	}
+	return out.Error
+}

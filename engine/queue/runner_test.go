@@ -1,0 +1,361 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/herald-smtp/herald/engine/internal/smtptest"
+	"github.com/herald-smtp/herald/engine/message"
+	"github.com/herald-smtp/herald/engine/store"
+	"github.com/herald-smtp/herald/engine/transport"
+)
+
+// fakeClock is a settable clock; After fires after a short real wait so
+// that loops make progress without sleeping for the fake duration.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	return time.After(min(d, 20*time.Millisecond))
+}
+
+func openQueue(t *testing.T, clock Clock) (*Queue, string) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(store.PathIn(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return New(st, clock), dir
+}
+
+func msgTo(t *testing.T, profile string, to ...string) Message {
+	t.Helper()
+	r, err := message.Render(message.Draft{From: "a@herald.test", To: to, Subject: "queued " + strings.Join(to, ","), Text: "hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return FromRendered(profile, r, time.Time{})
+}
+
+func resolverFor(s *smtptest.Server) Resolver {
+	return func(ctx context.Context, profile string) (Target, error) {
+		if profile != "p1" {
+			return Target{}, fmt.Errorf("no profile %q", profile)
+		}
+		return Target{Config: transport.Config{Host: s.Host, Port: s.Port, TLS: transport.TLSNone, Auth: transport.AuthNone, Timeout: 5 * time.Second}, Sessions: 2, PerSession: 10}, nil
+	}
+}
+
+func runUntilEmpty(t *testing.T, r *Runner) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.Run(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the runner did not finish")
+	}
+}
+
+func TestRunnerSendsManyPerSession(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{})
+	q, _ := openQueue(t, nil)
+	ctx := context.Background()
+	var ms []Message
+	for i := 0; i < 25; i++ {
+		ms = append(ms, msgTo(t, "p1", fmt.Sprintf("r%d@herald.test", i)))
+	}
+	ids, err := q.EnqueueBatch(ctx, ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner(q, RunnerOptions{Resolve: resolverFor(s)})
+	events, cancel := r.Subscribe(1000, false)
+	defer cancel()
+	runUntilEmpty(t, r)
+	if n := len(s.Messages()); n != 25 {
+		t.Fatalf("server got %d messages, want 25", n)
+	}
+	counts, _ := q.Counts(ctx)
+	if counts[Sent] != 25 {
+		t.Fatalf("counts %v", counts)
+	}
+	it, _ := q.Get(ctx, ids[3])
+	if it.Recipients[0].State != store.RcptAccepted || it.Attempts != 1 {
+		t.Fatalf("item %+v", it)
+	}
+	sessions, states := 0, 0
+	for len(events) > 0 {
+		e := <-events
+		switch e.Kind {
+		case EventSession:
+			if strings.Contains(e.Text, "open") {
+				sessions++
+			}
+		case EventState:
+			states++
+		}
+	}
+	// 25 messages at 10 per session need 3 sessions, not 25.
+	if sessions < 3 || sessions > 4 || states != 25 {
+		t.Fatalf("%d sessions, %d state events", sessions, states)
+	}
+}
+
+func TestPerRecipientOutcomesAndRetryNeverResends(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{RefuseRcpt: map[string]*smtp.SMTPError{
+		"gone@herald.test": {Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"},
+		"busy@herald.test": {Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 1}, Message: "mailbox busy"},
+	}})
+	clock := newFakeClock()
+	q, _ := openQueue(t, clock)
+	ctx := context.Background()
+	id, err := q.Enqueue(ctx, msgTo(t, "p1", "ok@herald.test", "gone@herald.test", "busy@herald.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner(q, RunnerOptions{Resolve: resolverFor(s)})
+	runUntilEmpty(t, r)
+	it, _ := q.Get(ctx, id)
+	if State(it.State) != Deferred || !it.Next.Equal(clock.Now().Add(time.Minute)) {
+		t.Fatalf("state %s next %s", it.State, it.Next)
+	}
+	got := map[string]string{}
+	for _, rc := range it.Recipients {
+		got[rc.Addr] = rc.State
+	}
+	if got["ok@herald.test"] != store.RcptAccepted || got["gone@herald.test"] != store.RcptRejected || got["busy@herald.test"] != store.RcptPending {
+		t.Fatalf("recipients %v", got)
+	}
+	if rep := Report(it); !strings.Contains(rep, "gone@herald.test rejected for good") || !strings.Contains(rep, "busy@herald.test deferred") {
+		t.Fatalf("report:\n%s", rep)
+	}
+	// Not due yet: nothing happens.
+	runUntilEmpty(t, r)
+	if n := len(s.Messages()); n != 1 {
+		t.Fatalf("%d messages before the retry time", n)
+	}
+	// The mailbox frees up; at the retry time only the deferred recipient
+	// gets the message.
+	s.SetRefuseRcpt("busy@herald.test", nil)
+	clock.Advance(time.Minute)
+	runUntilEmpty(t, r)
+	msgs := s.Messages()
+	if len(msgs) != 2 || strings.Join(msgs[1].To, ",") != "busy@herald.test" {
+		t.Fatalf("retry delivered to %+v", msgs)
+	}
+	it, _ = q.Get(ctx, id)
+	if State(it.State) != Sent || it.Attempts != 2 {
+		t.Fatalf("after retry: %s after %d attempts", it.State, it.Attempts)
+	}
+}
+
+func TestBackoffGiveUpAndWarning(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{Refuse: map[string]*smtp.SMTPError{
+		"mail": {Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}}})
+	clock := newFakeClock()
+	q, _ := openQueue(t, clock)
+	ctx := context.Background()
+	id, _ := q.Enqueue(ctx, msgTo(t, "p1", "b@herald.test"))
+	r := NewRunner(q, RunnerOptions{Resolve: resolverFor(s), Retry: RetryPolicy{Initial: time.Minute, Factor: 2, Max: 10 * time.Minute, GiveUpAfter: time.Hour, WarnAfter: 20 * time.Minute}})
+	events, cancel := r.Subscribe(100, false)
+	defer cancel()
+	var delays []time.Duration
+	for i := 0; i < 20; i++ {
+		runUntilEmpty(t, r)
+		it, _ := q.Get(ctx, id)
+		if State(it.State) == Failed {
+			if !strings.Contains(it.LastError, "gave up") || it.LastCode != 451 {
+				t.Fatalf("failed with %q (%d)", it.LastError, it.LastCode)
+			}
+			break
+		}
+		if State(it.State) != Deferred {
+			t.Fatalf("state %s", it.State)
+		}
+		d := it.Next.Sub(clock.Now())
+		delays = append(delays, d)
+		clock.Advance(d)
+	}
+	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 10 * time.Minute, 10 * time.Minute, 10 * time.Minute}
+	if fmt.Sprint(delays[:len(want)]) != fmt.Sprint(want) {
+		t.Fatalf("delays %v, want %v...", delays, want)
+	}
+	it, _ := q.Get(ctx, id)
+	if State(it.State) != Failed || !it.Warned {
+		t.Fatalf("final %s warned=%v", it.State, it.Warned)
+	}
+	warned := false
+	for len(events) > 0 {
+		if e := <-events; e.Kind == EventWarning && strings.Contains(e.Text, "delayed") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Fatal("no delay warning")
+	}
+	// Retry now brings a failed message back.
+	s.SetRefuse("mail", nil)
+	if err := q.Retry(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	runUntilEmpty(t, r)
+	if it, _ := q.Get(ctx, id); State(it.State) != Sent {
+		t.Fatalf("after retry now: %s", it.State)
+	}
+}
+
+func TestSessionFailuresHoldOrDefer(t *testing.T) {
+	ca := smtptest.NewCA(t)
+	cert := ca.Issue(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "127.0.0.1")
+	s := smtptest.Start(t, smtptest.Options{Cert: &cert, Implicit: true, User: "ann", Pass: "right-pass"})
+	q, _ := openQueue(t, nil)
+	ctx := context.Background()
+	ids, _ := q.EnqueueBatch(ctx, []Message{msgTo(t, "p1", "b@herald.test"), msgTo(t, "p1", "c@herald.test"), msgTo(t, "ghost", "d@herald.test")})
+	password := "wrong-pass"
+	resolve := func(ctx context.Context, profile string) (Target, error) {
+		if profile != "p1" {
+			return Target{}, errors.New("profile ghost does not exist")
+		}
+		return Target{Config: transport.Config{Host: s.Host, Port: s.Port, TLS: transport.TLSImplicit, RootCAs: ca.Pool,
+			Auth: transport.AuthPlain, Username: "ann", Password: password, Timeout: 5 * time.Second}}, nil
+	}
+	r := NewRunner(q, RunnerOptions{Resolve: resolve})
+	runUntilEmpty(t, r)
+	for _, id := range ids {
+		it, _ := q.Get(ctx, id)
+		if State(it.State) != Held || it.Hint == "" || it.Attempts > 1 {
+			t.Fatalf("item %d: %s %q hint %q", id, it.State, it.LastError, it.Hint)
+		}
+		if strings.Contains(it.LastError+it.Hint, password) {
+			t.Fatal("the password is in the failure report")
+		}
+	}
+	it, _ := q.Get(ctx, ids[0])
+	if it.LastCode != 535 || !strings.Contains(it.Hint, "release") {
+		t.Fatalf("auth failure recorded as %d %q", it.LastCode, it.Hint)
+	}
+	// Fixed: release and send.
+	password = "right-pass"
+	for _, id := range ids[:2] {
+		if err := q.Release(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runUntilEmpty(t, r)
+	if n := len(s.Messages()); n != 2 {
+		t.Fatalf("%d messages after release", n)
+	}
+	// Nothing listening: temporary, deferred with backoff.
+	l := smtptest.StartScript(t, func(c *smtptest.Conn) {})
+	q2, _ := openQueue(t, nil)
+	id, _ := q2.Enqueue(ctx, msgTo(t, "p1", "b@herald.test"))
+	r2 := NewRunner(q2, RunnerOptions{Resolve: func(ctx context.Context, p string) (Target, error) {
+		return Target{Config: transport.Config{Host: "127.0.0.1", Port: l.Port, TLS: transport.TLSNone, Timeout: 2 * time.Second}}, nil
+	}})
+	runUntilEmpty(t, r2)
+	if it, _ := q2.Get(ctx, id); State(it.State) != Deferred || it.LastStage != "banner" {
+		t.Fatalf("dropped connection: %s at %s", it.State, it.LastStage)
+	}
+}
+
+func TestRateLimitSlowsDownWithoutFailing(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{Refuse: map[string]*smtp.SMTPError{
+		"mail": {Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "too many messages, slow down"}}})
+	q, _ := openQueue(t, nil)
+	ctx := context.Background()
+	ids, _ := q.EnqueueBatch(ctx, []Message{msgTo(t, "p1", "b@herald.test"), msgTo(t, "p1", "c@herald.test")})
+	r := NewRunner(q, RunnerOptions{Resolve: resolverFor(s)})
+	runUntilEmpty(t, r)
+	for _, id := range ids {
+		it, _ := q.Get(ctx, id)
+		if State(it.State) == Failed || it.Attempts != 0 {
+			t.Fatalf("a rate-limited message was failed or charged an attempt: %s, %d attempts", it.State, it.Attempts)
+		}
+	}
+}
+
+func TestLargeBodyIsStreamed(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{})
+	q, _ := openQueue(t, nil)
+	ctx := context.Background()
+	m := msgTo(t, "p1", "b@herald.test")
+	big := bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n"), 4000) // 256 KB
+	m.Body = append(append([]byte("Subject: big\r\n\r\n"), big...), "end\r\n"...)
+	if _, err := q.Enqueue(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	runUntilEmpty(t, NewRunner(q, RunnerOptions{Resolve: resolverFor(s)}))
+	got := s.Messages()
+	if len(got) != 1 || !bytes.Equal(got[0].Data, m.Body) {
+		t.Fatalf("large body not delivered intact (%d messages)", len(got))
+	}
+}
+
+func TestTwoRunnersNeverSendTwice(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{})
+	q1, dir := openQueue(t, nil)
+	st2, err := store.Open(store.PathIn(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	q2 := New(st2, nil)
+	ctx := context.Background()
+	var ms []Message
+	for i := 0; i < 60; i++ {
+		ms = append(ms, msgTo(t, "p1", fmt.Sprintf("r%d@herald.test", i)))
+	}
+	if _, err := q1.EnqueueBatch(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, q := range []*Queue{q1, q2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := NewRunner(q, RunnerOptions{Resolve: resolverFor(s)})
+			r.Run(ctx, true)
+		}()
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, m := range s.Messages() {
+		seen[strings.Join(m.To, ",")]++
+	}
+	if len(seen) != 60 {
+		t.Fatalf("%d distinct messages delivered, want 60", len(seen))
+	}
+	for to, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s delivered %d times", to, n)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -143,6 +144,17 @@ func (r *Runner) emit(e Event) {
 		default:
 		}
 	}
+}
+
+func (r *Runner) wantsLines() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, lines := range r.subs {
+		if lines {
+			return true
+		}
+	}
+	return false
 }
 
 // Kick wakes the runner at once (after an enqueue or a retry).
@@ -383,16 +395,38 @@ func (p *profileRun) session(ctx context.Context) bool {
 	var pmu sync.Mutex
 	stopRenew := p.renew(ctx, pending, &pmu)
 	defer stopRenew()
-	finish := func(it *store.ClaimedQueueItem, out store.QueueCompletion) {
-		pmu.Lock()
-		delete(pending, it.ID)
-		pmu.Unlock()
-		// Record the outcome even when ctx has ended: the message went out.
-		if _, err := r.q.st.CompleteQueueItems(context.WithoutCancel(ctx), r.o.Owner, clock.Now(), []store.QueueCompletion{out}); err != nil {
-			r.emit(Event{Kind: EventWarning, Profile: p.profile, Item: it.ID, Text: "could not record the outcome: " + err.Error()})
+	// Outcomes are recorded in small batches: one durable commit per
+	// message would cap a session at the disk's fsync rate. A crash between
+	// a server's acceptance and the commit makes the message go out again
+	// (at least once, never lost).
+	var buf []store.QueueCompletion
+	lastFlush := time.Now()
+	flush := func() {
+		if len(buf) == 0 {
 			return
 		}
-		r.emit(Event{Kind: EventState, Profile: p.profile, Item: it.ID, State: State(out.State), Text: stateText(out)})
+		outs := buf
+		buf = nil
+		lastFlush = time.Now()
+		// Record the outcomes even when ctx has ended: the messages went out.
+		if _, err := r.q.st.CompleteQueueItems(context.WithoutCancel(ctx), r.o.Owner, clock.Now(), outs); err != nil {
+			r.emit(Event{Kind: EventWarning, Profile: p.profile, Text: "could not record the outcome of " + strconv.Itoa(len(outs)) + " message(s): " + err.Error()})
+		}
+		pmu.Lock()
+		for _, o := range outs {
+			delete(pending, o.ID)
+		}
+		pmu.Unlock()
+		for _, o := range outs {
+			r.emit(Event{Kind: EventState, Profile: p.profile, Item: o.ID, State: State(o.State), Text: stateText(o)})
+		}
+	}
+	defer flush()
+	finish := func(it *store.ClaimedQueueItem, out store.QueueCompletion) {
+		buf = append(buf, out)
+		if len(buf) >= 256 || time.Since(lastFlush) >= 100*time.Millisecond || State(out.State) != Sent {
+			flush()
+		}
 	}
 	giveBack := func(from int, why string) {
 		for i := from; i < len(items); i++ {
@@ -401,18 +435,22 @@ func (p *profileRun) session(ctx context.Context) bool {
 	}
 
 	cfg := p.t.Config
-	rec := transcript.New()
-	cfg.Transcript = rec
-	if cfg.Password != "" {
-		rec.AddSecret(cfg.Password)
-	}
-	sub := rec.Subscribe(1024, false)
-	go func() {
-		for e := range sub.C() {
-			r.emit(Event{Kind: EventLine, Profile: p.profile, Line: &e})
+	if r.wantsLines() {
+		// Someone watches the sessions live; otherwise no transcript is
+		// kept, which keeps bulk sending cheap.
+		rec := transcript.New()
+		cfg.Transcript = rec
+		if cfg.Password != "" {
+			rec.AddSecret(cfg.Password)
 		}
-	}()
-	defer rec.Finish()
+		sub := rec.Subscribe(1024, false)
+		go func() {
+			for e := range sub.C() {
+				r.emit(Event{Kind: EventLine, Profile: p.profile, Line: &e})
+			}
+		}()
+		defer rec.Finish()
+	}
 	c, err := transport.Dial(ctx, cfg)
 	if err != nil {
 		p.sessionFailed(ctx, items, err, finish)

@@ -359,3 +359,14 @@ func TestTwoRunnersNeverSendTwice(t *testing.T) {
 		}
 	}
 }
+
+func openQueueB(b *testing.B) (*Queue, string) {
+	b.Helper()
+	dir := b.TempDir()
+	st, err := store.Open(store.PathIn(dir))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return New(st, nil), dir
+}

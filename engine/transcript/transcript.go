@@ -114,7 +114,9 @@ func redact(s string, secrets []string) string {
 // Add records one line. Text is redacted of registered secrets, and any CR or
 // LF in it is shown escaped so one event is always one line.
 func (r *Recorder) Add(dir Dir, tls bool, text string) {
-	text = strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(text)
+	if strings.ContainsAny(text, "\r\n") {
+		text = strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(text)
+	}
 	r.mu.Lock()
 	now := r.now()
 	e := Event{Time: now, Elapsed: now.Sub(r.start), Dir: dir, TLS: tls, Text: redact(text, r.secrets)}

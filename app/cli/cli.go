@@ -50,8 +50,16 @@ Usage:
   herald send [flags]                     send one message, showing the SMTP session
   herald sandbox [flags]                  run the local capture server until interrupted
   herald sandbox list|show ID|clear       read what the sandbox captured
+  herald console --server HOST[:PORT]     type SMTP commands by hand and see every reply (like telnet)
   herald profile list|add|edit|show|remove|export|import|set-password|presets|test
                                           manage account profiles (secrets in the OS keychain)
+  herald test [--email ADDR|--profile NAME|--server HOST[:PORT]] [flags]
+                                          diagnose a server step by step, and the sender domain's DNS
+  herald discover ADDR                    find the submission server for an address
+  herald send --queue|--send-at TIME ...  put the message in the durable outbox instead
+  herald queue list|show|retry|cancel|hold|release|run|purge
+                                          manage the outbox and send what is due
+  herald bulk --profile P --recipients F.csv ...  mail merge: queue one message per CSV row
   herald version                          print the version
   herald help [VERB]                      show help
 
@@ -119,8 +127,16 @@ func run(ctx context.Context, args []string, env Env) (int, error) {
 		return runSend(ctx, rest, env, dataDir)
 	case "sandbox":
 		return runSandbox(ctx, rest, env, dataDir)
+	case "console":
+		return runConsole(ctx, rest, env, dataDir)
 	case "profile", "profiles":
 		return runProfile(ctx, rest, env, dataDir)
+	case "queue":
+		return runQueue(ctx, rest, env, dataDir)
+	case "bulk":
+		return runBulk(ctx, rest, env, dataDir)
+	case "test", "discover":
+		return runDiagnose(ctx, verb, rest, env, dataDir)
 	case "version", "--version":
 		fmt.Fprintln(env.Stdout, "herald", Version)
 		return ExitOK, nil

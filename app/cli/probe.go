@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
-	"strings"
 
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/diagnose"
@@ -41,29 +39,9 @@ func profileTest(ctx context.Context, args []string, env Env, dataDir string) (i
 			return ExitFailure, err
 		}
 	} else {
-		printReport(env.Stdout, rep)
+		printSteps(env.Stdout, rep)
 	}
-	if rep.OK {
-		return ExitOK, nil
-	}
-	return exitCode(&transport.Result{Stage: rep.FailedStage, Class: rep.FailedClass}), nil
-}
-
-// printReport writes a probe report a line per step, with the hint under a
-// failing or warning step.
-func printReport(w io.Writer, rep *diagnose.Report) {
-	fmt.Fprintf(w, "Testing %s\n", rep.Target)
-	for _, s := range rep.Steps {
-		fmt.Fprintf(w, "  %-5s %-10s %5d ms  %s\n", strings.ToUpper(string(s.Status)), s.Name, s.Ms, s.Finding)
-		if s.Hint != "" && (s.Status == diagnose.StatusFail || s.Status == diagnose.StatusWarn) {
-			fmt.Fprintf(w, "        hint: %s\n", s.Hint)
-		}
-	}
-	if rep.OK {
-		fmt.Fprintln(w, "All steps passed.")
-	} else {
-		fmt.Fprintf(w, "Failed at %s.\n", rep.FailedStage)
-	}
+	return testExitCode(rep, nil), nil
 }
 
 // profileSecret returns the password (or token) for a session with p: the

@@ -306,7 +306,7 @@ func (p *prober) stageStep(st transport.Stage, err error, lines []transcript.Eve
 		}
 		if d >= p.o.SlowBanner {
 			s.Status = StatusWarn
-			s.Finding += fmt.Sprintf(" (after %.1f s)", d.Seconds())
+			s.Finding += fmt.Sprintf(" (after %d ms)", d.Milliseconds())
 			s.Hint = "The server is slow to greet: it may be tarpitting unknown clients or waiting on a reverse-DNS lookup of your address. Mail still works, but each connection costs this delay."
 		}
 	case transport.StageEHLO:
@@ -321,9 +321,11 @@ func (p *prober) stageStep(st transport.Stage, err error, lines []transcript.Eve
 	p.add(s, "", "")
 }
 
+// addName records a name the server gave, when it looks like a host name
+// ("Hello" and "ESMTP" do not).
 func (p *prober) addName(n string) {
 	n = strings.TrimSuffix(strings.ToLower(n), ".")
-	if n == "" || slices.Contains(p.rep.ServerNames, n) {
+	if !strings.Contains(n, ".") || strings.ContainsAny(n, "[]()<>@,;:") || slices.Contains(p.rep.ServerNames, n) {
 		return
 	}
 	p.rep.ServerNames = append(p.rep.ServerNames, n)
@@ -447,13 +449,22 @@ func (p *prober) afterFailedDial(ctx context.Context, cfg transport.Config, err 
 			p.insertAfter("ehlo", noTLSStep(slices.ContainsFunc(caps, func(c string) bool { return strings.EqualFold(firstWord(c), "STARTTLS") })))
 		}
 	}
+	s := p.step("tls")
+	if s == nil {
+		return
+	}
+	if s.Status != StatusFail {
+		// TLS worked and a later stage (AUTH) failed: Dial gave no client to
+		// ask about the certificate, so grade it through a session that
+		// stops after TLS and sends no credentials.
+		if info := tlsInfoAgain(ctx, cfg); info != nil {
+			p.checkCertificate(s, cfg, info)
+		}
+		return
+	}
 	switch kindOf(err) {
 	case transport.KindCertUnknownAuth, transport.KindCertExpired, transport.KindCertName, transport.KindCertInvalid:
 	default:
-		return
-	}
-	s := p.step("tls")
-	if s == nil {
 		return
 	}
 	s.Finding = certProblem(kindOf(err), cfg.Host) + ": " + s.Finding
@@ -466,6 +477,19 @@ func (p *prober) afterFailedDial(ctx context.Context, cfg transport.Config, err 
 	p.rep.CertificateSHA256 = fp
 	s.Finding += fmt.Sprintf("; the server presents a certificate for %s (names %s) issued by %s, valid %s to %s, SHA-256 %s",
 		leaf.Subject, joinOr(certNames(leaf), "none"), leaf.Issuer, leaf.NotBefore.UTC().Format("2006-01-02"), leaf.NotAfter.UTC().Format("2006-01-02"), fp)
+}
+
+// tlsInfoAgain opens a session without credentials, which ends after TLS,
+// and returns what its TLS connection was; nil when it fails.
+func tlsInfoAgain(ctx context.Context, cfg transport.Config) *transport.TLSInfo {
+	cfg.Auth, cfg.Username, cfg.Password = transport.AuthNone, "", ""
+	cfg.OnStage, cfg.Transcript = nil, nil
+	c, err := transport.Dial(ctx, cfg)
+	if err != nil {
+		return nil
+	}
+	defer c.Quit()
+	return c.TLSInfo()
 }
 
 func certProblem(k transport.Kind, host string) string {
@@ -522,7 +546,11 @@ func (p *prober) checkCertificate(s *Step, cfg transport.Config, info *transport
 		if left < 0 {
 			hints = append(hints, "The certificate has expired; it is accepted only because it is pinned. Renew it.")
 		} else {
-			hints = append(hints, fmt.Sprintf("The certificate expires in %d days (%s); once it has, clients will refuse the connection. Renew it now.", days, info.NotAfter.UTC().Format("2006-01-02")))
+			in := fmt.Sprintf("in %d days", days)
+			if days == 0 {
+				in = "within a day"
+			}
+			hints = append(hints, fmt.Sprintf("The certificate expires %s (%s); once it has, clients will refuse the connection. Renew it now.", in, info.NotAfter.UTC().Format("2006-01-02 15:04 MST")))
 		}
 	}
 	s.Hint = strings.Join(hints, " ")

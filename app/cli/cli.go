@@ -60,6 +60,7 @@ Usage:
   herald queue list|show|retry|cancel|hold|release|run|purge
                                           manage the outbox and send what is due
   herald bulk --profile P --recipients F.csv ...  mail merge: queue one message per CSV row
+  herald load --server HOST[:PORT] --messages N --sessions C  load test: messages/s, latency, replies
   herald version                          print the version
   herald help [VERB]                      show help
 
@@ -135,6 +136,8 @@ func run(ctx context.Context, args []string, env Env) (int, error) {
 		return runQueue(ctx, rest, env, dataDir)
 	case "bulk":
 		return runBulk(ctx, rest, env, dataDir)
+	case "load":
+		return runLoad(ctx, rest, env, dataDir)
 	case "test", "discover":
 		return runDiagnose(ctx, verb, rest, env, dataDir)
 	case "version", "--version":

@@ -458,8 +458,14 @@ func (p *profileRun) session(ctx context.Context) bool {
 	}
 	r.emit(Event{Kind: EventSession, Profile: p.profile, Text: fmt.Sprintf("session to %s:%d open for %d message(s)", cfg.Host, cfg.Port, len(items))})
 	defer c.Quit()
-	for i := range items {
-		it := &items[i]
+	// Without a per-minute limit, messages go in groups that the session
+	// pipelines (each body and final dot with the next message's commands);
+	// with one, one at a time.
+	group := 32
+	if p.interval > 0 {
+		group = 1
+	}
+	for i := 0; i < len(items); {
 		if ctx.Err() != nil {
 			giveBack(i, "")
 			return false
@@ -468,38 +474,65 @@ func (p *profileRun) session(ctx context.Context) bool {
 			giveBack(i, "")
 			return false
 		}
-		if len(it.Recipients) == 0 {
-			finish(it, store.QueueCompletion{ID: it.ID, State: string(Sent)})
-			continue
-		}
-		var body io.Reader
-		if it.Body != nil {
-			body = bytes.NewReader(it.Body)
-		} else {
-			b, err := r.q.st.OpenQueueBody(ctx, it.ID)
-			if err != nil {
-				finish(it, store.QueueCompletion{ID: it.ID, State: string(Queued), Next: clock.Now().Add(time.Minute), Error: err.Error()})
+		var envs []transport.Envelope
+		var bodies []io.Reader
+		var sent []*store.ClaimedQueueItem
+		for ; i < len(items) && len(sent) < group; i++ {
+			it := &items[i]
+			if len(it.Recipients) == 0 {
+				finish(it, store.QueueCompletion{ID: it.ID, State: string(Sent)})
 				continue
 			}
-			body = b
+			var body io.Reader
+			if it.Body != nil {
+				body = bytes.NewReader(it.Body)
+			} else {
+				b, err := r.q.st.OpenQueueBody(ctx, it.ID)
+				if err != nil {
+					finish(it, store.QueueCompletion{ID: it.ID, State: string(Queued), Next: clock.Now().Add(time.Minute), Error: err.Error()})
+					continue
+				}
+				body = b
+			}
+			to := make([]string, len(it.Recipients))
+			for j, rc := range it.Recipients {
+				to[j] = rc.Addr
+			}
+			envs, bodies, sent = append(envs, transport.Envelope{From: it.From, To: to}), append(bodies, body), append(sent, it)
 		}
-		to := make([]string, len(it.Recipients))
-		for j, rc := range it.Recipients {
-			to[j] = rc.Addr
+		if len(sent) == 0 {
+			continue
 		}
-		res, _ := c.Send(ctx, transport.Envelope{From: it.From, To: to}, body)
-		out := p.outcome(it, res)
-		if !res.OK && isRateLimit(res.Code, res.EnhancedCode, errText(res.Err)) {
-			// Not the message's fault: wait without counting an attempt.
-			until := p.slowDown(res)
-			out.State, out.Next, out.Attempted = string(Deferred), until, false
+		results, _ := c.SendMany(ctx, envs, bodies)
+		var slowed time.Time
+		for k, it := range sent {
+			res := results[k]
+			var te *transport.Error
+			if errors.As(res.Err, &te) && (te.Kind == transport.KindNotSent || te.Kind == transport.KindCanceled) {
+				// Never reached the server: back to the queue as it was.
+				out := store.QueueCompletion{ID: it.ID, State: string(Queued), Next: clock.Now()}
+				if slowed.After(out.Next) {
+					out.State, out.Next = string(Deferred), slowed
+				}
+				finish(it, out)
+				continue
+			}
+			out := p.outcome(it, res)
+			if !res.OK && isRateLimit(res.Code, res.EnhancedCode, errText(res.Err)) {
+				// Not the message's fault: wait without counting an attempt.
+				if slowed.IsZero() {
+					slowed = p.slowDown(res)
+				}
+				out.State, out.Next, out.Attempted = string(Deferred), slowed, false
+			}
 			finish(it, out)
-			giveBack(i+1, "")
+		}
+		if !slowed.IsZero() {
+			giveBack(i, "")
 			return false
 		}
-		finish(it, out)
 		if !c.Usable() {
-			giveBack(i+1, "")
+			giveBack(i, "")
 			return true
 		}
 	}

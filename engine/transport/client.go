@@ -44,6 +44,7 @@ type Client struct {
 	tls      bool
 	info     *TLSInfo
 	ext      map[string]string
+	maxSize  int64 // the SIZE limit, 0 for none
 	greeting string
 	authed   string
 
@@ -55,6 +56,9 @@ type Client struct {
 
 	lastCode int
 	lastEnh  string
+
+	buf []byte     // scratch: body copies and scans, one message at a time
+	dw  dataWriter // the body encoder, reused message after message
 }
 
 // Dial opens a session: it connects, reads the banner, sends EHLO, starts
@@ -70,18 +74,16 @@ func stageAt(st, until Stage) bool {
 }
 
 func dial(ctx context.Context, cfg Config, until Stage) (*Client, error) {
+	// Without a recorder nothing is recorded: the hot path of bulk sending
+	// pays for no transcript it would throw away.
 	rec := cfg.Transcript
-	if rec == nil {
-		rec = transcript.New()
-		cfg.Transcript = rec
-	}
-	if cfg.Password != "" {
+	if rec != nil && cfg.Password != "" {
 		rec.AddSecret(cfg.Password)
 	}
 	c := &Client{cfg: cfg, rec: rec, ctx: ctx}
 	hook := func(st Stage, err error) error {
 		if err != nil {
-			c.note("failed at %s: %s", st, rec.Redact(err.Error()))
+			c.noteFail(st, err)
 		}
 		if cfg.OnStage != nil {
 			cfg.OnStage(st, err)
@@ -169,12 +171,48 @@ func validateConfig(cfg Config) error {
 	if _, err := ParseAuthMethod(string(cfg.Auth)); err != nil {
 		return bad("auth method", string(cfg.Auth))
 	}
+	if cfg.Pipelining < PipeliningAuto || cfg.Pipelining > PipeliningOff {
+		return bad("pipelining mode", cfg.Pipelining.String())
+	}
 	return nil
 }
 
-// note records an informational transcript line.
+// note records an informational transcript line (nothing without a
+// recorder).
 func (c *Client) note(format string, args ...any) {
+	if c.rec == nil {
+		return
+	}
 	c.rec.Info(c.tls, fmt.Sprintf(format, args...))
+}
+
+// noteFail records that the session failed at st, redacted.
+func (c *Client) noteFail(st Stage, err error) {
+	if c.rec == nil {
+		return
+	}
+	c.rec.Info(c.tls, "failed at "+string(st)+": "+c.rec.Redact(err.Error()))
+}
+
+// recClient records a line Herald sent (nothing without a recorder).
+func (c *Client) recClient(text string) {
+	if c.rec != nil {
+		c.rec.Client(c.tls, text)
+	}
+}
+
+// recServer records a line the server sent (nothing without a recorder).
+func (c *Client) recServer(line []byte) {
+	if c.rec != nil {
+		c.rec.Server(c.tls, string(line))
+	}
+}
+
+// addSecret registers a secret with the recorder, if there is one.
+func (c *Client) addSecret(s string) {
+	if c.rec != nil {
+		c.rec.AddSecret(s)
+	}
 }
 
 func (c *Client) connect(ctx context.Context) error {
@@ -237,10 +275,16 @@ type reply struct {
 	code     int
 	enhanced string
 	lines    []string // the text after "NNN-" / "NNN "
+	one      [1]string
 }
 
 // text is the whole reply text, lines joined with " / ".
-func (r *reply) text() string { return strings.Join(r.lines, " / ") }
+func (r *reply) text() string {
+	if len(r.lines) == 1 {
+		return r.lines[0]
+	}
+	return strings.Join(r.lines, " / ")
+}
 
 // message is the text without the enhanced status code.
 func (r *reply) message() string {
@@ -248,6 +292,9 @@ func (r *reply) message() string {
 		return ""
 	}
 	_, first := splitEnhanced(r.code, r.lines[0])
+	if len(r.lines) == 1 {
+		return first
+	}
 	return strings.Join(append([]string{first}, r.lines[1:]...), " / ")
 }
 
@@ -256,29 +303,32 @@ func (c *Client) readReply(st Stage) (*reply, error) {
 		return nil, err
 	}
 	r := &reply{}
+	r.lines = r.one[:0]
 	for n := 0; ; n++ {
 		line, err := c.br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			c.broken = true
-			c.rec.Server(c.tls, string(line[:80])+"...")
+			if c.rec != nil {
+				c.rec.Server(c.tls, string(line[:80])+"...")
+			}
 			return nil, errorf(st, ClassPermanent, KindReplyTooLong, "%s: the server sent a reply line longer than %d bytes", st, maxReplyLine)
 		}
 		if err != nil {
 			c.broken = true
 			if len(line) > 0 {
-				c.rec.Server(c.tls, string(line))
+				c.recServer(line)
 			}
 			return nil, netError(c.ctx, st, "read the "+string(st)+" reply", err)
 		}
-		s := strings.TrimRight(string(line), "\r\n")
-		c.rec.Server(c.tls, s)
-		code, sep, text, ok := parseReplyLine(s)
+		b := trimEOL(line)
+		c.recServer(b)
+		code, sep, text, ok := parseReplyLine(b)
 		if !ok || (n > 0 && code != r.code) || n >= maxReplyLines {
 			c.broken = true
-			return nil, errorf(st, ClassPermanent, KindProtocol, "%s: the server's reply is not SMTP: %q", st, truncate(s, 80))
+			return nil, errorf(st, ClassPermanent, KindProtocol, "%s: the server's reply is not SMTP: %q", st, truncate(string(b), 80))
 		}
 		r.code = code
-		r.lines = append(r.lines, text)
+		r.lines = append(r.lines, string(text))
 		if sep != '-' {
 			break
 		}
@@ -286,6 +336,14 @@ func (c *Client) readReply(st Stage) (*reply, error) {
 	r.enhanced, _ = splitEnhanced(r.code, r.lines[0])
 	c.lastCode, c.lastEnh = r.code, r.enhanced
 	return r, nil
+}
+
+// trimEOL strips the trailing CR and LF characters of a line.
+func trimEOL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 func truncate(s string, n int) string {
@@ -296,24 +354,24 @@ func truncate(s string, n int) string {
 }
 
 // parseReplyLine splits "250-text" or "250 text" (or a bare "250").
-func parseReplyLine(s string) (code int, sep byte, text string, ok bool) {
+func parseReplyLine(s []byte) (code int, sep byte, text []byte, ok bool) {
 	if len(s) < 3 {
-		return 0, 0, "", false
+		return 0, 0, nil, false
 	}
 	for i := 0; i < 3; i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return 0, 0, "", false
+			return 0, 0, nil, false
 		}
 	}
-	code, _ = strconv.Atoi(s[:3])
+	code = int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
 	if code < 200 || code > 599 {
-		return 0, 0, "", false
+		return 0, 0, nil, false
 	}
 	if len(s) == 3 {
-		return code, ' ', "", true
+		return code, ' ', nil, true
 	}
 	if s[3] != ' ' && s[3] != '-' {
-		return 0, 0, "", false
+		return 0, 0, nil, false
 	}
 	return code, s[3], s[4:], true
 }
@@ -324,12 +382,30 @@ func (c *Client) send(st Stage, line, shown string) error {
 	if err := c.arm(st); err != nil {
 		return err
 	}
-	c.rec.Client(c.tls, shown)
+	c.recClient(shown)
 	c.bw.WriteString(line)
 	c.bw.WriteString("\r\n")
 	if err := c.bw.Flush(); err != nil {
 		c.broken = true
 		return netError(c.ctx, st, "send "+strings.Fields(shown + " x")[0], err)
+	}
+	return nil
+}
+
+// queue appends one command line to the write buffer and records it; a
+// later flush sends it (with the rest of a pipelined group).
+func (c *Client) queue(line string) {
+	c.recClient(line)
+	c.bw.WriteString(line)
+	c.bw.WriteString("\r\n")
+}
+
+// flush sends what the write buffer holds; on failure the session is
+// broken.
+func (c *Client) flush(st Stage, what string) error {
+	if err := c.bw.Flush(); err != nil {
+		c.broken = true
+		return netError(c.ctx, st, what, err)
 	}
 	return nil
 }
@@ -375,6 +451,7 @@ func (c *Client) hello(st Stage) error {
 	}
 	if r.code == 250 {
 		c.ext = parseExtensions(r.lines[1:])
+		c.maxSize = sizeLimit(c.ext)
 		return nil
 	}
 	if r.code != 500 && r.code != 502 && r.code != 504 && r.code != 550 {
@@ -389,7 +466,18 @@ func (c *Client) hello(st Stage) error {
 		return replyError(st, "HELO refused", r)
 	}
 	c.ext = map[string]string{}
+	c.maxSize = 0
 	return nil
+}
+
+// sizeLimit is the SIZE extension's limit in bytes, 0 when the server
+// names none (or the extension is missing).
+func sizeLimit(ext map[string]string) int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(ext["SIZE"]), 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 func parseExtensions(lines []string) map[string]string {
@@ -625,7 +713,7 @@ func (c *Client) auth(m AuthMethod) error {
 		if b == "" {
 			b = "="
 		}
-		c.rec.AddSecret(b)
+		c.addSecret(b)
 		line, shown = line+" "+b, shown+" "+transcript.Redacted
 	}
 	if err := c.send(StageAuth, line, shown); err != nil {
@@ -655,7 +743,7 @@ func (c *Client) auth(m AuthMethod) error {
 				return &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindAuthExchange, Msg: mech + " exchange failed", Err: derr}
 			}
 			b := enc.EncodeToString(next)
-			c.rec.AddSecret(b)
+			c.addSecret(b)
 			if err := c.send(StageAuth, b, transcript.Redacted); err != nil {
 				return err
 			}
@@ -680,7 +768,8 @@ func (c *Client) TLSInfo() *TLSInfo { return c.info }
 // Greeting is the server's 220 banner text.
 func (c *Client) Greeting() string { return c.greeting }
 
-// Transcript returns the session's recorder.
+// Transcript returns the session's recorder: Config.Transcript, nil when
+// that was nil (nothing is recorded then).
 func (c *Client) Transcript() *transcript.Recorder { return c.rec }
 
 // Usable reports whether the session can take another command.

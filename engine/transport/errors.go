@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,6 +46,12 @@ const (
 	KindInput             Kind = "input" // bad envelope given by the caller
 	KindReplyTooLong      Kind = "reply-too-long"
 	KindServerNameInvalid Kind = "server-name"
+	// KindPipeliningMissing: Config.Pipelining is PipeliningOn and the
+	// server does not advertise PIPELINING.
+	KindPipeliningMissing Kind = "pipelining-missing"
+	// KindNotSent: an earlier failure ended the session of a batch before
+	// this message was sent; the server cannot have accepted it.
+	KindNotSent Kind = "not-sent"
 )
 
 // Error is a failed session step.
@@ -101,16 +106,48 @@ func classOfCode(code int) Class {
 	return ClassPermanent
 }
 
-var enhancedRe = regexp.MustCompile(`^([245])\.(\d{1,3})\.(\d{1,3})\b`)
-
-// splitEnhanced separates an RFC 3463 enhanced status code from the text
-// of a reply line whose code class matches.
+// splitEnhanced separates an RFC 3463 enhanced status code ("X.Y.Z" with
+// X the reply's class, Y and Z of one to three digits, then a word
+// boundary) from the text of a reply line. It runs for every reply, so it
+// is a hand-written scanner rather than a regular expression.
 func splitEnhanced(code int, text string) (string, string) {
-	m := enhancedRe.FindStringSubmatch(text)
-	if m == nil || m[1] != strconv.Itoa(code/100) {
+	n := enhancedLen(text)
+	if n == 0 || int(text[0]-'0') != code/100 {
 		return "", text
 	}
-	return m[0], strings.TrimSpace(text[len(m[0]):])
+	return text[:n], strings.TrimSpace(text[n:])
+}
+
+// enhancedLen is the length of the enhanced status code that starts text,
+// or 0: the same as matching `^([245])\.(\d{1,3})\.(\d{1,3})\b`.
+func enhancedLen(text string) int {
+	if len(text) < 5 || (text[0] != '2' && text[0] != '4' && text[0] != '5') || text[1] != '.' {
+		return 0
+	}
+	i := 2
+	digits := func() int {
+		start := i
+		for i < len(text) && text[i] >= '0' && text[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if d := digits(); d < 1 || d > 3 || i >= len(text) || text[i] != '.' {
+		return 0
+	}
+	i++
+	if d := digits(); d < 1 || d > 3 {
+		return 0
+	}
+	if i < len(text) && isWordByte(text[i]) {
+		return 0
+	}
+	return i
+}
+
+// isWordByte reports whether b is a regexp word character [0-9A-Za-z_].
+func isWordByte(b byte) bool {
+	return b == '_' || (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')
 }
 
 // replyError builds the error for an unexpected reply.

@@ -72,6 +72,8 @@ var hintRules = []hintRule{
 	{Code: 5, Text: "The server refused for good; the reply says why. Retrying as is will not help."},
 	// The connection.
 	{Kind: KindUnknownAfterData, Text: "The connection was lost after the whole message was sent and before the server answered: it may or may not have been accepted. Check the recipient's mailbox or the server's log before sending again, or it may arrive twice."},
+	{Kind: KindNotSent, Text: "This message was not sent: an earlier failure ended the session before its turn. The server cannot have accepted it; send it again."},
+	{Kind: KindPipeliningMissing, Text: "The server does not advertise PIPELINING, and pipelining was required (--pipelining on). Use --pipelining auto to send without it where it is missing."},
 	{Kind: KindSize, Text: "The message is larger than the server accepts (its SIZE limit): shrink attachments or send a link."},
 	{Kind: KindSMTPUTF8, Text: "An address has non-ASCII characters but the server does not support SMTPUTF8: use an ASCII address (e.g. the punycode form of the domain)."},
 	{Kind: KindDNS, Text: "The server's name does not resolve: check it for typos (smtp. or mail. prefix?). `herald discover ADDRESS` can find the right server."},

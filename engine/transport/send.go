@@ -2,7 +2,9 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -107,57 +109,71 @@ func xtext(s string) string {
 
 // messageFacts reports the size and whether the body has 8-bit bytes, when
 // the reader can tell without being consumed (bytes.Reader, strings.Reader).
-func messageFacts(body io.Reader) (size int64, eightBit, known bool) {
+func (c *Client) messageFacts(body io.Reader) (size int64, eightBit, known bool) {
 	l, ok := body.(interface{ Len() int })
 	ra, ok2 := body.(io.ReaderAt)
 	if !ok || !ok2 {
 		return 0, false, false
 	}
 	size = int64(l.Len())
-	sr := io.NewSectionReader(ra, 0, size)
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := sr.Read(buf)
-		for _, b := range buf[:n] {
-			if b >= 0x80 {
-				return size, true, true
-			}
+	buf := c.scratch()
+	// Len is what is left to read: scan from the reader's position, which
+	// ReaderAt cannot tell, by taking the last size bytes when Size is known.
+	var base int64
+	if s, ok := body.(interface{ Size() int64 }); ok {
+		base = s.Size() - size
+	}
+	for off := int64(0); off < size; {
+		n, err := ra.ReadAt(buf[:min(int64(len(buf)), size-off)], base+off)
+		if hasHighBit(buf[:n]) {
+			return size, true, true
 		}
-		if err != nil {
-			return size, false, true
+		off += int64(n)
+		if err != nil || n == 0 {
+			break
 		}
 	}
+	return size, false, true
 }
 
-// envelope sends MAIL FROM and RCPT TO for each recipient. With allRcpt,
-// one refused recipient is an error (a dry run); otherwise only all refused
-// is. With reset, RSET follows.
-func (c *Client) envelope(ctx context.Context, env Envelope, rcpts, allRcpt bool, extra ...string) (*Result, error) {
-	res := &Result{TLS: c.info}
-	fail := func(err error) (*Result, error) {
-		res.fail(err)
-		c.note("failed at %s: %s", res.Stage, c.rec.Redact(err.Error()))
-		return res, err
+// hasHighBit reports whether any byte of b is 0x80 or above, eight bytes at
+// a time.
+func hasHighBit(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return true
+		}
+		b = b[8:]
 	}
-	stop := c.watch(ctx)
-	defer stop()
+	for _, x := range b {
+		if x >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// buildEnvelope checks an envelope against what the server offers and
+// returns the MAIL FROM command and the parameters of every RCPT TO. extra
+// holds MAIL parameters (" SIZE=n", " BODY=8BITMIME"). Nothing is sent.
+func (c *Client) buildEnvelope(env Envelope, extra []string) (mail, rparams string, err error) {
 	if err := validAddress(env.From); err != nil {
-		return fail(&Error{Stage: StageMail, Class: ClassPermanent, Kind: KindInput, Msg: "envelope sender", Err: err})
+		return "", "", &Error{Stage: StageMail, Class: ClassPermanent, Kind: KindInput, Msg: "envelope sender", Err: err}
 	}
 	if len(env.To) == 0 {
-		return fail(errorf(StageRcpt, ClassPermanent, KindNoRecipients, "the envelope has no recipient"))
+		return "", "", errorf(StageRcpt, ClassPermanent, KindNoRecipients, "the envelope has no recipient")
 	}
 	utf8Needed := !isASCII(env.From)
 	for i, to := range env.To {
 		if err := validAddress(to); err != nil {
-			return fail(&Error{Stage: StageRcpt, Class: ClassPermanent, Kind: KindInput, Msg: fmt.Sprintf("envelope recipient %d", i+1), Err: err})
+			return "", "", &Error{Stage: StageRcpt, Class: ClassPermanent, Kind: KindInput, Msg: fmt.Sprintf("envelope recipient %d", i+1), Err: err}
 		}
 		utf8Needed = utf8Needed || !isASCII(to)
 	}
 	params := strings.Join(extra, "")
 	if utf8Needed {
 		if _, ok := c.ext["SMTPUTF8"]; !ok {
-			return fail(errorf(StageMail, ClassPermanent, KindSMTPUTF8, "an envelope address is not ASCII and the server does not offer SMTPUTF8"))
+			return "", "", errorf(StageMail, ClassPermanent, KindSMTPUTF8, "an envelope address is not ASCII and the server does not offer SMTPUTF8")
 		}
 		params += " SMTPUTF8"
 	}
@@ -174,8 +190,30 @@ func (c *Client) envelope(ctx context.Context, env Envelope, rcpts, allRcpt bool
 		if dsn.EnvID != "" {
 			params += " ENVID=" + xtext(dsn.EnvID)
 		}
+		if len(dsn.Notify) > 0 {
+			rparams = " NOTIFY=" + strings.ToUpper(strings.Join(dsn.Notify, ","))
+		}
 	}
-	r, err := c.cmd(StageMail, "MAIL FROM:<"+env.From+">"+params)
+	return "MAIL FROM:<" + env.From + ">" + params, rparams, nil
+}
+
+// envelope sends MAIL FROM and RCPT TO for each recipient. With allRcpt,
+// one refused recipient is an error (a dry run); otherwise only all refused
+// is. With reset, RSET follows.
+func (c *Client) envelope(ctx context.Context, env Envelope, rcpts, allRcpt bool, extra ...string) (*Result, error) {
+	res := &Result{TLS: c.info}
+	fail := func(err error) (*Result, error) {
+		res.fail(err)
+		c.noteFail(res.Stage, err)
+		return res, err
+	}
+	stop := c.watch(ctx)
+	defer stop()
+	mail, rparams, err := c.buildEnvelope(env, extra)
+	if err != nil {
+		return fail(err)
+	}
+	r, err := c.cmd(StageMail, mail)
 	if err != nil {
 		return fail(err)
 	}
@@ -187,10 +225,6 @@ func (c *Client) envelope(ctx context.Context, env Envelope, rcpts, allRcpt bool
 	res.Code, res.EnhancedCode = r.code, r.enhanced
 	if !rcpts {
 		return res, nil
-	}
-	rparams := ""
-	if dsn != nil && len(dsn.Notify) > 0 {
-		rparams = " NOTIFY=" + strings.ToUpper(strings.Join(dsn.Notify, ","))
 	}
 	var lastRefusal *reply
 	var lastAddr string
@@ -253,30 +287,60 @@ func (c *Client) TryEnvelope(ctx context.Context, env Envelope) (*Result, error)
 // Send sends one message on the open session: MAIL, RCPT for each
 // recipient (a refused recipient does not stop the others), DATA. The body
 // is sent with bare CR and LF normalised to CRLF and leading dots doubled,
-// so no body can end the DATA phase early. The result is never nil; after a
+// so no body can end the DATA phase early. Where the session pipelines
+// (Config.Pipelining), MAIL, every RCPT and DATA leave in one write and
+// every reply is checked in order. The result is never nil; after a
 // refusal the session is reset and can carry the next message.
 func (c *Client) Send(ctx context.Context, env Envelope, body io.Reader) (*Result, error) {
-	start := time.Now()
-	size, eightBit, known := messageFacts(body)
+	pipe, err := c.usePipelining()
+	if err != nil {
+		res := &Result{TLS: c.info}
+		res.fail(err)
+		c.noteFail(StageMail, err)
+		return res, err
+	}
+	if pipe {
+		results, _ := c.sendPipelined(ctx, []Envelope{env}, []io.Reader{body})
+		return results[0], results[0].Err
+	}
+	return c.sendPlain(ctx, env, body)
+}
+
+// bodyParams returns the MAIL parameters a body needs (SIZE, BODY) when the
+// reader can tell its size, or a KindSize error when the server's SIZE
+// limit is smaller.
+func (c *Client) bodyParams(body io.Reader) ([]string, error) {
+	size, eightBit, known := c.messageFacts(body)
+	if !known {
+		return nil, nil
+	}
 	var extra []string
-	if known {
-		if lim, ok := c.ext["SIZE"]; ok {
-			if n, err := strconv.ParseInt(strings.TrimSpace(lim), 10, 64); err == nil && n > 0 && size > n {
-				res := &Result{TLS: c.info}
-				res.fail(&Error{Stage: StageMail, Class: ClassPermanent, Kind: KindSize,
-					Msg: fmt.Sprintf("the message is %d bytes and the server accepts at most %d (SIZE)", size, n)})
-				c.note("failed at mail: %s", res.Err)
-				return res, res.Err
-			}
-			extra = append(extra, " SIZE="+strconv.FormatInt(size, 10))
+	if _, ok := c.ext["SIZE"]; ok {
+		if n := c.maxSize; n > 0 && size > n {
+			return nil, &Error{Stage: StageMail, Class: ClassPermanent, Kind: KindSize,
+				Msg: fmt.Sprintf("the message is %d bytes and the server accepts at most %d (SIZE)", size, n)}
 		}
-		if eightBit {
-			if _, ok := c.ext["8BITMIME"]; ok {
-				extra = append(extra, " BODY=8BITMIME")
-			} else {
-				c.note("the message has 8-bit content but the server does not offer 8BITMIME")
-			}
+		extra = append(extra, " SIZE="+strconv.FormatInt(size, 10))
+	}
+	if eightBit {
+		if _, ok := c.ext["8BITMIME"]; ok {
+			extra = append(extra, " BODY=8BITMIME")
+		} else {
+			c.note("the message has 8-bit content but the server does not offer 8BITMIME")
 		}
+	}
+	return extra, nil
+}
+
+// sendPlain is Send one command at a time.
+func (c *Client) sendPlain(ctx context.Context, env Envelope, body io.Reader) (*Result, error) {
+	start := time.Now()
+	extra, err := c.bodyParams(body)
+	if err != nil {
+		res := &Result{TLS: c.info}
+		res.fail(err)
+		c.noteFail(StageMail, err)
+		return res, res.Err
 	}
 	res, err := c.envelope(ctx, env, true, false, extra...)
 	if err != nil {
@@ -287,7 +351,7 @@ func (c *Client) Send(ctx context.Context, env Envelope, body io.Reader) (*Resul
 	defer stop()
 	fail := func(err error) (*Result, error) {
 		res.fail(err)
-		c.note("failed at %s: %s", res.Stage, c.rec.Redact(err.Error()))
+		c.noteFail(res.Stage, err)
 		res.Elapsed = time.Since(start)
 		return res, err
 	}
@@ -300,24 +364,13 @@ func (c *Client) Send(ctx context.Context, env Envelope, body io.Reader) (*Resul
 		c.reset()
 		return fail(err)
 	}
-	dw := &dataWriter{c: c, w: c.bw}
-	buf := make([]byte, 32<<10)
-	if _, err := io.CopyBuffer(dw, struct{ io.Reader }{body}, buf); err != nil {
-		c.broken = true
-		var e *Error
-		if errors.As(err, &e) {
-			return fail(e)
-		}
-		// The reader failed: the server has not seen the final dot, so it
-		// will discard what it got. Drop the connection.
-		c.Close()
-		return fail(&Error{Stage: StageData, Class: ClassTemporary, Kind: KindInput, Msg: "read the message", Err: err})
-	}
-	if err := dw.finish(); err != nil {
+	if err := c.writeBody(body); err != nil {
 		return fail(err)
 	}
-	c.rec.Client(c.tls, fmt.Sprintf("[message: %d bytes in %d lines]", dw.n, dw.lines))
-	c.rec.Client(c.tls, ".")
+	if err := c.flush(StageData, "send the message"); err != nil {
+		// The final dot did not leave: the server cannot have accepted.
+		return fail(err)
+	}
 	r, err = c.readReply(StageData)
 	if err != nil {
 		// Whatever happened after the final dot (a drop, a timeout, garbage),
@@ -351,43 +404,57 @@ func (d *dataWriter) Write(p []byte) (int, error) {
 	if err := d.c.arm(StageData); err != nil {
 		return 0, err
 	}
-	for _, b := range p {
+	total := len(p)
+	// Whole runs of bytes up to the next CR or LF are copied at once; only
+	// line ends and leading dots are handled one by one.
+	for len(p) > 0 {
 		if d.state == 2 {
 			d.w.WriteString("\r\n")
 			d.lines++
 			d.state = 0
-			if b == '\n' {
+			if p[0] == '\n' {
+				p = p[1:]
 				continue
 			}
 		}
-		switch b {
-		case '\r':
-			d.state = 2
-			continue
-		case '\n':
+		if d.state == 0 && p[0] == '.' {
+			d.w.WriteByte('.')
+		}
+		i := bytes.IndexByte(p, '\n')
+		run := p
+		if i >= 0 {
+			run = p[:i]
+		}
+		if j := bytes.IndexByte(run, '\r'); j >= 0 {
+			i = j
+		}
+		if i < 0 {
+			d.w.Write(p)
+			d.state = 1
+			break
+		}
+		d.w.Write(p[:i])
+		if p[i] == '\n' {
 			d.w.WriteString("\r\n")
 			d.lines++
 			d.state = 0
-			continue
-		case '.':
-			if d.state == 0 {
-				d.w.WriteByte('.')
-			}
+		} else {
+			d.state = 2
 		}
-		d.w.WriteByte(b)
-		d.state = 1
+		p = p[i+1:]
 	}
-	d.n += int64(len(p))
+	d.n += int64(total)
 	if d.w.Buffered() >= 16<<10 {
 		if err := d.w.Flush(); err != nil {
 			return 0, netError(d.c.ctx, StageData, "send the message", err)
 		}
 	}
-	return len(p), nil
+	return total, nil
 }
 
-// finish ends the last line and writes the final dot.
-func (d *dataWriter) finish() error {
+// end ends the last line and writes the final dot, without flushing: in a
+// pipelined batch the next message's commands follow in the same write.
+func (d *dataWriter) end() error {
 	if err := d.c.arm(StageData); err != nil {
 		return err
 	}
@@ -396,10 +463,40 @@ func (d *dataWriter) finish() error {
 		d.lines++
 	}
 	d.w.WriteString(".\r\n")
-	if err := d.w.Flush(); err != nil {
-		d.c.broken = true
-		// The final dot did not leave: the server cannot have accepted.
-		return netError(d.c.ctx, StageData, "send the message", err)
+	return nil
+}
+
+// writeBody writes body in DATA form and the final dot to the write buffer
+// (not flushed), and records the summary and the dot. After an error the
+// session is broken (and closed when the reader failed).
+func (c *Client) writeBody(body io.Reader) error {
+	c.dw = dataWriter{c: c, w: c.bw}
+	dw := &c.dw
+	if _, err := io.CopyBuffer(dw, struct{ io.Reader }{body}, c.scratch()); err != nil {
+		c.broken = true
+		var e *Error
+		if errors.As(err, &e) {
+			return e
+		}
+		// The reader failed: the server has not seen the final dot, so it
+		// will discard what it got. Drop the connection.
+		c.Close()
+		return &Error{Stage: StageData, Class: ClassTemporary, Kind: KindInput, Msg: "read the message", Err: err}
+	}
+	if err := dw.end(); err != nil {
+		return err
+	}
+	if c.rec != nil {
+		c.rec.Client(c.tls, fmt.Sprintf("[message: %d bytes in %d lines]", dw.n, dw.lines))
+		c.rec.Client(c.tls, ".")
 	}
 	return nil
+}
+
+// scratch is the session's reusable 32 KiB copy buffer.
+func (c *Client) scratch() []byte {
+	if c.buf == nil {
+		c.buf = make([]byte, 32<<10)
+	}
+	return c.buf
 }

@@ -19,6 +19,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,6 +102,47 @@ func (m AuthMethod) saslName() string {
 		return "XOAUTH2"
 	}
 	return strings.ToUpper(string(m))
+}
+
+// Pipelining says whether a session pipelines its commands (RFC 2920).
+// The zero value is PipeliningAuto.
+type Pipelining int
+
+const (
+	// PipeliningAuto pipelines where the server advertises PIPELINING and
+	// sends one command at a time elsewhere.
+	PipeliningAuto Pipelining = iota
+	// PipeliningOn requires PIPELINING: a message fails at the mail stage
+	// (KindPipeliningMissing) on a server that does not advertise it.
+	PipeliningOn
+	// PipeliningOff always waits for each reply before the next command.
+	PipeliningOff
+)
+
+// String returns the name ParsePipelining reads: auto, on or off.
+func (p Pipelining) String() string {
+	switch p {
+	case PipeliningAuto:
+		return "auto"
+	case PipeliningOn:
+		return "on"
+	case PipeliningOff:
+		return "off"
+	}
+	return "Pipelining(" + strconv.Itoa(int(p)) + ")"
+}
+
+// ParsePipelining reads a pipelining mode: auto (or empty), on or off.
+func ParsePipelining(s string) (Pipelining, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return PipeliningAuto, nil
+	case "on", "yes", "true":
+		return PipeliningOn, nil
+	case "off", "no", "false":
+		return PipeliningOff, nil
+	}
+	return 0, fmt.Errorf("unknown pipelining mode %q (auto, on or off)", s)
 }
 
 // Stage is how far a session got.
@@ -198,8 +240,13 @@ type Config struct {
 	QuitAfter Stage
 	// DSN requests delivery status notifications.
 	DSN *DSN
-	// Transcript receives every line; nil records into a private recorder.
+	// Transcript receives every line; nil records nothing (the cheap path
+	// for bulk sending).
 	Transcript *transcript.Recorder
+	// Pipelining says whether MAIL, RCPT and DATA (and the end of one
+	// message with the next MAIL) travel in one write (RFC 2920); the
+	// default, PipeliningAuto, pipelines where the server offers it.
+	Pipelining Pipelining
 	// OnStage, when set, is called after each stage of Dial completes
 	// (err nil) or fails.
 	OnStage func(st Stage, err error)

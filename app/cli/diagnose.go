@@ -251,6 +251,7 @@ func runTest(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		fmt.Fprintln(env.Stdout)
 	}
 	printSteps(env.Stdout, rep)
+	offerPin(env.Stdout, rep, c.profile)
 	if rep.CertificateSHA256 != "" && !rep.OK && rep.FailedStage == transport.StageTLS {
 		fmt.Fprintf(env.Stdout, "The server's certificate has SHA-256 %s: pin it in a profile only if you trust this server.\n", rep.CertificateSHA256)
 	}
@@ -297,6 +298,24 @@ func printSteps(w io.Writer, rep *diagnose.Report) {
 		fmt.Fprintln(w, "All steps passed.")
 	} else {
 		fmt.Fprintf(w, "Failed at %s.\n", rep.FailedStage)
+	}
+}
+
+// offerPin tells how to pin a certificate no CA vouches for: the only
+// place Herald offers it, and per profile.
+func offerPin(w io.Writer, rep *diagnose.Report, profile string) {
+	if rep.CertificateSHA256 == "" {
+		return
+	}
+	for _, s := range rep.Steps {
+		if s.Name == "tls" && s.Status == diagnose.StatusFail && strings.Contains(s.Finding, "self-signed") {
+			name := "NAME"
+			if profile != "" {
+				name = quoteArg(profile)
+			}
+			fmt.Fprintf(w, "If this is your own server and you have checked that fingerprint out of band (e.g. on the server: openssl x509 -noout -fingerprint -sha256 -in CERT), you can trust this one certificate for one profile:\n  herald profile edit %s --pin-sha256 %s\nA pinned connection is never shown as fully secure, and the pin breaks when the certificate changes.\n", name, rep.CertificateSHA256)
+			return
+		}
 	}
 }
 

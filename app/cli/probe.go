@@ -40,6 +40,7 @@ func profileTest(ctx context.Context, args []string, env Env, dataDir string) (i
 		}
 	} else {
 		printSteps(env.Stdout, rep)
+		offerPin(env.Stdout, rep, p.Name)
 	}
 	return testExitCode(rep, nil), nil
 }

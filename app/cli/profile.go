@@ -18,6 +18,7 @@ import (
 
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/message"
+	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/transport"
 )
 
@@ -93,6 +94,7 @@ type profileFlags struct {
 	passwordStdin                                  bool
 	passwordEnv                                    string
 	dataDir                                        string
+	retry                                          retryFlags
 }
 
 func (f *profileFlags) register(fs *flag.FlagSet, withName bool) {
@@ -130,6 +132,38 @@ func (f *profileFlags) register(fs *flag.FlagSet, withName bool) {
 	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password (or API key) from the first line of standard input and store it in the keychain")
 	fs.StringVar(&f.passwordEnv, "password-env", "", "read the password from environment `VAR` and store it in the keychain")
 	fs.StringVar(&f.dataDir, "data-dir", "", "Herald's data `directory`")
+	f.retry.register(fs, "for this profile's queued messages")
+}
+
+// retryFlags set the outbox's retry policy (globally for queue run, or per
+// profile).
+type retryFlags struct{ initial, max, giveUp, warn time.Duration }
+
+func (r *retryFlags) register(fs *flag.FlagSet, scope string) {
+	fs.DurationVar(&r.initial, "retry-initial", 0, "first retry after this `delay`, doubling after each try, "+scope+" (default 1m)")
+	fs.DurationVar(&r.max, "retry-max", 0, "at most this `delay` between retries, "+scope+" (default 1h)")
+	fs.DurationVar(&r.giveUp, "give-up-after", 0, "fail a message still undelivered after this `long`, "+scope+" (default 48h)")
+	fs.DurationVar(&r.warn, "warn-after", 0, "warn once a message waits this `long`, "+scope+" (default 4h)")
+}
+
+func (r *retryFlags) any(set map[string]bool) bool {
+	return set["retry-initial"] || set["retry-max"] || set["give-up-after"] || set["warn-after"]
+}
+
+// apply sets the flags given on a policy.
+func (r *retryFlags) apply(p *queue.RetryPolicy, set map[string]bool) {
+	if set["retry-initial"] {
+		p.Initial = r.initial
+	}
+	if set["retry-max"] {
+		p.Max = r.max
+	}
+	if set["give-up-after"] {
+		p.GiveUpAfter = r.giveUp
+	}
+	if set["warn-after"] {
+		p.WarnAfter = r.warn
+	}
 }
 
 // apply sets the fields whose flags were given (all of set) on p.
@@ -286,6 +320,26 @@ func (f *profileFlags) apply(p *account.Profile, set map[string]bool) error {
 	}
 	if set["keychain-password"] && f.keychainSecret {
 		p.Secret = account.SecretKeychain
+	}
+	if f.retry.any(set) {
+		if p.Retry == nil {
+			p.Retry = &account.RetrySettings{}
+		}
+		if set["retry-initial"] {
+			p.Retry.Initial = account.Duration(f.retry.initial)
+		}
+		if set["retry-max"] {
+			p.Retry.Max = account.Duration(f.retry.max)
+		}
+		if set["give-up-after"] {
+			p.Retry.GiveUpAfter = account.Duration(f.retry.giveUp)
+		}
+		if set["warn-after"] {
+			p.Retry.WarnAfter = account.Duration(f.retry.warn)
+		}
+		if *p.Retry == (account.RetrySettings{}) {
+			p.Retry = nil
+		}
 	}
 	if set["dkim-domain"] || set["dkim-selector"] {
 		if p.DKIM == nil {
@@ -608,6 +662,10 @@ func profileShow(ctx context.Context, args []string, env Env, dataDir string) (i
 	}
 	if p.Signature != "" {
 		fmt.Fprintf(w, "Signature: %q\n", p.Signature)
+	}
+	if r := p.Retry; r != nil {
+		fmt.Fprintf(w, "Retries:   first after %s, at most %s apart, warn after %s, give up after %s (0s: the default)\n",
+			time.Duration(r.Initial), time.Duration(r.Max), time.Duration(r.WarnAfter), time.Duration(r.GiveUpAfter))
 	}
 	return ExitOK, nil
 }

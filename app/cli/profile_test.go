@@ -308,3 +308,32 @@ func TestSendProfileFallsBackWhenUnreachable(t *testing.T) {
 		t.Fatalf("%d messages", n)
 	}
 }
+
+func TestProfileTestOffersPinForSelfSignedThenTrustsIt(t *testing.T) {
+	// The sandbox's certificate is self-signed: without --ca-file the test
+	// fails at TLS and offers the pin; pinned, the profile works.
+	sb := startSandbox(t, sandbox.Config{TLS: sandbox.TLSImplicit})
+	dir := t.TempDir()
+	sec := &memSecrets{m: map[string]string{}}
+	run := func(args ...string) runResult {
+		t.Helper()
+		return runCLIWith(t, "", sec, append([]string{"--data-dir", dir}, args...)...)
+	}
+	if r := run("profile", "add", "--name", "self", "--server", sb.addr, "--tls", "implicit", "--auth", "none", "--from", "a@herald.test"); r.code != ExitOK {
+		t.Fatalf("add: %d %s", r.code, r.stderr)
+	}
+	r := run("profile", "test", "self")
+	if r.code != ExitTLS || !strings.Contains(r.stdout, "--pin-sha256 ") {
+		t.Fatalf("profile test: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	fp := strings.Fields(r.stdout[strings.Index(r.stdout, "--pin-sha256 ")+len("--pin-sha256 "):])[0]
+	if r = run("profile", "edit", "self", "--pin-sha256", fp); r.code != ExitOK {
+		t.Fatalf("edit: %d %s", r.code, r.stderr)
+	}
+	if r = run("profile", "test", "self"); r.code != ExitOK || !strings.Contains(r.stdout, "pinned") {
+		t.Fatalf("pinned profile test: %d\n%s", r.code, r.stdout)
+	}
+	if r = run("send", "--profile", "self", "--to", "b@herald.test", "--body", "x"); r.code != ExitOK {
+		t.Fatalf("send over the pinned certificate: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

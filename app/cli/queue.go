@@ -22,7 +22,7 @@ const queueUsage = `Usage:
   herald queue cancel ID...|--batch B|--all
   herald queue hold ID...|--all
   herald queue release ID...|--all
-  herald queue run [--until-empty] [--verbose]
+  herald queue run [--until-empty] [--verbose] [--retry-initial D] [--retry-max D] [--give-up-after D] [--warn-after D]
   herald queue purge [--state S[,S]] [--older-than DURATION]   (default: sent,cancelled)
 `
 
@@ -285,8 +285,9 @@ func queueChange(ctx context.Context, verb string, args []string, env Env, dataD
 }
 
 // resolver turns profile ids into sending targets: the stored profile with
-// its keychain secret, or the built-in sandbox.
-func resolver(b *account.Book, env Env) queue.Resolver {
+// its keychain secret and its retry settings over the global policy, or the
+// built-in sandbox.
+func resolver(b *account.Book, env Env, global queue.RetryPolicy) queue.Resolver {
 	return func(ctx context.Context, id string) (queue.Target, error) {
 		p, err := b.GetByID(ctx, id)
 		if errors.Is(err, account.ErrNotFound) && id == SandboxProfile {
@@ -303,7 +304,24 @@ func resolver(b *account.Book, env Env) queue.Resolver {
 		if err != nil {
 			return queue.Target{}, err
 		}
-		return queue.Target{Config: p.TransportConfig(pw), Sessions: p.Limits.Sessions, PerSession: p.Limits.PerSession, PerMinute: p.Limits.PerMinute}, nil
+		t := queue.Target{Config: p.TransportConfig(pw), Sessions: p.Limits.Sessions, PerSession: p.Limits.PerSession, PerMinute: p.Limits.PerMinute}
+		if r := p.Retry; r != nil {
+			pol := global
+			if r.Initial > 0 {
+				pol.Initial = time.Duration(r.Initial)
+			}
+			if r.Max > 0 {
+				pol.Max = time.Duration(r.Max)
+			}
+			if r.GiveUpAfter > 0 {
+				pol.GiveUpAfter = time.Duration(r.GiveUpAfter)
+			}
+			if r.WarnAfter > 0 {
+				pol.WarnAfter = time.Duration(r.WarnAfter)
+			}
+			t.Retry = &pol
+		}
+		return t, nil
 	}
 }
 
@@ -312,15 +330,22 @@ func queueRun(ctx context.Context, args []string, env Env, dataDir string) (int,
 	untilEmpty := fs.Bool("until-empty", false, "stop once nothing is due (scheduled and deferred messages due later stay queued)")
 	verbose := fs.Bool("verbose", false, "show every SMTP line of every session")
 	local := fs.String("data-dir", "", "Herald's data `directory`")
+	var rf retryFlags
+	rf.register(fs, "for every profile that sets none")
 	if _, err := parseFlags(fs, args); err != nil {
 		return ExitUsage, err
+	}
+	policy := queue.DefaultRetryPolicy()
+	rf.apply(&policy, setFlags(fs))
+	if policy.Initial <= 0 || policy.Max < policy.Initial || policy.GiveUpAfter < policy.Initial || policy.WarnAfter < 0 {
+		return ExitUsage, usagef("retry settings: need 0 < --retry-initial <= --retry-max, --give-up-after >= --retry-initial, --warn-after >= 0")
 	}
 	q, b, done, err := openQueue(dataDir, *local, env)
 	if err != nil {
 		return ExitFailure, err
 	}
 	defer done()
-	r := queue.NewRunner(q, queue.RunnerOptions{Resolve: resolver(b, env)})
+	r := queue.NewRunner(q, queue.RunnerOptions{Resolve: resolver(b, env, policy), Retry: policy})
 	events, stop := r.Subscribe(4096, *verbose)
 	printed := make(chan struct{})
 	names := profileNames(ctx, b)

@@ -74,3 +74,55 @@ func TestQueueCommands(t *testing.T) {
 		t.Fatalf("after purge: %s", r.stdout)
 	}
 }
+
+func TestRetrySettingsPerProfileAndGlobal(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{Faults: mustFaults(t, "mail:451")})
+	dir := t.TempDir()
+	sec := &memSecrets{m: map[string]string{}}
+	run := func(args ...string) runResult {
+		t.Helper()
+		return runCLIWith(t, "", sec, append([]string{"--data-dir", dir}, args...)...)
+	}
+	base := []string{"profile", "add", "--server", sb.addr, "--tls", "none", "--auth", "none", "--from", "a@herald.test"}
+	if r := run(append(base, "--name", "slow", "--retry-initial", "7m", "--give-up-after", "24h")...); r.code != ExitOK {
+		t.Fatalf("add: %d %s", r.code, r.stderr)
+	}
+	if r := run(append(base, "--name", "default")...); r.code != ExitOK {
+		t.Fatalf("add: %d %s", r.code, r.stderr)
+	}
+	if r := run(append(base, "--name", "bad", "--retry-initial", "10m", "--retry-max", "1m")...); r.code != ExitUsage || !strings.Contains(r.stderr, "retry.max") {
+		t.Fatalf("invalid retry settings: %d %s", r.code, r.stderr)
+	}
+	if r := run("profile", "show", "slow"); !strings.Contains(r.stdout, "first after 7m0s") {
+		t.Fatalf("show: %s", r.stdout)
+	}
+	for _, p := range []string{"slow", "default"} {
+		if r := run("send", "--profile", p, "--queue", "--to", "b@herald.test", "--subject", p, "--body", "x"); r.code != ExitOK {
+			t.Fatalf("queue: %d %s", r.code, r.stderr)
+		}
+	}
+	if r := run("queue", "run", "--until-empty", "--retry-initial", "3m"); r.code != ExitOK {
+		t.Fatalf("run: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	var items []queue.Item
+	json.Unmarshal([]byte(run("queue", "list", "--json").stdout), &items)
+	if len(items) != 2 {
+		t.Fatalf("%d items", len(items))
+	}
+	for _, it := range items {
+		want := map[string]float64{"slow": 7, "default": 3}[it.Subject]
+		got := it.Next.Sub(it.Updated).Minutes()
+		if it.State != "deferred" || got < want-0.1 || got > want+0.1 {
+			t.Fatalf("%s: %s, next try after %.2f min, want %.0f", it.Subject, it.State, got, want)
+		}
+	}
+}
+
+func mustFaults(t *testing.T, spec string) []sandbox.Fault {
+	t.Helper()
+	f, err := sandbox.ParseFaults(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}

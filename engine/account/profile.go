@@ -98,9 +98,24 @@ type Profile struct {
 	AllowInsecureAuth bool   `json:"allow_insecure_auth,omitempty"`
 	OAuth             *OAuth `json:"oauth,omitempty"`
 	DKIM              *DKIM  `json:"dkim,omitempty"`
+	// Retry overrides the outbox's retry policy for this profile.
+	Retry *RetrySettings `json:"retry,omitempty"`
 
 	Created time.Time `json:"created,omitzero"`
 	Updated time.Time `json:"updated,omitzero"`
+}
+
+// RetrySettings override parts of the outbox's retry policy; a zero field
+// keeps the global value.
+type RetrySettings struct {
+	// Initial is the delay before the first retry.
+	Initial Duration `json:"initial,omitempty"`
+	// Max caps the delay between retries (it doubles from Initial).
+	Max Duration `json:"max,omitempty"`
+	// GiveUpAfter fails a message still undelivered this long after it was queued.
+	GiveUpAfter Duration `json:"give_up_after,omitempty"`
+	// WarnAfter warns once a message waits this long.
+	WarnAfter Duration `json:"warn_after,omitempty"`
 }
 
 // Duration is a time.Duration that reads and writes as "30s" in JSON.
@@ -250,6 +265,19 @@ func (p *Profile) Validate() error {
 	}
 	if strings.ContainsRune(p.Signature, 0) {
 		return ferr("signature", "must not contain NUL")
+	}
+	if r := p.Retry; r != nil {
+		for name, d := range map[string]Duration{"retry.initial": r.Initial, "retry.max": r.Max, "retry.give-up-after": r.GiveUpAfter, "retry.warn-after": r.WarnAfter} {
+			if d < 0 || time.Duration(d) > 30*24*time.Hour {
+				return ferr(name, "must be from 0 (the default) to 30 days")
+			}
+		}
+		if r.Initial > 0 && r.Max > 0 && r.Max < r.Initial {
+			return ferr("retry.max", "must not be less than retry.initial")
+		}
+		if r.GiveUpAfter > 0 && r.GiveUpAfter < r.Initial {
+			return ferr("retry.give-up-after", "must not be less than retry.initial")
+		}
 	}
 	if p.Auth == AuthOAuth2 && p.OAuth == nil {
 		return ferr("oauth", "auth oauth2 needs the OAuth provider settings")

@@ -370,3 +370,28 @@ func openQueueB(b *testing.B) (*Queue, string) {
 	b.Cleanup(func() { st.Close() })
 	return New(st, nil), dir
 }
+
+func TestPerMinuteLimitSpacesMessages(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{})
+	q, _ := openQueue(t, nil)
+	ctx := context.Background()
+	var ms []Message
+	for i := 0; i < 5; i++ {
+		ms = append(ms, msgTo(t, "p1", fmt.Sprintf("r%d@herald.test", i)))
+	}
+	q.EnqueueBatch(ctx, ms)
+	r := NewRunner(q, RunnerOptions{Resolve: func(ctx context.Context, p string) (Target, error) {
+		return Target{Config: transport.Config{Host: s.Host, Port: s.Port, TLS: transport.TLSNone, Timeout: 5 * time.Second}, Sessions: 3, PerMinute: 600}, nil
+	}})
+	start := time.Now()
+	runUntilEmpty(t, r)
+	// 600 a minute is one per 100 ms, shared by the profile's sessions: five
+	// messages cannot all go out in less than 400 ms (a lower bound only, so
+	// a busy machine cannot make this fail).
+	if el := time.Since(start); el < 400*time.Millisecond {
+		t.Fatalf("5 messages at 600/min took %s", el)
+	}
+	if n := len(s.Messages()); n != 5 {
+		t.Fatalf("%d messages", n)
+	}
+}

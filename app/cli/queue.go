@@ -305,6 +305,11 @@ func resolver(b *account.Book, env Env, global queue.RetryPolicy) queue.Resolver
 			return queue.Target{}, err
 		}
 		t := queue.Target{Config: p.TransportConfig(pw), Sessions: p.Limits.Sessions, PerSession: p.Limits.PerSession, PerMinute: p.Limits.PerMinute}
+		for _, fb := range p.Fallbacks {
+			c := t.Config
+			c.Host, c.Port, c.TLS = fb.Host, fb.Port, fb.TLS
+			t.Fallbacks = append(t.Fallbacks, c)
+		}
 		if r := p.Retry; r != nil {
 			pol := global
 			if r.Initial > 0 {

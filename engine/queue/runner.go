@@ -30,6 +30,9 @@ type Target struct {
 	PerMinute int
 	// Retry overrides the runner's policy for this profile when set.
 	Retry *RetryPolicy
+	// Fallbacks are tried in order when the server cannot be reached
+	// (the connect stage fails); they share Config's other settings.
+	Fallbacks []transport.Config
 }
 
 // Resolver finds the Target of a profile id. An error holds the profile's
@@ -452,6 +455,16 @@ func (p *profileRun) session(ctx context.Context) bool {
 		defer rec.Finish()
 	}
 	c, err := transport.Dial(ctx, cfg)
+	for _, fb := range p.t.Fallbacks {
+		var te *transport.Error
+		if err == nil || !errors.As(err, &te) || te.Stage != transport.StageConnect || ctx.Err() != nil {
+			break
+		}
+		r.emit(Event{Kind: EventSession, Profile: p.profile, Text: fmt.Sprintf("%s:%d unreachable (%v): trying the fallback %s:%d", cfg.Host, cfg.Port, err, fb.Host, fb.Port)})
+		fb.Transcript = cfg.Transcript
+		cfg = fb
+		c, err = transport.Dial(ctx, cfg)
+	}
 	if err != nil {
 		p.sessionFailed(ctx, items, err, finish)
 		return false

@@ -395,3 +395,20 @@ func TestPerMinuteLimitSpacesMessages(t *testing.T) {
 		t.Fatalf("%d messages", n)
 	}
 }
+
+func TestFallbackServerWhenUnreachable(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{})
+	q, _ := openQueue(t, nil)
+	ctx := context.Background()
+	q.Enqueue(ctx, msgTo(t, "p1", "b@herald.test"))
+	r := NewRunner(q, RunnerOptions{Resolve: func(ctx context.Context, p string) (Target, error) {
+		main := transport.Config{Host: "127.0.0.1", Port: 1, TLS: transport.TLSNone, Timeout: 5 * time.Second}
+		fb := main
+		fb.Port = s.Port
+		return Target{Config: main, Fallbacks: []transport.Config{fb}}, nil
+	}})
+	runUntilEmpty(t, r)
+	if n := len(s.Messages()); n != 1 {
+		t.Fatalf("the fallback got %d messages", n)
+	}
+}

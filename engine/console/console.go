@@ -42,11 +42,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -59,8 +55,6 @@ import (
 	"syscall"
 	"time"
 
-	gmsmtp "github.com/wneessen/go-mail/smtp"
-
 	"github.com/herald-smtp/herald/engine/transcript"
 	"github.com/herald-smtp/herald/engine/transport"
 )
@@ -68,10 +62,6 @@ import (
 const (
 	// maxCommand is RFC 5321's limit for a command line, CRLF included.
 	maxCommand = 512
-	// maxReplyLine bounds one reply line, as in the transport.
-	maxReplyLine = 4096
-	// maxReplyLines bounds a multi-line reply.
-	maxReplyLines = 512
 	// quitTimeout bounds the wait for the reply to QUIT.
 	quitTimeout = 5 * time.Second
 )
@@ -135,8 +125,7 @@ type Session struct {
 	helo   string            // the name of the last EHLO or HELO
 	banner Reply
 
-	msg *bytes.Buffer // the message being typed; nil outside message mode
-	mw  *dataWriter
+	msg *bytes.Buffer // the message being typed, as typed; nil outside message mode
 
 	mu       sync.Mutex // guards the fields below against the context watcher and Close
 	ctx      context.Context
@@ -282,7 +271,7 @@ func (s *Session) connect(ctx context.Context) error {
 		return e
 	}
 	s.raw = conn
-	s.br = bufio.NewReaderSize(conn, maxReplyLine)
+	s.br = bufio.NewReaderSize(conn, transport.MaxReplyLine)
 	s.bw = bufio.NewWriterSize(conn, 32<<10)
 	s.note(nil, "connected to %s (%s) in %d ms", addr, conn.RemoteAddr(), time.Since(start).Milliseconds())
 	return nil
@@ -344,7 +333,7 @@ func (s *Session) ioError(st transport.Stage, doing string, err error) *transpor
 // end closes the session after err and records why.
 func (s *Session) end(res *Result, err error) error {
 	s.note(res, "session ended: %s", s.rec.Redact(err.Error()))
-	s.msg, s.mw = nil, nil
+	s.msg = nil
 	s.Close()
 	return err
 }
@@ -394,66 +383,17 @@ func (s *Session) took(res *Result, r Reply) {
 
 // readRaw reads one reply within d.
 func (s *Session) readRaw(st transport.Stage, doing string, d time.Duration) (Reply, error) {
-	var r Reply
 	if err := s.arm(st, doing, d); err != nil {
-		return r, err
+		return Reply{}, err
 	}
-	for n := 0; ; n++ {
-		line, err := s.br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			s.rec.Server(s.tls, string(line[:80])+"...")
-			return r, &transport.Error{Stage: st, Class: transport.ClassPermanent, Kind: transport.KindReplyTooLong,
-				Msg: fmt.Sprintf("the server sent a reply line longer than %d bytes", maxReplyLine)}
+	r, err := transport.ReadReply(s.br, s.rec, s.tls, st)
+	if err != nil {
+		if e, ok := err.(*transport.Error); ok {
+			return Reply{}, e
 		}
-		if err != nil {
-			if len(line) > 0 {
-				s.rec.Server(s.tls, string(line))
-			}
-			return r, s.ioError(st, doing, err)
-		}
-		text := strings.TrimRight(string(line), "\r\n")
-		s.rec.Server(s.tls, text)
-		code, sep, ok := parseReplyLine(text)
-		if !ok || (n > 0 && code != r.Code) || n >= maxReplyLines {
-			return r, &transport.Error{Stage: st, Class: transport.ClassPermanent, Kind: transport.KindProtocol,
-				Msg: fmt.Sprintf("the server's answer is not an SMTP reply: %q", truncate(text, 80))}
-		}
-		r.Code = code
-		r.Lines = append(r.Lines, text)
-		if sep != '-' {
-			return r, nil
-		}
+		return Reply{}, s.ioError(st, doing, err)
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
-
-// parseReplyLine checks "250-text", "250 text" or a bare "250".
-func parseReplyLine(s string) (code int, sep byte, ok bool) {
-	if len(s) < 3 {
-		return 0, 0, false
-	}
-	for i := 0; i < 3; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, 0, false
-		}
-	}
-	code, _ = strconv.Atoi(s[:3])
-	if code < 200 || code > 599 {
-		return 0, 0, false
-	}
-	if len(s) == 3 {
-		return code, ' ', true
-	}
-	if s[3] != ' ' && s[3] != '-' {
-		return 0, 0, false
-	}
-	return code, s[3], true
+	return Reply{Code: r.Code, Lines: r.Lines}, nil
 }
 
 // inputError is a line Herald refuses; nothing was sent and the session
@@ -593,7 +533,7 @@ func (s *Session) command(res *Result, line string) (Reply, error) {
 	case "EHLO":
 		s.helo = arg
 		if r.Code == 250 {
-			s.ext = parseExtensions(r.Lines[1:])
+			s.ext = (&transport.Reply{Code: r.Code, Lines: r.Lines}).Extensions()
 		}
 	case "HELO":
 		s.helo = arg
@@ -604,42 +544,9 @@ func (s *Session) command(res *Result, line string) (Reply, error) {
 	return r, nil
 }
 
-func parseExtensions(lines []string) map[string]string {
-	ext := map[string]string{}
-	for _, l := range lines {
-		if len(l) < 4 {
-			continue
-		}
-		k, v, _ := strings.Cut(strings.TrimSpace(l[4:]), " ")
-		k = strings.ToUpper(k)
-		if name, old, ok := strings.Cut(k, "="); ok && name == "AUTH" {
-			// Old servers advertise "AUTH=LOGIN PLAIN".
-			if _, have := ext["AUTH"]; !have {
-				ext["AUTH"] = strings.TrimSpace(old + " " + v)
-			}
-			continue
-		}
-		if k != "" {
-			ext[k] = v
-		}
-	}
-	return ext
-}
-
-func (s *Session) heloName() string {
-	if s.cfg.HeloName != "" {
-		return s.cfg.HeloName
-	}
-	h, err := os.Hostname()
-	if err != nil || h == "" || strings.ContainsAny(h, " \t\r\n<>") {
-		return "localhost"
-	}
-	return h
-}
-
 func (s *Session) ehlo(res *Result, name string) error {
 	if name == "" {
-		name = s.heloName()
+		name = transport.EHLOName(s.cfg.Config)
 	}
 	_, err := s.command(res, "EHLO "+name)
 	return err
@@ -735,8 +642,7 @@ func (s *Session) startTLS(ctx context.Context, res *Result) error {
 	if s.tls {
 		return s.refuse(res, transport.StageTLS, "TLS is already on")
 	}
-	var verified, pinned bool
-	conf, err := s.tlsConfig(&verified, &pinned)
+	conf, verdict, err := transport.TLSClientConfig(s.cfg.Config)
 	if err != nil {
 		s.note(res, "refused: %s", err)
 		return err
@@ -763,159 +669,43 @@ func (s *Session) startTLS(ctx context.Context, res *Result) error {
 		return s.end(res, &transport.Error{Stage: transport.StageTLS, Class: transport.ClassPermanent, Kind: transport.KindProtocol,
 			Msg: fmt.Sprintf("the server sent %d bytes after its STARTTLS reply, before TLS: refusing them (a possible injection attack)", n)})
 	}
-	if err := s.handshakeWith(ctx, res, conf, &verified, &pinned); err != nil {
+	if err := s.handshakeWith(ctx, res, conf, verdict); err != nil {
 		return s.end(res, err)
 	}
 	s.ext = nil
 	name := s.helo
 	if name == "" {
-		name = s.heloName()
+		name = transport.EHLOName(s.cfg.Config)
 	}
 	_, err = s.command(res, "EHLO "+name)
 	return err
 }
 
-// tlsConfig builds the client TLS configuration with the transport's rules:
-// TLS 1.2 or newer, the system's CAs plus CAFile (or RootCAs alone), and an
-// optional pinned leaf; verification is never skipped.
-func (s *Session) tlsConfig(verified, pinned *bool) (*tls.Config, error) {
-	roots := s.cfg.RootCAs
-	if roots == nil {
-		sys, err := x509.SystemCertPool()
-		if err != nil || sys == nil {
-			sys = x509.NewCertPool()
-		}
-		roots = sys
-		if s.cfg.CAFile != "" {
-			pem, err := os.ReadFile(s.cfg.CAFile)
-			if err != nil {
-				return nil, &transport.Error{Stage: transport.StageTLS, Class: transport.ClassPermanent, Kind: transport.KindInput, Msg: "read the CA file", Err: err}
-			}
-			if !roots.AppendCertsFromPEM(pem) {
-				return nil, inputError(transport.StageTLS, transport.KindInput, "the CA file %s holds no PEM certificate", s.cfg.CAFile)
-			}
-		}
-	}
-	host := s.cfg.Host
-	pin := strings.ToLower(strings.ReplaceAll(s.cfg.PinnedSHA256, ":", ""))
-	return &tls.Config{
-		ServerName: host,
-		MinVersion: tls.VersionTLS12,
-		// Verification is done below, with the default rules plus the
-		// optional pin; it is never skipped.
-		InsecureSkipVerify: true,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("the server sent no certificate")
-			}
-			leaf := cs.PeerCertificates[0]
-			inter := x509.NewCertPool()
-			for _, ic := range cs.PeerCertificates[1:] {
-				inter.AddCert(ic)
-			}
-			_, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
-			if err == nil {
-				*verified = true
-				return nil
-			}
-			sum := sha256.Sum256(leaf.Raw)
-			if pin != "" && hex.EncodeToString(sum[:]) == pin {
-				*pinned = true
-				return nil
-			}
-			return err
-		},
-	}, nil
-}
-
 func (s *Session) handshake(ctx context.Context, res *Result) error {
-	var verified, pinned bool
-	conf, err := s.tlsConfig(&verified, &pinned)
+	conf, verdict, err := transport.TLSClientConfig(s.cfg.Config)
 	if err != nil {
 		return err
 	}
-	return s.handshakeWith(ctx, res, conf, &verified, &pinned)
+	return s.handshakeWith(ctx, res, conf, verdict)
 }
 
-func (s *Session) handshakeWith(ctx context.Context, res *Result, conf *tls.Config, verified, pinned *bool) error {
+// handshakeWith runs the TLS handshake with conf, whose verdict says how
+// the certificate was accepted.
+func (s *Session) handshakeWith(ctx context.Context, res *Result, conf *tls.Config, verdict *transport.TLSVerdict) error {
 	if err := s.arm(transport.StageTLS, "the TLS handshake", s.timeout()); err != nil {
 		return err
 	}
 	start := time.Now()
-	tc := tls.Client(s.raw, conf)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		e := tlsError("TLS handshake with "+s.addr(), err)
-		e.Port = s.port()
-		if ctx.Err() != nil {
-			e.Kind, e.Class = transport.KindCanceled, transport.ClassTemporary
-		}
-		return e
+	tc, info, err := transport.Handshake(ctx, s.raw, s.cfg.Config, conf, verdict)
+	if err != nil {
+		return err
 	}
-	cs := tc.ConnectionState()
-	s.info = describeTLS(cs, *verified, *pinned)
+	s.info = info
 	s.tls = true
 	s.br.Reset(tc)
 	s.bw.Reset(tc)
-	i := s.info
-	trust := "verified: a trusted CA vouches for it and it matches " + s.cfg.Host
-	if *pinned {
-		trust = "NOT verified by a CA: accepted because its SHA-256 fingerprint matches the pinned one"
-	}
-	s.note(res, "TLS started in %d ms: %s, %s; certificate %s, issued by %s, valid until %s; %s",
-		time.Since(start).Milliseconds(), i.Version, i.Cipher, i.Subject, i.Issuer, i.NotAfter.UTC().Format("2006-01-02"), trust)
+	s.note(res, "TLS started in %d ms: %s", time.Since(start).Milliseconds(), info.Summary(s.cfg.Host))
 	return nil
-}
-
-func describeTLS(cs tls.ConnectionState, verified, pinned bool) *transport.TLSInfo {
-	i := &transport.TLSInfo{Version: tls.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite), Verified: verified, Pinned: pinned}
-	if len(cs.PeerCertificates) > 0 {
-		leaf := cs.PeerCertificates[0]
-		sum := sha256.Sum256(leaf.Raw)
-		i.Subject, i.Issuer, i.DNSNames = leaf.Subject.String(), leaf.Issuer.String(), leaf.DNSNames
-		for _, ip := range leaf.IPAddresses {
-			i.DNSNames = append(i.DNSNames, ip.String())
-		}
-		i.NotBefore, i.NotAfter, i.LeafSHA256 = leaf.NotBefore, leaf.NotAfter, hex.EncodeToString(sum[:])
-		for _, pc := range cs.PeerCertificates {
-			i.Chain = append(i.Chain, transport.CertInfo{Subject: pc.Subject.String(), Issuer: pc.Issuer.String(), NotAfter: pc.NotAfter})
-		}
-	}
-	return i
-}
-
-// tlsError classifies a failed handshake like the transport does.
-func tlsError(msg string, err error) *transport.Error {
-	e := &transport.Error{Stage: transport.StageTLS, Class: transport.ClassPermanent, Kind: transport.KindTLSHandshake, Msg: msg, Err: err}
-	var unknown x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	var recErr tls.RecordHeaderError
-	var alert tls.AlertError
-	var verr *tls.CertificateVerificationError
-	switch {
-	case errors.As(err, &unknown):
-		e.Kind = transport.KindCertUnknownAuth
-	case errors.As(err, &hostErr):
-		e.Kind = transport.KindCertName
-	case errors.As(err, &invalid):
-		e.Kind = transport.KindCertInvalid
-		if invalid.Reason == x509.Expired {
-			e.Kind = transport.KindCertExpired
-		}
-	case errors.As(err, &verr):
-		e.Kind = transport.KindCertInvalid
-	case errors.As(err, &recErr):
-		e.Kind = transport.KindTLSNotTLS
-	case errors.As(err, &alert) && (alert == 70 || alert == 71): // protocol_version, insufficient_security
-		e.Kind = transport.KindTLSVersion
-	case strings.Contains(err.Error(), "protocol version"):
-		e.Kind = transport.KindTLSVersion
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		e.Kind, e.Class = transport.KindTimeout, transport.ClassTemporary
-	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
-		e.Kind, e.Class = transport.KindDropped, transport.ClassTemporary
-	}
-	return e
 }
 
 // ---- AUTH
@@ -971,48 +761,28 @@ func (s *Session) auth(res *Result, args string) error {
 		return s.refuse(res, transport.StageAuth, "no %s given: nothing was sent", strings.ToLower(what))
 	}
 	s.rec.AddSecret(pw)
-	var a gmsmtp.Auth
-	switch m {
-	case transport.AuthPlain:
-		a = gmsmtp.PlainAuth("", user, pw, s.cfg.Host, true)
-	case transport.AuthLogin:
-		a = gmsmtp.LoginAuth(user, pw, s.cfg.Host, true)
-	case transport.AuthCRAMMD5:
-		a = gmsmtp.CRAMMD5Auth(user, pw)
-	case transport.AuthSCRAMSHA1:
-		a = gmsmtp.ScramSHA1Auth(user, pw)
-	case transport.AuthSCRAMSHA256:
-		a = gmsmtp.ScramSHA256Auth(user, pw)
-	case transport.AuthXOAUTH2:
-		a = gmsmtp.XOAuth2Auth(user, pw)
-	}
-	return s.saslExchange(res, a, user)
+	return s.saslExchange(res, m, user, pw)
 }
 
 // saslExchange runs AUTH. Every client line after the mechanism name is
 // recorded as [redacted], and each encoded response is registered as a
 // secret so it cannot surface anywhere else either.
-func (s *Session) saslExchange(res *Result, a gmsmtp.Auth, user string) error {
+func (s *Session) saslExchange(res *Result, m transport.AuthMethod, user, pw string) error {
 	st := transport.StageAuth
-	enc := base64.StdEncoding
-	mech, resp, err := a.Start(&gmsmtp.ServerInfo{Name: s.cfg.Host, TLS: s.tls, Auth: strings.Fields(strings.ToUpper(s.ext["AUTH"]))})
+	sasl, err := transport.NewSASL(m, user, pw, s.cfg.Host, s.rec)
+	var line, shown string
+	if err == nil {
+		line, shown, err = sasl.Start(s.tls, strings.Fields(strings.ToUpper(s.ext["AUTH"])))
+	}
 	if err != nil {
 		e := &transport.Error{Stage: st, Class: transport.ClassPermanent, Kind: transport.KindAuthExchange, Msg: "start the exchange", Err: err}
 		s.note(res, "refused: %s", s.rec.Redact(e.Error()))
 		return e
 	}
-	line, shown := "AUTH "+mech, "AUTH "+mech
-	if resp != nil {
-		b := enc.EncodeToString(resp)
-		if b == "" {
-			b = "="
-		}
-		s.rec.AddSecret(b)
-		line, shown = line+" "+b, shown+" "+transcript.Redacted
-	}
 	if err := s.send(st, line, shown); err != nil {
 		return s.end(res, err)
 	}
+	mech := sasl.Mech()
 	for steps := 0; ; steps++ {
 		r, err := s.readReply(res, st, "waiting for the reply to AUTH")
 		if err != nil {
@@ -1023,11 +793,7 @@ func (s *Session) saslExchange(res *Result, a gmsmtp.Auth, user string) error {
 			s.note(res, "authenticated as %s with %s", user, mech)
 			return nil
 		case r.Code == 334 && steps < 10:
-			challenge, derr := enc.DecodeString(strings.TrimSpace(r.Text()))
-			var next []byte
-			if derr == nil {
-				next, derr = a.Next(challenge, true)
-			}
+			next, derr := sasl.Next(r.Text())
 			if derr != nil {
 				// Cancel the exchange (RFC 4954 4).
 				if err := s.send(st, "*", "*"); err != nil {
@@ -1040,9 +806,7 @@ func (s *Session) saslExchange(res *Result, a gmsmtp.Auth, user string) error {
 				s.note(res, "%s", s.rec.Redact(e.Error()))
 				return e
 			}
-			b := enc.EncodeToString(next)
-			s.rec.AddSecret(b)
-			if err := s.send(st, b, transcript.Redacted); err != nil {
+			if err := s.send(st, next, transcript.Redacted); err != nil {
 				return s.end(res, err)
 			}
 		default:
@@ -1071,12 +835,45 @@ func (s *Session) data(res *Result, file string) error {
 	}
 	if f == nil {
 		s.msg = &bytes.Buffer{}
-		s.mw = &dataWriter{w: s.msg}
 		s.note(res, "type the message; a line holding only \".\" ends it (leading dots are doubled for you)")
 		return nil
 	}
-	dw := &dataWriter{w: s.bw, before: func() error { return s.arm(transport.StageData, "sending the message", s.timeout()) }}
-	if _, err := io.Copy(dw, struct{ io.Reader }{f}); err != nil {
+	return s.sendMessage(res, struct{ io.Reader }{f})
+}
+
+// messageLine takes one typed line of the message, or its end.
+func (s *Session) messageLine(res *Result, line string) error {
+	if line != "." {
+		s.msg.WriteString(line)
+		s.msg.WriteByte('\n')
+		return nil
+	}
+	body := s.msg
+	s.msg = nil
+	return s.sendMessage(res, body)
+}
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// sendMessage sends body in DATA form (line endings made CRLF, leading
+// dots doubled) and the final dot, then reads the server's verdict.
+func (s *Session) sendMessage(res *Result, body io.Reader) error {
+	const doing = "sending the message"
+	dw := transport.NewDotWriter(s.bw)
+	w := writerFunc(func(p []byte) (int, error) {
+		if err := s.arm(transport.StageData, doing, s.timeout()); err != nil {
+			return 0, err
+		}
+		n, err := dw.Write(p)
+		if err != nil {
+			return n, s.ioError(transport.StageData, doing, err)
+		}
+		return n, nil
+	})
+	if _, err := io.Copy(w, body); err != nil {
 		var e *transport.Error
 		if errors.As(err, &e) {
 			return s.end(res, e)
@@ -1086,34 +883,15 @@ func (s *Session) data(res *Result, file string) error {
 		return s.end(res, &transport.Error{Stage: transport.StageData, Class: transport.ClassTemporary, Kind: transport.KindInput,
 			Msg: "read the message file (the connection is dropped so that the server discards the partial message)", Err: err})
 	}
-	return s.finishMessage(res, dw)
-}
-
-// messageLine takes one typed line of the message, or its end.
-func (s *Session) messageLine(res *Result, line string) error {
-	if line != "." {
-		s.mw.Write([]byte(line + "\n"))
-		return nil
-	}
-	data, dw := s.msg.Bytes(), s.mw
-	s.msg, s.mw = nil, nil
-	if err := s.arm(transport.StageData, "sending the message", s.timeout()); err != nil {
+	if err := s.arm(transport.StageData, doing, s.timeout()); err != nil {
 		return s.end(res, err)
 	}
-	s.bw.Write(data)
-	return s.finishMessage(res, &dataWriter{w: s.bw, n: dw.n, lines: dw.lines})
-}
-
-// finishMessage writes the final dot and reads the server's verdict.
-func (s *Session) finishMessage(res *Result, dw *dataWriter) error {
-	if err := s.arm(transport.StageData, "sending the message", s.timeout()); err != nil {
-		return s.end(res, err)
-	}
-	dw.finish()
-	s.rec.Client(s.tls, fmt.Sprintf("[message: %d bytes in %d lines]", dw.n, dw.lines))
+	// A failed write stays in s.bw: the Flush below reports it.
+	dw.Close()
+	s.rec.Client(s.tls, fmt.Sprintf("[message: %d bytes in %d lines]", dw.Bytes(), dw.Lines()))
 	s.rec.Client(s.tls, ".")
 	if err := s.bw.Flush(); err != nil {
-		return s.end(res, s.ioError(transport.StageData, "sending the message", err))
+		return s.end(res, s.ioError(transport.StageData, doing, err))
 	}
 	_, err := s.readReply(res, transport.StageData, "waiting for the reply to the message")
 	var e *transport.Error
@@ -1122,64 +900,4 @@ func (s *Session) finishMessage(res *Result, dw *dataWriter) error {
 		e.Kind, e.Class = transport.KindUnknownAfterData, transport.ClassUnknown
 	}
 	return err
-}
-
-// dataWriter writes a message body in SMTP DATA form, exactly like the
-// transport's: every line ending (CRLF, bare LF, bare CR) becomes CRLF, and
-// a dot at the start of a line is doubled (RFC 5321 4.5.2).
-type dataWriter struct {
-	w interface {
-		io.Writer
-		io.ByteWriter
-		io.StringWriter
-	}
-	before func() error // arms the deadline before each write to the network
-	state  int          // 0: start of line, 1: inside a line, 2: after CR
-	n      int64
-	lines  int
-}
-
-func (d *dataWriter) Write(p []byte) (int, error) {
-	if d.before != nil {
-		if err := d.before(); err != nil {
-			return 0, err
-		}
-	}
-	for _, b := range p {
-		if d.state == 2 {
-			d.w.WriteString("\r\n")
-			d.lines++
-			d.state = 0
-			if b == '\n' {
-				continue
-			}
-		}
-		switch b {
-		case '\r':
-			d.state = 2
-			continue
-		case '\n':
-			d.w.WriteString("\r\n")
-			d.lines++
-			d.state = 0
-			continue
-		case '.':
-			if d.state == 0 {
-				d.w.WriteByte('.')
-			}
-		}
-		d.w.WriteByte(b)
-		d.state = 1
-	}
-	d.n += int64(len(p))
-	return len(p), nil
-}
-
-// finish ends the last line and writes the final dot.
-func (d *dataWriter) finish() {
-	if d.state != 0 {
-		d.w.WriteString("\r\n")
-		d.lines++
-	}
-	d.w.WriteString(".\r\n")
 }

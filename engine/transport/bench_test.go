@@ -114,7 +114,7 @@ func BenchmarkDataWriter(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		dw := &dataWriter{c: c, w: c.bw}
+		dw := &dataWriter{c: c, enc: DotWriter{w: c.bw}}
 		dw.Write(body)
 		dw.end()
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,17 +17,7 @@ import (
 	"sync"
 	"time"
 
-	gmsmtp "github.com/wneessen/go-mail/smtp"
-
 	"github.com/herald-smtp/herald/engine/transcript"
-)
-
-const (
-	// maxReplyLine bounds one reply line; RFC 5321 allows 512 octets, real
-	// servers stay far below this.
-	maxReplyLine = 4096
-	// maxReplyLines bounds a multi-line reply.
-	maxReplyLines = 512
 )
 
 // Client is an open SMTP session, ready for messages after Dial. It is not
@@ -235,7 +224,7 @@ func (c *Client) connect(ctx context.Context) error {
 		return e
 	}
 	c.raw, c.conn = conn, conn
-	c.br = bufio.NewReaderSize(conn, maxReplyLine)
+	c.br = bufio.NewReaderSize(conn, MaxReplyLine)
 	c.bw = bufio.NewWriterSize(conn, 32<<10)
 	c.note("connected to %s (%s) in %d ms", addr, conn.RemoteAddr(), time.Since(start).Milliseconds())
 	return nil
@@ -270,110 +259,23 @@ func (c *Client) arm(st Stage) error {
 	return c.raw.SetDeadline(time.Now().Add(c.cfg.timeout()))
 }
 
-// reply is one SMTP reply, possibly of several lines.
-type reply struct {
-	code     int
-	enhanced string
-	lines    []string // the text after "NNN-" / "NNN "
-	one      [1]string
-}
-
-// text is the whole reply text, lines joined with " / ".
-func (r *reply) text() string {
-	if len(r.lines) == 1 {
-		return r.lines[0]
-	}
-	return strings.Join(r.lines, " / ")
-}
-
-// message is the text without the enhanced status code.
-func (r *reply) message() string {
-	if len(r.lines) == 0 {
-		return ""
-	}
-	_, first := splitEnhanced(r.code, r.lines[0])
-	if len(r.lines) == 1 {
-		return first
-	}
-	return strings.Join(append([]string{first}, r.lines[1:]...), " / ")
-}
-
-func (c *Client) readReply(st Stage) (*reply, error) {
+// readReply reads one reply under the deadline; after a failure the
+// session is broken.
+func (c *Client) readReply(st Stage) (*Reply, error) {
 	if err := c.arm(st); err != nil {
 		return nil, err
 	}
-	r := &reply{}
-	r.lines = r.one[:0]
-	for n := 0; ; n++ {
-		line, err := c.br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			c.broken = true
-			if c.rec != nil {
-				c.rec.Server(c.tls, string(line[:80])+"...")
-			}
-			return nil, errorf(st, ClassPermanent, KindReplyTooLong, "%s: the server sent a reply line longer than %d bytes", st, maxReplyLine)
+	r, err := ReadReply(c.br, c.rec, c.tls, st)
+	if err != nil {
+		c.broken = true
+		if e, ok := err.(*Error); ok {
+			e.Msg = string(st) + ": " + e.Msg
+			return nil, e
 		}
-		if err != nil {
-			c.broken = true
-			if len(line) > 0 {
-				c.recServer(line)
-			}
-			return nil, netError(c.ctx, st, "read the "+string(st)+" reply", err)
-		}
-		b := trimEOL(line)
-		c.recServer(b)
-		code, sep, text, ok := parseReplyLine(b)
-		if !ok || (n > 0 && code != r.code) || n >= maxReplyLines {
-			c.broken = true
-			return nil, errorf(st, ClassPermanent, KindProtocol, "%s: the server's reply is not SMTP: %q", st, truncate(string(b), 80))
-		}
-		r.code = code
-		r.lines = append(r.lines, string(text))
-		if sep != '-' {
-			break
-		}
+		return nil, netError(c.ctx, st, "read the "+string(st)+" reply", err)
 	}
-	r.enhanced, _ = splitEnhanced(r.code, r.lines[0])
-	c.lastCode, c.lastEnh = r.code, r.enhanced
+	c.lastCode, c.lastEnh = r.Code, r.Enhanced
 	return r, nil
-}
-
-// trimEOL strips the trailing CR and LF characters of a line.
-func trimEOL(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
-
-// parseReplyLine splits "250-text" or "250 text" (or a bare "250").
-func parseReplyLine(s []byte) (code int, sep byte, text []byte, ok bool) {
-	if len(s) < 3 {
-		return 0, 0, nil, false
-	}
-	for i := 0; i < 3; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, 0, nil, false
-		}
-	}
-	code = int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
-	if code < 200 || code > 599 {
-		return 0, 0, nil, false
-	}
-	if len(s) == 3 {
-		return code, ' ', nil, true
-	}
-	if s[3] != ' ' && s[3] != '-' {
-		return 0, 0, nil, false
-	}
-	return code, s[3], s[4:], true
 }
 
 // send writes one command line; shown is what the transcript records
@@ -411,7 +313,7 @@ func (c *Client) flush(st Stage, what string) error {
 }
 
 // cmd sends a command and reads its reply.
-func (c *Client) cmd(st Stage, line string) (*reply, error) {
+func (c *Client) cmd(st Stage, line string) (*Reply, error) {
 	if err := c.send(st, line, line); err != nil {
 		return nil, err
 	}
@@ -423,38 +325,27 @@ func (c *Client) banner() error {
 	if err != nil {
 		return err
 	}
-	if r.code != 220 {
+	if r.Code != 220 {
 		return replyError(StageBanner, "the server refused the session", r)
 	}
-	c.greeting = r.text()
+	c.greeting = r.Text()
 	return nil
-}
-
-func (c *Client) heloName() string {
-	if c.cfg.HeloName != "" {
-		return c.cfg.HeloName
-	}
-	h, err := os.Hostname()
-	if err != nil || h == "" || strings.ContainsAny(h, " \t\r\n<>") {
-		return "localhost"
-	}
-	return h
 }
 
 // hello sends EHLO (falling back to HELO for a server that does not know
 // it) and records the extensions.
 func (c *Client) hello(st Stage) error {
-	name := c.heloName()
+	name := EHLOName(c.cfg)
 	r, err := c.cmd(st, "EHLO "+name)
 	if err != nil {
 		return err
 	}
-	if r.code == 250 {
-		c.ext = parseExtensions(r.lines[1:])
+	if r.Code == 250 {
+		c.ext = r.Extensions()
 		c.maxSize = sizeLimit(c.ext)
 		return nil
 	}
-	if r.code != 500 && r.code != 502 && r.code != 504 && r.code != 550 {
+	if r.Code != 500 && r.Code != 502 && r.Code != 504 && r.Code != 550 {
 		return replyError(st, "EHLO refused", r)
 	}
 	c.note("the server does not know EHLO: trying HELO (no extensions)")
@@ -462,7 +353,7 @@ func (c *Client) hello(st Stage) error {
 	if err != nil {
 		return err
 	}
-	if r.code != 250 {
+	if r.Code != 250 {
 		return replyError(st, "HELO refused", r)
 	}
 	c.ext = map[string]string{}
@@ -480,25 +371,6 @@ func sizeLimit(ext map[string]string) int64 {
 	return n
 }
 
-func parseExtensions(lines []string) map[string]string {
-	ext := map[string]string{}
-	for _, l := range lines {
-		k, v, _ := strings.Cut(strings.TrimSpace(l), " ")
-		k = strings.ToUpper(k)
-		if name, old, ok := strings.Cut(k, "="); ok && name == "AUTH" {
-			// Old servers advertise "AUTH=LOGIN PLAIN".
-			if _, have := ext["AUTH"]; !have {
-				ext["AUTH"] = strings.TrimSpace(old + " " + v)
-			}
-			continue
-		}
-		if k != "" {
-			ext[k] = v
-		}
-	}
-	return ext
-}
-
 func (c *Client) startTLS(ctx context.Context) error {
 	if _, ok := c.ext["STARTTLS"]; !ok {
 		return &Error{Stage: StageTLS, Class: ClassPermanent, Kind: KindStartTLSMissing, Port: c.cfg.port(),
@@ -508,7 +380,7 @@ func (c *Client) startTLS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.code != 220 {
+	if r.Code != 220 {
 		return replyError(StageTLS, "the server offers STARTTLS but refused it", r)
 	}
 	if n := c.br.Buffered(); n > 0 {
@@ -523,29 +395,69 @@ func (c *Client) startTLS(ctx context.Context) error {
 	return c.hello(StageTLS)
 }
 
-// tlsConfig builds the client TLS configuration: TLS 1.2 or newer, the
-// system's CAs plus CAFile (or RootCAs), and an optional pinned leaf.
-func (c *Client) tlsConfig(verified, pinned *bool) (*tls.Config, error) {
-	roots := c.cfg.RootCAs
+func (c *Client) handshake(ctx context.Context) error {
+	conf, verdict, err := TLSClientConfig(c.cfg)
+	if err != nil {
+		return err
+	}
+	if err := c.arm(StageTLS); err != nil {
+		return err
+	}
+	start := time.Now()
+	tc, info, err := Handshake(ctx, c.raw, c.cfg, conf, verdict)
+	if err != nil {
+		c.broken = true
+		return err
+	}
+	c.info = info
+	c.conn, c.tls = tc, true
+	c.br.Reset(tc)
+	c.bw.Reset(tc)
+	c.note("TLS started in %d ms: %s", time.Since(start).Milliseconds(), info.Summary(c.cfg.Host))
+	return nil
+}
+
+// TLSVerdict says how the handshake of a TLSClientConfig accepted the
+// server's certificate. Both are false until the handshake succeeds.
+type TLSVerdict struct {
+	// Verified: a trusted CA vouches for the certificate and it matches
+	// the host name.
+	Verified bool
+	// Pinned: no CA vouches for it; it was accepted because the SHA-256 of
+	// the leaf matches Config.PinnedSHA256.
+	Pinned bool
+}
+
+// TLSClientConfig builds the client TLS configuration of Herald's policy
+// for cfg: TLS 1.2 or newer; the certificate verified for cfg.Host against
+// cfg.RootCAs or, when that is nil, the system's CAs plus those of
+// cfg.CAFile; failing that, accepted only when the leaf's SHA-256 is
+// cfg.PinnedSHA256 (hex, colons and case ignored). Verification is never
+// skipped. The handshake records its outcome in the returned verdict, so a
+// configuration serves one handshake. A CA file that cannot be read or
+// holds no PEM certificate is a *Error (StageTLS, KindInput).
+func TLSClientConfig(cfg Config) (*tls.Config, *TLSVerdict, error) {
+	roots := cfg.RootCAs
 	if roots == nil {
 		sys, err := x509.SystemCertPool()
 		if err != nil || sys == nil {
 			sys = x509.NewCertPool()
 		}
 		roots = sys
-		if c.cfg.CAFile != "" {
-			pem, err := os.ReadFile(c.cfg.CAFile)
+		if cfg.CAFile != "" {
+			pem, err := os.ReadFile(cfg.CAFile)
 			if err != nil {
-				return nil, &Error{Stage: StageTLS, Class: ClassPermanent, Kind: KindInput, Msg: "read the CA file", Err: err}
+				return nil, nil, &Error{Stage: StageTLS, Class: ClassPermanent, Kind: KindInput, Msg: "read the CA file", Err: err}
 			}
 			if !roots.AppendCertsFromPEM(pem) {
-				return nil, errorf(StageTLS, ClassPermanent, KindInput, "the CA file %s holds no PEM certificate", c.cfg.CAFile)
+				return nil, nil, errorf(StageTLS, ClassPermanent, KindInput, "the CA file %s holds no PEM certificate", cfg.CAFile)
 			}
 		}
 	}
-	host := c.cfg.Host
-	pin := strings.ToLower(strings.ReplaceAll(c.cfg.PinnedSHA256, ":", ""))
-	return &tls.Config{
+	host := cfg.Host
+	pin := strings.ToLower(strings.ReplaceAll(cfg.PinnedSHA256, ":", ""))
+	v := &TLSVerdict{}
+	conf := &tls.Config{
 		ServerName: host,
 		MinVersion: tls.VersionTLS12,
 		// Verification is done below, with the same rules as the default
@@ -562,55 +474,54 @@ func (c *Client) tlsConfig(verified, pinned *bool) (*tls.Config, error) {
 			}
 			_, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
 			if err == nil {
-				*verified = true
+				v.Verified = true
 				return nil
 			}
 			sum := sha256.Sum256(leaf.Raw)
 			if pin != "" && hex.EncodeToString(sum[:]) == pin {
-				*pinned = true
+				v.Pinned = true
 				return nil
 			}
 			return err
 		},
-	}, nil
+	}
+	return conf, v, nil
 }
 
-func (c *Client) handshake(ctx context.Context) error {
-	var verified, pinned bool
-	conf, err := c.tlsConfig(&verified, &pinned)
-	if err != nil {
-		return err
-	}
-	if err := c.arm(StageTLS); err != nil {
-		return err
-	}
-	start := time.Now()
-	tc := tls.Client(c.raw, conf)
+// Handshake runs the client side of the TLS handshake over conn, with conf
+// and v from TLSClientConfig(cfg), until ctx ends; conn's deadline is the
+// caller's. It returns the TLS connection and its description. A failure
+// is a *Error as ClassifyTLSError makes it, with cfg's port, and of kind
+// KindCanceled when ctx ended.
+func Handshake(ctx context.Context, conn net.Conn, cfg Config, conf *tls.Config, v *TLSVerdict) (*tls.Conn, *TLSInfo, error) {
+	tc := tls.Client(conn, conf)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		c.broken = true
-		e := tlsError("TLS handshake with "+c.cfg.addr(), err)
-		e.Port = c.cfg.port()
+		e := ClassifyTLSError("TLS handshake with "+cfg.addr(), err)
+		e.Port = cfg.port()
 		if ctx.Err() != nil {
 			e.Kind, e.Class = KindCanceled, ClassTemporary
 		}
-		return e
+		return nil, nil, e
 	}
-	cs := tc.ConnectionState()
-	c.info = describeTLS(cs, verified, pinned)
-	c.conn, c.tls = tc, true
-	c.br.Reset(tc)
-	c.bw.Reset(tc)
-	trust := "verified: a trusted CA vouches for it and it matches " + c.cfg.Host
-	if pinned {
-		trust = "NOT verified by a CA: accepted because its SHA-256 fingerprint matches the pinned one"
-	}
-	i := c.info
-	c.note("TLS started in %d ms: %s, %s; certificate %s, issued by %s, valid until %s; %s",
-		time.Since(start).Milliseconds(), i.Version, i.Cipher, i.Subject, i.Issuer, i.NotAfter.UTC().Format("2006-01-02"), trust)
-	return nil
+	return tc, DescribeTLS(tc.ConnectionState(), v.Verified, v.Pinned), nil
 }
 
-func describeTLS(cs tls.ConnectionState, verified, pinned bool) *TLSInfo {
+// Summary describes the connection in one line for a transcript: version,
+// cipher, certificate, issuer, expiry, and whether a CA vouches for the
+// certificate and its name matches host or it was accepted by its pin.
+func (i *TLSInfo) Summary(host string) string {
+	trust := "verified: a trusted CA vouches for it and it matches " + host
+	if i.Pinned {
+		trust = "NOT verified by a CA: accepted because its SHA-256 fingerprint matches the pinned one"
+	}
+	return fmt.Sprintf("%s, %s; certificate %s, issued by %s, valid until %s; %s",
+		i.Version, i.Cipher, i.Subject, i.Issuer, i.NotAfter.UTC().Format(time.DateOnly), trust)
+}
+
+// DescribeTLS describes an established TLS connection: version, cipher,
+// the server's certificate and chain, and the verdict (verified by a CA,
+// or accepted by its pin).
+func DescribeTLS(cs tls.ConnectionState, verified, pinned bool) *TLSInfo {
 	i := &TLSInfo{Version: tls.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite), Verified: verified, Pinned: pinned}
 	if len(cs.PeerCertificates) > 0 {
 		leaf := cs.PeerCertificates[0]
@@ -678,63 +589,34 @@ func (c *Client) chooseAuth() (AuthMethod, error) {
 	return m, nil
 }
 
-func (c *Client) saslClient(m AuthMethod) gmsmtp.Auth {
-	u, p, h := c.cfg.Username, c.cfg.Password, c.cfg.Host
-	switch m {
-	case AuthPlain:
-		return gmsmtp.PlainAuth("", u, p, h, true)
-	case AuthLogin:
-		return gmsmtp.LoginAuth(u, p, h, true)
-	case AuthCRAMMD5:
-		return gmsmtp.CRAMMD5Auth(u, p)
-	case AuthSCRAMSHA1:
-		return gmsmtp.ScramSHA1Auth(u, p)
-	case AuthSCRAMSHA256:
-		return gmsmtp.ScramSHA256Auth(u, p)
-	case AuthXOAUTH2:
-		return gmsmtp.XOAuth2Auth(u, p)
-	}
-	return nil
-}
-
 // auth runs the SASL exchange. Every client line after the mechanism name
 // is recorded as [redacted], and each encoded response is registered as a
 // secret so it cannot surface elsewhere either.
 func (c *Client) auth(m AuthMethod) error {
-	a := c.saslClient(m)
-	enc := base64.StdEncoding
-	mech, resp, err := a.Start(&gmsmtp.ServerInfo{Name: c.cfg.Host, TLS: c.tls, Auth: c.offeredAuth()})
+	sasl, err := NewSASL(m, c.cfg.Username, c.cfg.Password, c.cfg.Host, c.rec)
+	var line, shown string
+	if err == nil {
+		line, shown, err = sasl.Start(c.tls, c.offeredAuth())
+	}
 	if err != nil {
 		return &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindAuthExchange, Msg: "start " + m.saslName(), Err: err}
-	}
-	line, shown := "AUTH "+mech, "AUTH "+mech
-	if resp != nil {
-		b := enc.EncodeToString(resp)
-		if b == "" {
-			b = "="
-		}
-		c.addSecret(b)
-		line, shown = line+" "+b, shown+" "+transcript.Redacted
 	}
 	if err := c.send(StageAuth, line, shown); err != nil {
 		return err
 	}
+	mech := sasl.Mech()
 	for steps := 0; ; steps++ {
 		r, err := c.readReply(StageAuth)
 		if err != nil {
 			return err
 		}
 		switch {
-		case r.code == 235:
+		case r.Code == 235:
 			c.authed = mech
 			c.note("authenticated as %s with %s", c.cfg.Username, mech)
 			return nil
-		case r.code == 334 && steps < 10:
-			challenge, derr := enc.DecodeString(strings.TrimSpace(r.text()))
-			var next []byte
-			if derr == nil {
-				next, derr = a.Next(challenge, true)
-			}
+		case r.Code == 334 && steps < 10:
+			next, derr := sasl.Next(r.Text())
 			if derr != nil {
 				// Cancel the exchange (RFC 4954 4) and report.
 				if err := c.send(StageAuth, "*", "*"); err == nil {
@@ -742,9 +624,7 @@ func (c *Client) auth(m AuthMethod) error {
 				}
 				return &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindAuthExchange, Msg: mech + " exchange failed", Err: derr}
 			}
-			b := enc.EncodeToString(next)
-			c.addSecret(b)
-			if err := c.send(StageAuth, b, transcript.Redacted); err != nil {
+			if err := c.send(StageAuth, next, transcript.Redacted); err != nil {
 				return err
 			}
 		default:

@@ -151,8 +151,8 @@ func isWordByte(b byte) bool {
 }
 
 // replyError builds the error for an unexpected reply.
-func replyError(st Stage, msg string, r *reply) *Error {
-	return &Error{Stage: st, Class: classOfCode(r.code), Kind: KindReply, Code: r.code, EnhancedCode: r.enhanced, Reply: r.text(), Msg: msg}
+func replyError(st Stage, msg string, r *Reply) *Error {
+	return &Error{Stage: st, Class: classOfCode(r.Code), Kind: KindReply, Code: r.Code, EnhancedCode: r.Enhanced, Reply: r.Text(), Msg: msg}
 }
 
 // netError classifies a failure of the connection itself.
@@ -178,8 +178,12 @@ func netError(ctx context.Context, st Stage, msg string, err error) *Error {
 	return e
 }
 
-// tlsError classifies a failed TLS handshake.
-func tlsError(msg string, err error) *Error {
+// ClassifyTLSError turns a failed TLS handshake into a StageTLS *Error
+// with msg: the kind names the cause (an unknown authority, an expired
+// certificate, a name mismatch, no TLS 1.2, a server that is not speaking
+// TLS...), the class is permanent except for a timeout or a dropped
+// connection.
+func ClassifyTLSError(msg string, err error) *Error {
 	e := &Error{Stage: StageTLS, Class: ClassPermanent, Kind: KindTLSHandshake, Msg: msg, Err: err}
 	var unknown x509.UnknownAuthorityError
 	var hostErr x509.HostnameError

@@ -263,18 +263,18 @@ func (c *Client) readGroup(t *txn) bool {
 		return false
 	}
 	var envErr error // the first refusal of the envelope
-	if r.code != 250 {
+	if r.Code != 250 {
 		envErr = replyError(StageMail, "sender <"+t.env.From+"> refused", r)
-		if r.code == 421 {
+		if r.Code == 421 {
 			c.broken = true
 			c.failTxn(t, envErr)
 			return false
 		}
 	} else {
-		res.Code, res.EnhancedCode = r.code, r.enhanced
+		res.Code, res.EnhancedCode = r.Code, r.Enhanced
 	}
 	accepted := 0
-	var lastRefusal *reply
+	var lastRefusal *Reply
 	var lastAddr string
 	for _, to := range t.env.To {
 		r, err := c.readReply(StageRcpt)
@@ -285,21 +285,21 @@ func (c *Client) readGroup(t *txn) bool {
 		if envErr != nil {
 			// MAIL was refused: these are "bad sequence" replies, not
 			// answers about the recipients.
-			if r.code == 421 {
+			if r.Code == 421 {
 				c.broken = true
 				c.failTxn(t, envErr)
 				return false
 			}
 			continue
 		}
-		rr := RecipientResult{Addr: to, Code: r.code, EnhancedCode: r.enhanced, Message: r.message(), Accepted: r.code == 250 || r.code == 251}
+		rr := RecipientResult{Addr: to, Code: r.Code, EnhancedCode: r.Enhanced, Message: r.message(), Accepted: r.Code == 250 || r.Code == 251}
 		res.Recipients = append(res.Recipients, rr)
 		if rr.Accepted {
 			accepted++
 			continue
 		}
 		lastRefusal, lastAddr = r, to
-		if r.code == 421 {
+		if r.Code == 421 {
 			c.broken = true
 			c.failTxn(t, replyError(StageRcpt, "recipient <"+to+"> refused", r))
 			return false
@@ -317,13 +317,13 @@ func (c *Client) readGroup(t *txn) bool {
 		c.failTxn(t, firstErr(envErr, err))
 		return false
 	}
-	if r.code == 421 {
+	if r.Code == 421 {
 		c.broken = true
 		c.failTxn(t, firstErr(envErr, replyError(StageData, "DATA refused", r)))
 		return false
 	}
 	if envErr != nil {
-		if r.code == 354 {
+		if r.Code == 354 {
 			// RFC 2920 3.1: the server took DATA although no recipient
 			// was accepted; end that empty message with a lone dot.
 			c.note("the server accepted DATA although the envelope was refused: ending the empty message with a lone dot (RFC 2920 3.1)")
@@ -338,7 +338,7 @@ func (c *Client) readGroup(t *txn) bool {
 		c.failTxn(t, envErr)
 		return false
 	}
-	if r.code != 354 {
+	if r.Code != 354 {
 		err := replyError(StageData, "DATA refused", r)
 		c.reset()
 		c.failTxn(t, err)
@@ -359,8 +359,8 @@ func (c *Client) readDotReply(t *txn) {
 			Msg: "the connection was lost after the message was sent, before the server answered: it may or may not have been accepted", Err: err})
 		return
 	}
-	if r.code/100 != 2 {
-		if r.code == 421 {
+	if r.Code/100 != 2 {
+		if r.Code == 421 {
 			c.broken = true
 		}
 		c.failTxn(t, replyError(StageData, "message refused", r))
@@ -368,7 +368,7 @@ func (c *Client) readDotReply(t *txn) {
 	}
 	res := t.res
 	res.OK, res.Stage, res.Class = true, StageDone, ClassSent
-	res.Code, res.EnhancedCode, res.QueuedAs = r.code, r.enhanced, r.text()
+	res.Code, res.EnhancedCode, res.QueuedAs = r.Code, r.Enhanced, r.Text()
 	res.Elapsed = time.Since(t.start)
 	t.done = true
 }

@@ -716,7 +716,7 @@ func TestDataWriterMatchesReference(t *testing.T) {
 		var out bytes.Buffer
 		c := &Client{cfg: Config{Timeout: time.Second}, raw: nopConn{}}
 		c.bw = bufioWriter(&out)
-		dw := &dataWriter{c: c, w: c.bw}
+		dw := &dataWriter{c: c, enc: DotWriter{w: c.bw}}
 		for _, ch := range chunks {
 			if _, err := dw.Write(ch); err != nil {
 				t.Fatal(err)
@@ -729,8 +729,8 @@ func TestDataWriterMatchesReference(t *testing.T) {
 		if want := oldDataWriter(chunks); out.String() != want {
 			t.Fatalf("body %q in chunks %q:\ngot  %q\nwant %q", body, chunks, out.String(), want)
 		}
-		if dw.n != int64(len(body)) {
-			t.Fatalf("counted %d bytes of %d", dw.n, len(body))
+		if dw.enc.Bytes() != int64(len(body)) {
+			t.Fatalf("counted %d bytes of %d", dw.enc.Bytes(), len(body))
 		}
 	}
 }

@@ -1,8 +1,6 @@
 package transport
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -217,16 +215,16 @@ func (c *Client) envelope(ctx context.Context, env Envelope, rcpts, allRcpt bool
 	if err != nil {
 		return fail(err)
 	}
-	if r.code != 250 {
+	if r.Code != 250 {
 		err := replyError(StageMail, "sender <"+env.From+"> refused", r)
 		c.reset()
 		return fail(err)
 	}
-	res.Code, res.EnhancedCode = r.code, r.enhanced
+	res.Code, res.EnhancedCode = r.Code, r.Enhanced
 	if !rcpts {
 		return res, nil
 	}
-	var lastRefusal *reply
+	var lastRefusal *Reply
 	var lastAddr string
 	accepted := 0
 	for _, to := range env.To {
@@ -234,14 +232,14 @@ func (c *Client) envelope(ctx context.Context, env Envelope, rcpts, allRcpt bool
 		if err != nil {
 			return fail(err)
 		}
-		rr := RecipientResult{Addr: to, Code: r.code, EnhancedCode: r.enhanced, Message: r.message(), Accepted: r.code == 250 || r.code == 251}
+		rr := RecipientResult{Addr: to, Code: r.Code, EnhancedCode: r.Enhanced, Message: r.message(), Accepted: r.Code == 250 || r.Code == 251}
 		res.Recipients = append(res.Recipients, rr)
 		if rr.Accepted {
 			accepted++
 			continue
 		}
 		lastRefusal, lastAddr = r, to
-		if r.code == 421 {
+		if r.Code == 421 {
 			c.broken = true
 			return fail(replyError(StageRcpt, "recipient <"+to+"> refused", r))
 		}
@@ -267,7 +265,7 @@ func (c *Client) reset() {
 	if c.broken {
 		return
 	}
-	if r, err := c.cmd(StageDone, "RSET"); err != nil || r.code != 250 {
+	if r, err := c.cmd(StageDone, "RSET"); err != nil || r.Code != 250 {
 		c.broken = true
 	}
 }
@@ -359,7 +357,7 @@ func (c *Client) sendPlain(ctx context.Context, env Envelope, body io.Reader) (*
 	if err != nil {
 		return fail(err)
 	}
-	if r.code != 354 {
+	if r.Code != 354 {
 		err := replyError(StageData, "DATA refused", r)
 		c.reset()
 		return fail(err)
@@ -379,77 +377,36 @@ func (c *Client) sendPlain(ctx context.Context, env Envelope, body io.Reader) (*
 		return fail(&Error{Stage: StageData, Class: ClassUnknown, Kind: KindUnknownAfterData,
 			Msg: "the connection was lost after the message was sent, before the server answered: it may or may not have been accepted", Err: err})
 	}
-	if r.code/100 != 2 {
+	if r.Code/100 != 2 {
 		err := replyError(StageData, "message refused", r)
 		return fail(err)
 	}
 	res.OK, res.Stage, res.Class = true, StageDone, ClassSent
-	res.Code, res.EnhancedCode, res.QueuedAs = r.code, r.enhanced, r.text()
+	res.Code, res.EnhancedCode, res.QueuedAs = r.Code, r.Enhanced, r.Text()
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
 
-// dataWriter writes a message body in SMTP DATA form: every line ending
-// (CRLF, bare LF, bare CR) becomes CRLF, and a dot at the start of a line
-// is doubled (RFC 5321 4.5.2).
+// dataWriter is the session's body encoder: a DotWriter on the write
+// buffer that sets the deadline before each write and sends what it holds
+// every 16 KiB.
 type dataWriter struct {
-	c     *Client
-	w     *bufio.Writer
-	state int // 0: start of line, 1: inside a line, 2: after CR
-	n     int64
-	lines int
+	c   *Client
+	enc DotWriter
 }
 
 func (d *dataWriter) Write(p []byte) (int, error) {
 	if err := d.c.arm(StageData); err != nil {
 		return 0, err
 	}
-	total := len(p)
-	// Whole runs of bytes up to the next CR or LF are copied at once; only
-	// line ends and leading dots are handled one by one.
-	for len(p) > 0 {
-		if d.state == 2 {
-			d.w.WriteString("\r\n")
-			d.lines++
-			d.state = 0
-			if p[0] == '\n' {
-				p = p[1:]
-				continue
-			}
-		}
-		if d.state == 0 && p[0] == '.' {
-			d.w.WriteByte('.')
-		}
-		i := bytes.IndexByte(p, '\n')
-		run := p
-		if i >= 0 {
-			run = p[:i]
-		}
-		if j := bytes.IndexByte(run, '\r'); j >= 0 {
-			i = j
-		}
-		if i < 0 {
-			d.w.Write(p)
-			d.state = 1
-			break
-		}
-		d.w.Write(p[:i])
-		if p[i] == '\n' {
-			d.w.WriteString("\r\n")
-			d.lines++
-			d.state = 0
-		} else {
-			d.state = 2
-		}
-		p = p[i+1:]
+	n, err := d.enc.Write(p)
+	if err == nil && d.c.bw.Buffered() >= 16<<10 {
+		err = d.c.bw.Flush()
 	}
-	d.n += int64(total)
-	if d.w.Buffered() >= 16<<10 {
-		if err := d.w.Flush(); err != nil {
-			return 0, netError(d.c.ctx, StageData, "send the message", err)
-		}
+	if err != nil {
+		return 0, netError(d.c.ctx, StageData, "send the message", err)
 	}
-	return total, nil
+	return n, nil
 }
 
 // end ends the last line and writes the final dot, without flushing: in a
@@ -458,11 +415,9 @@ func (d *dataWriter) end() error {
 	if err := d.c.arm(StageData); err != nil {
 		return err
 	}
-	if d.state != 0 {
-		d.w.WriteString("\r\n")
-		d.lines++
-	}
-	d.w.WriteString(".\r\n")
+	// A failed write stays in the buffer: the flush that sends the dot
+	// reports it.
+	d.enc.Close()
 	return nil
 }
 
@@ -470,7 +425,7 @@ func (d *dataWriter) end() error {
 // (not flushed), and records the summary and the dot. After an error the
 // session is broken (and closed when the reader failed).
 func (c *Client) writeBody(body io.Reader) error {
-	c.dw = dataWriter{c: c, w: c.bw}
+	c.dw = dataWriter{c: c, enc: DotWriter{w: c.bw}}
 	dw := &c.dw
 	if _, err := io.CopyBuffer(dw, struct{ io.Reader }{body}, c.scratch()); err != nil {
 		c.broken = true
@@ -487,7 +442,7 @@ func (c *Client) writeBody(body io.Reader) error {
 		return err
 	}
 	if c.rec != nil {
-		c.rec.Client(c.tls, fmt.Sprintf("[message: %d bytes in %d lines]", dw.n, dw.lines))
+		c.rec.Client(c.tls, fmt.Sprintf("[message: %d bytes in %d lines]", dw.enc.Bytes(), dw.enc.Lines()))
 		c.rec.Client(c.tls, ".")
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -252,6 +253,20 @@ type Config struct {
 	OnStage func(st Stage, err error)
 	// DialContext opens the TCP connection; default a net.Dialer.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// EHLOName is the name cfg's sessions give in EHLO (or HELO): HeloName,
+// else this host's name when a command line can carry it, else
+// "localhost".
+func EHLOName(cfg Config) string {
+	if cfg.HeloName != "" {
+		return cfg.HeloName
+	}
+	h, err := os.Hostname()
+	if err != nil || h == "" || strings.ContainsAny(h, " \t\r\n<>") {
+		return "localhost"
+	}
+	return h
 }
 
 func (c Config) port() int {

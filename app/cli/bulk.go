@@ -194,7 +194,7 @@ func (f *bulkFlags) options(env Env) (bulk.Options, error) {
 		return o, usagef("--rate: %v", err)
 	}
 	if f.sendAt != "" {
-		if o.Start, err = bulk.ParseSendAt(f.sendAt, time.Now()); err != nil {
+		if o.Start, err = queue.ParseSendAt(f.sendAt, time.Now()); err != nil {
 			return o, usagef("--send-at: %v", err)
 		}
 	}

@@ -15,20 +15,11 @@ func profileTest(ctx context.Context, args []string, env Env, dataDir string) (i
 	fs := newFlagSet("profile test", "herald profile test NAME [--rcpt ADDR] [--json]", env)
 	rcpt := fs.String("rcpt", "", "recipient `address` for the envelope dry run (default: the profile's own address)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
-	local := fs.String("data-dir", "", "Herald's data `directory`")
-	name, err := nameAndFlags(fs, args, "profile test")
+	b, p, done, code, err := namedProfile(ctx, fs, args, "profile test", env, dataDir)
 	if err != nil {
-		return ExitUsage, err
-	}
-	b, done, err := openBook(dataDir, *local, env)
-	if err != nil {
-		return ExitFailure, err
+		return code, err
 	}
 	defer done()
-	p, err := b.Get(ctx, name)
-	if err != nil {
-		return profileErrCode(err), err
-	}
 	password, err := profileSecret(b, p, "", env)
 	if err != nil {
 		return ExitFailure, err

@@ -485,6 +485,26 @@ func nameAndFlags(fs *flag.FlagSet, args []string, what string) (string, error) 
 	return pos[0], nil
 }
 
+// namedProfile parses "NAME [flags]" with fs (it adds --data-dir), opens the
+// book and loads the profile; the caller defers done. On failure it returns
+// the exit code to use.
+func namedProfile(ctx context.Context, fs *flag.FlagSet, args []string, what string, env Env, dataDir string) (b *account.Book, p *account.Profile, done func(), code int, err error) {
+	local := fs.String("data-dir", "", "Herald's data `directory`")
+	name, err := nameAndFlags(fs, args, what)
+	if err != nil {
+		return nil, nil, nil, ExitUsage, err
+	}
+	b, done, err = openBook(dataDir, *local, env)
+	if err != nil {
+		return nil, nil, nil, ExitFailure, err
+	}
+	if p, err = b.Get(ctx, name); err != nil {
+		done()
+		return nil, nil, nil, profileErrCode(err), err
+	}
+	return b, p, done, ExitOK, nil
+}
+
 func profileEdit(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
 	var f profileFlags
 	fs := newFlagSet("profile edit", "herald profile edit NAME [flags]", env)
@@ -593,20 +613,11 @@ func profileList(ctx context.Context, args []string, env Env, dataDir string) (i
 func profileShow(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
 	fs := newFlagSet("profile show", "herald profile show NAME [--json]", env)
 	jsonOut := fs.Bool("json", false, "print JSON")
-	local := fs.String("data-dir", "", "Herald's data `directory`")
-	name, err := nameAndFlags(fs, args, "profile show")
+	b, p, done, code, err := namedProfile(ctx, fs, args, "profile show", env, dataDir)
 	if err != nil {
-		return ExitUsage, err
-	}
-	b, done, err := openBook(dataDir, *local, env)
-	if err != nil {
-		return ExitFailure, err
+		return code, err
 	}
 	defer done()
-	p, err := b.Get(ctx, name)
-	if err != nil {
-		return profileErrCode(err), err
-	}
 	status := b.SecretStatus(p)
 	if *jsonOut {
 		return ExitOK, writeJSON(env.Stdout, struct {
@@ -696,20 +707,11 @@ func profileRemove(ctx context.Context, args []string, env Env, dataDir string) 
 func profileExport(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
 	fs := newFlagSet("profile export", "herald profile export NAME [--format autoconfig|json]", env)
 	format := fs.String("format", "json", "`format`: json (Herald's, every setting) or autoconfig (Thunderbird clientConfig XML)")
-	local := fs.String("data-dir", "", "Herald's data `directory`")
-	name, err := nameAndFlags(fs, args, "profile export")
+	_, p, done, code, err := namedProfile(ctx, fs, args, "profile export", env, dataDir)
 	if err != nil {
-		return ExitUsage, err
-	}
-	b, done, err := openBook(dataDir, *local, env)
-	if err != nil {
-		return ExitFailure, err
+		return code, err
 	}
 	defer done()
-	p, err := b.Get(ctx, name)
-	if err != nil {
-		return profileErrCode(err), err
-	}
 	switch *format {
 	case "json":
 		return ExitOK, account.ExportJSON(env.Stdout, *p)

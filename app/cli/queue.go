@@ -417,31 +417,3 @@ func queuePurge(ctx context.Context, args []string, env Env, dataDir string) (in
 	fmt.Fprintf(env.Stdout, "purged %d item(s)\n", n)
 	return ExitOK, nil
 }
-
-// parseWhen reads --send-at: RFC 3339, "2006-01-02 15:04" (local time), or
-// a delay "+30m" / "in 30m".
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if d, ok := strings.CutPrefix(s, "+"); ok {
-		s = "in " + d
-	}
-	if d, ok := strings.CutPrefix(s, "in "); ok {
-		dur, err := time.ParseDuration(strings.TrimSpace(d))
-		if err != nil || dur < 0 {
-			return time.Time{}, fmt.Errorf("%q is not a delay such as +30m or in 2h", s)
-		}
-		return now.Add(dur), nil
-	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04"} {
-		if layout == time.RFC3339 {
-			if t, err := time.Parse(layout, s); err == nil {
-				return t, nil
-			}
-			continue
-		}
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not a time (2026-12-01 09:00, RFC 3339, or +30m)", s)
-}

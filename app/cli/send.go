@@ -626,7 +626,7 @@ func (f *sendFlags) enqueue(ctx context.Context, env Env, dataDir string) (int, 
 	}
 	var sendAt time.Time
 	if f.sendAt != "" {
-		t, err := parseWhen(f.sendAt, time.Now())
+		t, err := queue.ParseSendAt(f.sendAt, time.Now())
 		if err != nil {
 			return ExitUsage, usagef("--send-at: %v", err)
 		}

@@ -431,10 +431,38 @@ func (p *profileRun) session(ctx context.Context) bool {
 			flush()
 		}
 	}
-	giveBack := func(from int, why string) {
-		for i := from; i < len(items); i++ {
-			finish(&items[i], store.QueueCompletion{ID: items[i].ID, State: string(Queued), Next: clock.Now(), Error: why})
+	// release hands claimed items back untouched (no attempt, last failure
+	// kept): due at next, or now.
+	release := func(its []*store.ClaimedQueueItem, next time.Time) {
+		if len(its) == 0 {
+			return
 		}
+		flush()
+		state := Queued
+		if now := clock.Now(); next.After(now) {
+			state = Deferred
+		} else {
+			next = now
+		}
+		ids := make([]int64, len(its))
+		for k, it := range its {
+			ids[k] = it.ID
+		}
+		if err := r.q.st.ReleaseQueueClaims(context.WithoutCancel(ctx), r.o.Owner, ids, string(state), next, clock.Now()); err != nil {
+			r.emit(Event{Kind: EventWarning, Profile: p.profile, Text: "could not hand back " + strconv.Itoa(len(ids)) + " message(s): " + err.Error()})
+		}
+		pmu.Lock()
+		for _, id := range ids {
+			delete(pending, id)
+		}
+		pmu.Unlock()
+	}
+	giveBack := func(from int, next time.Time) {
+		var its []*store.ClaimedQueueItem
+		for i := from; i < len(items); i++ {
+			its = append(its, &items[i])
+		}
+		release(its, next)
 	}
 
 	cfg := p.t.Config
@@ -466,6 +494,11 @@ func (p *profileRun) session(ctx context.Context) bool {
 		c, err = transport.Dial(ctx, cfg)
 	}
 	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && te.Kind == transport.KindCanceled {
+			giveBack(0, time.Time{}) // shutting down: nothing was tried
+			return false
+		}
 		p.sessionFailed(ctx, items, err, finish)
 		return false
 	}
@@ -480,11 +513,11 @@ func (p *profileRun) session(ctx context.Context) bool {
 	}
 	for i := 0; i < len(items); {
 		if ctx.Err() != nil {
-			giveBack(i, "")
+			giveBack(i, time.Time{})
 			return false
 		}
 		if err := p.slot(ctx); err != nil {
-			giveBack(i, "")
+			giveBack(i, time.Time{})
 			return false
 		}
 		var envs []transport.Envelope
@@ -518,16 +551,13 @@ func (p *profileRun) session(ctx context.Context) bool {
 		}
 		results, _ := c.SendMany(ctx, envs, bodies)
 		var slowed time.Time
+		var notSent []*store.ClaimedQueueItem
 		for k, it := range sent {
 			res := results[k]
 			var te *transport.Error
 			if errors.As(res.Err, &te) && (te.Kind == transport.KindNotSent || te.Kind == transport.KindCanceled) {
 				// Never reached the server: back to the queue as it was.
-				out := store.QueueCompletion{ID: it.ID, State: string(Queued), Next: clock.Now()}
-				if slowed.After(out.Next) {
-					out.State, out.Next = string(Deferred), slowed
-				}
-				finish(it, out)
+				notSent = append(notSent, it)
 				continue
 			}
 			out := p.outcome(it, res)
@@ -540,12 +570,13 @@ func (p *profileRun) session(ctx context.Context) bool {
 			}
 			finish(it, out)
 		}
+		release(notSent, slowed)
 		if !slowed.IsZero() {
-			giveBack(i, "")
+			giveBack(i, slowed)
 			return false
 		}
 		if !c.Usable() {
-			giveBack(i, "")
+			giveBack(i, time.Time{})
 			return true
 		}
 	}
@@ -610,9 +641,6 @@ func (p *profileRun) sessionFailed(ctx context.Context, items []store.ClaimedQue
 		if res.Class == transport.ClassPermanent {
 			out.State = string(Held)
 			out.Hint = transport.Hint(err) + " Then release the messages: herald queue release --all."
-		}
-		if te != nil && te.Kind == transport.KindCanceled {
-			out = store.QueueCompletion{ID: it.ID, State: string(Queued), Next: p.r.q.clock.Now()}
 		}
 		finish(it, out)
 	}

@@ -412,3 +412,32 @@ func TestFallbackServerWhenUnreachable(t *testing.T) {
 		t.Fatalf("the fallback got %d messages", n)
 	}
 }
+
+func TestHandedBackClaimsKeepTheirHistory(t *testing.T) {
+	q, _ := openQueue(t, nil)
+	ctx := context.Background()
+	id, _ := q.Enqueue(ctx, msgTo(t, "p1", "b@herald.test"))
+	now := time.Now()
+	claim := func() {
+		t.Helper()
+		items, err := q.st.ClaimQueueItems(ctx, store.QueueClaim{Owner: "o", Now: time.Now(), LeaseUntil: time.Now().Add(time.Minute), Limit: 10})
+		if err != nil || len(items) != 1 {
+			t.Fatalf("claim: %v %d", err, len(items))
+		}
+	}
+	claim()
+	if _, err := q.st.CompleteQueueItems(ctx, "o", now, []store.QueueCompletion{{ID: id, State: string(Deferred), Next: now, Attempted: true, Stage: "mail", Code: 451, Error: "try later"}}); err != nil {
+		t.Fatal(err)
+	}
+	claim()
+	if err := q.st.ReleaseQueueClaims(ctx, "o", []int64{id}, string(Queued), time.Time{}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	it, _ := q.Get(ctx, id)
+	if State(it.State) != Queued || it.Attempts != 1 || it.LastCode != 451 || it.LastError != "try later" || it.Owner != "" {
+		t.Fatalf("after hand-back: %+v", it)
+	}
+	if err := q.st.ReleaseQueueClaims(ctx, "o", []int64{id}, string(Sent), time.Time{}, time.Now()); err == nil {
+		t.Fatal("released into sent")
+	}
+}

@@ -814,3 +814,27 @@ func (s *Store) QueueOwners(ctx context.Context) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// ReleaseQueueClaims hands owner's claims on ids back without recording an
+// attempt: the items return to state (queued or deferred) due at next, their
+// last failure kept as it was.
+func (s *Store) ReleaseQueueClaims(ctx context.Context, owner string, ids []int64, state string, next, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if state != QueueQueued && state != QueueDeferred {
+		return fmt.Errorf("release queue claims: invalid state %q", state)
+	}
+	args := []any{state, ns(next), now.UnixNano(), owner}
+	ph := make([]string, len(ids))
+	for i, id := range ids {
+		ph[i] = "?"
+		args = append(args, id)
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE queue_items SET state = ?, next_ns = ?, updated_ns = ?, owner = '', lease_ns = 0
+		WHERE owner = ? AND state = 'sending' AND id IN (`+strings.Join(ph, ",")+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("release queue claims: %w", err)
+	}
+	return nil
+}

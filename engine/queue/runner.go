@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -646,6 +647,17 @@ func (p *profileRun) sessionFailed(ctx context.Context, items []store.ClaimedQue
 	}
 }
 
+// redact removes the profile's secret, in every form it travels in, from
+// text that will be stored (a server may echo what it was sent).
+func (p *profileRun) redact(text string) string {
+	if pw := p.t.Config.Password; len(pw) >= 4 {
+		for _, f := range transcript.SecretForms(pw) {
+			text = strings.ReplaceAll(text, f, transcript.Redacted)
+		}
+	}
+	return text
+}
+
 // slowDown pauses the profile after a 421 or a rate-limit reply.
 func (p *profileRun) slowDown(res *transport.Result) time.Time {
 	p.stop()
@@ -672,11 +684,11 @@ func (p *profileRun) outcome(it *store.ClaimedQueueItem, res *transport.Result) 
 		rr, ok := byAddr[rc.Addr]
 		switch {
 		case ok && rr.Accepted && res.OK:
-			out.Rcpts = append(out.Rcpts, store.RcptUpdate{Addr: rc.Addr, State: store.RcptAccepted, Code: rr.Code, Enhanced: rr.EnhancedCode, Message: rr.Message})
+			out.Rcpts = append(out.Rcpts, store.RcptUpdate{Addr: rc.Addr, State: store.RcptAccepted, Code: rr.Code, Enhanced: rr.EnhancedCode, Message: p.redact(rr.Message)})
 		case ok && !rr.Accepted && rr.Code >= 500:
-			out.Rcpts = append(out.Rcpts, store.RcptUpdate{Addr: rc.Addr, State: store.RcptRejected, Code: rr.Code, Enhanced: rr.EnhancedCode, Message: rr.Message})
+			out.Rcpts = append(out.Rcpts, store.RcptUpdate{Addr: rc.Addr, State: store.RcptRejected, Code: rr.Code, Enhanced: rr.EnhancedCode, Message: p.redact(rr.Message)})
 		case ok && !rr.Accepted:
-			out.Rcpts = append(out.Rcpts, store.RcptUpdate{Addr: rc.Addr, State: store.RcptPending, Code: rr.Code, Enhanced: rr.EnhancedCode, Message: rr.Message})
+			out.Rcpts = append(out.Rcpts, store.RcptUpdate{Addr: rc.Addr, State: store.RcptPending, Code: rr.Code, Enhanced: rr.EnhancedCode, Message: p.redact(rr.Message)})
 			pendingLeft++
 		default:
 			pendingLeft++ // not tried, or the attempt failed before RCPT
@@ -684,7 +696,7 @@ func (p *profileRun) outcome(it *store.ClaimedQueueItem, res *transport.Result) 
 	}
 	if res.Err != nil {
 		out.Stage, out.Code, out.Enhanced = string(res.Stage), res.Code, res.EnhancedCode
-		out.Error, out.Hint = res.Err.Error(), transport.Hint(res.Err)
+		out.Error, out.Hint = p.redact(res.Err.Error()), transport.Hint(res.Err)
 	}
 	retryAt := func() time.Time { return now.Add(p.policy.Backoff(it.Attempts + 1)) }
 	switch {

@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -439,5 +440,35 @@ func TestHandedBackClaimsKeepTheirHistory(t *testing.T) {
 	}
 	if err := q.st.ReleaseQueueClaims(ctx, "o", []int64{id}, string(Sent), time.Time{}, time.Now()); err == nil {
 		t.Fatal("released into sent")
+	}
+}
+
+func TestStoredFailureNeverHoldsTheSecret(t *testing.T) {
+	const pw = "Echoed-Secret-4411"
+	// A server that echoes what it was sent in its refusal.
+	sc := smtptest.StartScript(t, func(c *smtptest.Conn) {
+		c.Greet("AUTH PLAIN")
+		l, err := c.Expect("AUTH PLAIN")
+		if err != nil {
+			return
+		}
+		c.Line("535 5.7.8 credentials " + strings.TrimPrefix(l, "AUTH PLAIN ") + " rejected")
+		c.Read()
+	})
+	q, _ := openQueue(t, nil)
+	ctx := context.Background()
+	id, _ := q.Enqueue(ctx, msgTo(t, "p1", "b@herald.test"))
+	r := NewRunner(q, RunnerOptions{Resolve: func(ctx context.Context, p string) (Target, error) {
+		return Target{Config: transport.Config{Host: "127.0.0.1", Port: sc.Port, TLS: transport.TLSNone, Auth: transport.AuthPlain,
+			Username: "ann", Password: pw, AllowInsecureAuth: true, Timeout: 5 * time.Second}}, nil
+	}})
+	runUntilEmpty(t, r)
+	it, _ := q.Get(ctx, id)
+	if it.LastCode != 535 {
+		t.Fatalf("item %+v", it)
+	}
+	payload := base64.StdEncoding.EncodeToString([]byte("\x00ann\x00" + pw))
+	if strings.Contains(it.LastError+it.Hint, payload) || strings.Contains(it.LastError, pw) {
+		t.Fatalf("the stored failure holds the secret: %q", it.LastError)
 	}
 }

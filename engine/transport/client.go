@@ -628,7 +628,9 @@ func (c *Client) auth(m AuthMethod) error {
 				return err
 			}
 		default:
-			return replyError(StageAuth, "authentication failed", r)
+			e := replyError(StageAuth, "authentication failed", r)
+			e.Reply = sasl.Redact(e.Reply)
+			return e
 		}
 	}
 }

@@ -21,6 +21,9 @@ type SASL struct {
 	rec  *transcript.Recorder
 	host string
 	mech string
+	// sent holds every encoded response and the secret's own forms, for
+	// Redact.
+	sent []string
 }
 
 // NewSASL prepares an exchange with mechanism m (not AuthAuto or AuthNone)
@@ -29,6 +32,9 @@ type SASL struct {
 // responses as secrets; registering the secret itself is the caller's.
 func NewSASL(m AuthMethod, user, secret, host string, rec *transcript.Recorder) (*SASL, error) {
 	s := &SASL{rec: rec, host: host}
+	if len(secret) >= 4 {
+		s.sent = transcript.SecretForms(secret)
+	}
 	switch m {
 	case AuthPlain:
 		s.auth = gmsmtp.PlainAuth("", user, secret, host, true)
@@ -95,5 +101,18 @@ func (s *SASL) encode(b []byte) string {
 	if s.rec != nil {
 		s.rec.AddSecret(e)
 	}
+	if len(e) >= 4 {
+		s.sent = append(s.sent, e)
+	}
 	return e
+}
+
+// Redact replaces in text every response this exchange sent and every form
+// of the secret: a server may echo them in its refusal, and that text ends
+// up in errors, reports and the outbox.
+func (s *SASL) Redact(text string) string {
+	for _, f := range s.sent {
+		text = strings.ReplaceAll(text, f, transcript.Redacted)
+	}
+	return text
 }

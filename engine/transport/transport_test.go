@@ -756,3 +756,24 @@ func TestParsers(t *testing.T) {
 		t.Error("default ports")
 	}
 }
+
+func TestEchoedCredentialsAreRedactedFromErrors(t *testing.T) {
+	sc := smtptest.StartScript(t, func(c *smtptest.Conn) {
+		c.Greet("AUTH PLAIN")
+		l, err := c.Expect("AUTH PLAIN")
+		if err != nil {
+			return
+		}
+		c.Line("535 5.7.8 credentials " + strings.TrimPrefix(l, "AUTH PLAIN ") + " rejected")
+		c.Read()
+	})
+	cfg := Config{Host: "127.0.0.1", Port: sc.Port, TLS: TLSNone, Auth: AuthPlain, Username: "ann", Password: testPass, AllowInsecureAuth: true, Timeout: 5 * time.Second}
+	res := Send(context.Background(), cfg, env(), bytes.NewReader(msg)) // no transcript at all
+	if res.OK || res.Code != 535 {
+		t.Fatalf("%+v", res)
+	}
+	assertNoSecret(t, testPass, "ann", res.Err.Error())
+	if !strings.Contains(res.Err.Error(), transcript.Redacted) {
+		t.Fatalf("the echo was not replaced: %v", res.Err)
+	}
+}

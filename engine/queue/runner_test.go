@@ -472,3 +472,51 @@ func TestStoredFailureNeverHoldsTheSecret(t *testing.T) {
 		t.Fatalf("the stored failure holds the secret: %q", it.LastError)
 	}
 }
+
+func TestRunnerSurvivesServerRestart(t *testing.T) {
+	s1 := smtptest.Start(t, smtptest.Options{})
+	addr := s1.Addr
+	q, _ := openQueue(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var ms []Message
+	for i := 0; i < 40; i++ {
+		ms = append(ms, msgTo(t, "p1", fmt.Sprintf("r%d@herald.test", i)))
+	}
+	q.EnqueueBatch(ctx, ms[:20])
+	r := NewRunner(q, RunnerOptions{Poll: 20 * time.Millisecond, Retry: RetryPolicy{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond},
+		Resolve: func(ctx context.Context, p string) (Target, error) {
+			return Target{Config: transport.Config{Host: "127.0.0.1", Port: s1.Port, TLS: transport.TLSNone, Timeout: 2 * time.Second}, PerSession: 5}, nil
+		}})
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, false) }()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if cond() {
+				return
+			}
+		}
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	sent := func() int { c, _ := q.Counts(context.Background()); return c[Sent] }
+	waitFor("the first 20", func() bool { return sent() == 20 })
+	// The server goes down; messages queued meanwhile wait and retry.
+	s1.Close()
+	q.EnqueueBatch(ctx, ms[20:])
+	r.Kick()
+	waitFor("a failed attempt", func() bool {
+		c, _ := q.Counts(context.Background())
+		return c[Deferred] > 0
+	})
+	// It comes back on the same address: everything goes out.
+	s2 := smtptest.Start(t, smtptest.Options{Addr: addr})
+	waitFor("all 40", func() bool { return sent() == 40 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s1.Messages()) + len(s2.Messages()); n != 40 {
+		t.Fatalf("%d messages delivered in all, want 40", n)
+	}
+}

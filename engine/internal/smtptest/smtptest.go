@@ -149,6 +149,8 @@ type Options struct {
 	MaxSize int64
 	// NoDSN hides the DSN extension; NoSMTPUTF8 hides SMTPUTF8.
 	NoDSN, NoSMTPUTF8 bool
+	// Addr is the listen address (default 127.0.0.1:0, any free port).
+	Addr string
 }
 
 // Message is what the server accepted.
@@ -202,7 +204,11 @@ func Start(t testing.TB, o Options) *Server {
 	if o.StartTLS {
 		srv.TLSConfig = tcfg
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := o.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,6 +224,9 @@ func Start(t testing.TB, o Options) *Server {
 	t.Cleanup(func() { srv.Close() })
 	return s
 }
+
+// Close stops the server (as a crash or a restart would).
+func (s *Server) Close() { s.srv.Close() }
 
 // Messages returns what was accepted so far.
 func (s *Server) Messages() []Message {

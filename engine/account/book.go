@@ -196,8 +196,8 @@ func (b *Book) Secret(p *Profile, kind SecretKind) (string, error) {
 	return v, nil
 }
 
-// SecretStatus says, for each kind, "stored", "missing" or "keychain
-// unavailable", never the value.
+// SecretStatus says, for each kind, "stored", "missing", "keychain
+// unavailable" or "unreadable (store it again)", never the value.
 func (b *Book) SecretStatus(p *Profile) map[SecretKind]string {
 	out := map[SecretKind]string{}
 	for _, k := range secretKinds {
@@ -207,8 +207,10 @@ func (b *Book) SecretStatus(p *Profile) map[SecretKind]string {
 			out[k] = "stored"
 		case errors.Is(err, ErrNoSecret):
 			out[k] = "missing"
-		default:
+		case errors.Is(err, ErrNoKeychain):
 			out[k] = "keychain unavailable"
+		default:
+			out[k] = "unreadable (store it again)"
 		}
 	}
 	return out

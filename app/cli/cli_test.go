@@ -315,3 +315,26 @@ func TestHelpAndVersion(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestSendPipeliningFlag(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{})
+	base := []string{"send", "--server", sb.addr, "--tls", "none", "--from", "a@herald.test", "--to", "b@herald.test,c@herald.test", "--body", "x"}
+	r := runCLI(t, "", nil, append(base, "--pipelining", "on")...)
+	if r.code != ExitOK {
+		t.Fatalf("on: %d %s", r.code, r.stderr)
+	}
+	// Pipelined: MAIL, both RCPTs and DATA are written before the first
+	// reply to them.
+	group := r.stderr[strings.Index(r.stderr, "C  MAIL"):]
+	if strings.Index(group, "S  ") < strings.Index(group, "C  DATA") {
+		t.Fatalf("not pipelined:\n%s", r.stderr)
+	}
+	r = runCLI(t, "", nil, append(base, "--pipelining", "off")...)
+	mail := strings.Index(r.stderr, "C  MAIL")
+	if r.code != ExitOK || strings.Index(r.stderr[mail:], "S  ") > strings.Index(r.stderr[mail:], "C  RCPT") {
+		t.Fatalf("off: a reply did not come before the next command:\n%s", r.stderr)
+	}
+	if r = runCLI(t, "", nil, append(base, "--pipelining", "sometimes")...); r.code != ExitUsage {
+		t.Fatalf("bad mode: %d", r.code)
+	}
+}

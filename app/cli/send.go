@@ -46,6 +46,7 @@ type sendFlags struct {
 	profile                                            string
 	queue                                              bool
 	sendAt                                             string
+	pipelining                                         string
 
 	set  map[string]bool  // flags given on the command line
 	prof *account.Profile // the --profile, loaded
@@ -81,6 +82,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.eml, "eml", "", "send the prepared message in `file` as it is (- for standard input)")
 	fs.BoolVar(&f.redirect, "redirect", false, "with --eml: resend to --to, adding Resent-From/To/Date/Message-ID headers")
 	fs.StringVar(&f.quitAfter, "quit-after", "", "stop cleanly after `stage`: connect, banner, ehlo, tls, auth, mail, rcpt")
+	fs.StringVar(&f.pipelining, "pipelining", "auto", "`mode`: auto (MAIL, RCPT and DATA in one write where the server offers PIPELINING), on (require it), off")
 	fs.StringVar(&f.dsnNotify, "dsn-notify", "", "ask for delivery status notifications: `list` of success, failure, delay, or never")
 	fs.StringVar(&f.dsnRet, "dsn-ret", "", "DSN return: full or hdrs")
 	fs.StringVar(&f.dsnEnvID, "dsn-envid", "", "DSN envelope `id`")
@@ -348,6 +350,13 @@ func (f *sendFlags) readPassword(env Env) (string, error) {
 // sessionOptions applies the flags common to every session: timeout,
 // quit-after and DSN.
 func (f *sendFlags) sessionOptions(cfg *transport.Config) error {
+	if f.pipelining != "" {
+		m, err := transport.ParsePipelining(f.pipelining)
+		if err != nil {
+			return usagef("--pipelining: %v", err)
+		}
+		cfg.Pipelining = m
+	}
 	if f.timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}

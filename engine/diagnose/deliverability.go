@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -732,20 +731,4 @@ func (d *deliv) tlsRPT(ctx context.Context) []Finding {
 	}
 	return []Finding{{Check: "tls-rpt", Status: StatusInfo, Finding: "no TLS-RPT record (" + name + ")",
 		Hint: "Optional: TLS-RPT asks other servers to report TLS problems delivering to you."}}
-}
-
-// ipsOf resolves host to its addresses; a literal address is returned as is.
-func ipsOf(ctx context.Context, r Resolver, host string) ([]net.IP, error) {
-	if a, err := netip.ParseAddr(host); err == nil {
-		return []net.IP{net.IP(a.AsSlice())}, nil
-	}
-	addrs, err := r.LookupIPAddr(ctx, host)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]net.IP, len(addrs))
-	for i, a := range addrs {
-		out[i] = a.IP
-	}
-	return out, nil
 }

@@ -128,12 +128,6 @@ func New(st *store.Store, clock Clock) *Queue {
 	return &Queue{st: st, clock: clock}
 }
 
-// Store returns the underlying store.
-func (q *Queue) Store() *store.Store { return q.st }
-
-// Clock returns the queue's clock.
-func (q *Queue) Clock() Clock { return q.clock }
-
 func toNew(m Message) store.NewQueueItem {
 	return store.NewQueueItem{Profile: m.Profile, From: m.From, To: m.To, MessageID: m.MessageID,
 		Subject: m.Subject, Body: m.Body, SMTPUTF8: m.SMTPUTF8, SendAt: m.SendAt, Batch: m.Batch}

@@ -114,9 +114,6 @@ func NewRunner(q *Queue, o RunnerOptions) *Runner {
 		busy: map[string]bool{}, slow: map[string]time.Time{}}
 }
 
-// Owner returns the name this runner claims items under.
-func (r *Runner) Owner() string { return r.o.Owner }
-
 // Subscribe returns a channel of events (with lines, the sessions'
 // transcript lines too); a slow reader loses events, it never slows the
 // runner. cancel ends the subscription.

@@ -520,3 +520,32 @@ func TestRunnerSurvivesServerRestart(t *testing.T) {
 		t.Fatalf("%d messages delivered in all, want 40", n)
 	}
 }
+
+func TestPauseAndResume(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{})
+	q, _ := openQueue(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := NewRunner(q, RunnerOptions{Poll: 10 * time.Millisecond, Resolve: resolverFor(s)})
+	r.Pause()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, false) }()
+	q.Enqueue(ctx, msgTo(t, "p1", "b@herald.test"))
+	r.Kick()
+	// Paused: several polls go by and nothing is claimed or sent.
+	time.Sleep(100 * time.Millisecond)
+	if c, _ := q.Counts(ctx); c[Queued] != 1 || len(s.Messages()) != 0 {
+		t.Fatalf("a paused runner sent: %v, %d messages", c, len(s.Messages()))
+	}
+	r.Resume()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if c, _ := q.Counts(ctx); c[Sent] == 1 {
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatal("nothing was sent after Resume")
+}

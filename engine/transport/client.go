@@ -190,20 +190,6 @@ func (c *Client) recClient(text string) {
 	}
 }
 
-// recServer records a line the server sent (nothing without a recorder).
-func (c *Client) recServer(line []byte) {
-	if c.rec != nil {
-		c.rec.Server(c.tls, string(line))
-	}
-}
-
-// addSecret registers a secret with the recorder, if there is one.
-func (c *Client) addSecret(s string) {
-	if c.rec != nil {
-		c.rec.AddSecret(s)
-	}
-}
-
 func (c *Client) connect(ctx context.Context) error {
 	addr := c.cfg.addr()
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/bulk"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/queue"
@@ -75,12 +74,11 @@ func runBulk(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		return ExitUsage, err
 	}
 
-	st, _, err := openStore(dataDir, f.dataDir, env)
+	c, err := env.core(ctx, f.dataDir)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer st.Close()
-	prof, err := account.NewBook(st, env.secrets()).Get(ctx, f.profile)
+	prof, err := c.Book.Get(ctx, f.profile)
 	if err != nil {
 		return profileErrCode(err), err
 	}
@@ -133,7 +131,7 @@ func runBulk(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		return ExitFailure, err
 	}
 	summary.Batch = batch
-	q := queue.New(st, nil)
+	q := c.Queue
 	ms := make([]queue.Message, 0, min(bulkBatchSize, len(res.Messages)))
 	for start := 0; start < len(res.Messages); start += bulkBatchSize {
 		end := min(start+bulkBatchSize, len(res.Messages))

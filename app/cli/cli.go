@@ -29,6 +29,8 @@ type Env struct {
 	GUI func(ctx context.Context, dataDir string) error
 	// Secrets holds profiles' secrets; nil means the OS keychain.
 	Secrets account.Secrets
+
+	open *opener // set by Run: the core, opened once by the first verb that needs it
 }
 
 // OSEnv returns an Env over the process's own streams and environment.
@@ -73,6 +75,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if env.Getenv == nil {
 		env.Getenv = func(string) string { return "" }
 	}
+	env.open = &opener{}
+	defer env.open.close()
 	code, err := run(ctx, args, env)
 	if err != nil {
 		var ue *usageError
@@ -106,8 +110,10 @@ func run(ctx context.Context, args []string, env Env) (int, error) {
 				return ExitUsage, usagef("--data-dir needs a value")
 			}
 			dataDir, args = args[1], args[2:]
+			env.open.global = dataDir
 		case strings.HasPrefix(a, "--data-dir=") || strings.HasPrefix(a, "-data-dir="):
 			dataDir, args = a[strings.Index(a, "=")+1:], args[1:]
+			env.open.global = dataDir
 		default:
 			return ExitUsage, usagef("unknown flag %s before the verb (try 'herald help')", a)
 		}

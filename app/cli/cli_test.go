@@ -23,7 +23,16 @@ type runResult struct {
 func runCLI(t *testing.T, stdin string, env map[string]string, args ...string) runResult {
 	t.Helper()
 	var out, errb bytes.Buffer
-	e := Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
+	// Every verb that records (send keeps a history) gets a data directory of
+	// its own, never the user's.
+	tmp := t.TempDir()
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok || k != "HERALD_DATA_DIR" {
+			return v
+		}
+		return tmp
+	}
+	e := Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Getenv: getenv}
 	code := Run(context.Background(), args, e)
 	return runResult{code, out.String(), errb.String()}
 }

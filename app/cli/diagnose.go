@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/diagnose"
 	"github.com/herald-smtp/herald/engine/message"
@@ -139,15 +140,14 @@ func runTest(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		return ExitUsage, usagef("test needs --email ADDR, --profile NAME or --server HOST[:PORT]")
 	}
 	if c.profile != "" {
-		b, done, err := openBook(dataDir, c.dataDir, env)
+		hc, err := env.core(ctx, c.dataDir)
 		if err != nil {
 			return ExitFailure, err
 		}
-		defer done()
-		if c.prof, err = b.Get(ctx, c.profile); err != nil {
+		if c.prof, err = hc.Book.Get(ctx, c.profile); err != nil {
 			return profileErrCode(err), err
 		}
-		c.book = b
+		c.core = hc
 	}
 	from := firstNonEmpty(c.from, f.email)
 	if from == "" && c.prof != nil {
@@ -174,7 +174,7 @@ func runTest(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		if addr == "" {
 			return ExitUsage, usagef("--discover needs an address: --email or --from")
 		}
-		d, err := diagnose.Discover(ctx, addr, diagnose.DiscoverOptions{Known: accountKnown{}})
+		d, err := diagnose.Discover(ctx, addr, diagnose.DiscoverOptions{Known: core.Known()})
 		if err != nil {
 			return ExitUsage, usagef("%v", err)
 		}
@@ -389,7 +389,7 @@ func runDiscover(ctx context.Context, args []string, env Env) (int, error) {
 	if *timeout <= 0 {
 		return ExitUsage, usagef("--timeout must be positive")
 	}
-	d, err := diagnose.Discover(ctx, addr, diagnose.DiscoverOptions{Known: accountKnown{}, Timeout: *timeout})
+	d, err := diagnose.Discover(ctx, addr, diagnose.DiscoverOptions{Known: core.Known(), Timeout: *timeout})
 	if err != nil {
 		return ExitUsage, usagef("%v", err)
 	}
@@ -518,4 +518,4 @@ func serverOf(p *account.Profile, provider, setupURL string) diagnose.Server {
 	return diagnose.Server{Host: p.Host, Port: p.Port, TLS: p.TLS, Auth: auth, Username: p.Username, Provider: provider, SetupURL: setupURL}
 }
 
-var _ diagnose.Known = accountKnown{}
+var _ diagnose.Known = core.Known()

@@ -78,15 +78,14 @@ func runLoad(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		return ExitUsage, usagef("load needs --server HOST[:PORT] (or --profile NAME)")
 	}
 	if f.conn.profile != "" {
-		b, done, err := openBook(dataDir, f.conn.dataDir, env)
+		hc, err := env.core(ctx, f.conn.dataDir)
 		if err != nil {
 			return ExitFailure, err
 		}
-		defer done()
-		if f.conn.prof, err = b.Get(ctx, f.conn.profile); err != nil {
+		if f.conn.prof, err = hc.Book.Get(ctx, f.conn.profile); err != nil {
 			return profileErrCode(err), err
 		}
-		f.conn.book = b
+		f.conn.core = hc
 	}
 	cfg, err := f.conn.transportConfig(env)
 	if err != nil {

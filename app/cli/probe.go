@@ -2,25 +2,25 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/diagnose"
-	"github.com/herald-smtp/herald/engine/transport"
 )
 
 // profileTest walks the profile's connection step by step (the wizard's
 // probe): DNS, connect, banner, EHLO, TLS, AUTH and an envelope dry run.
-func profileTest(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
+func profileTest(ctx context.Context, args []string, env Env, _ string) (int, error) {
 	fs := newFlagSet("profile test", "herald profile test NAME [--rcpt ADDR] [--json]", env)
 	rcpt := fs.String("rcpt", "", "recipient `address` for the envelope dry run (default: the profile's own address)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
-	b, p, done, code, err := namedProfile(ctx, fs, args, "profile test", env, dataDir)
+	c, p, code, err := namedProfile(ctx, fs, args, "profile test", env)
 	if err != nil {
 		return code, err
 	}
-	defer done()
-	password, err := profileSecret(b, p, "", env)
+	password, err := profileSecret(c, p, "")
 	if err != nil {
 		return ExitFailure, err
 	}
@@ -36,26 +36,18 @@ func profileTest(ctx context.Context, args []string, env Env, dataDir string) (i
 	return testExitCode(rep, nil), nil
 }
 
-// profileSecret returns the password (or token) for a session with p: the
-// flag-given one when there is one, else the keychain's. A profile that
-// needs none gets "".
-func profileSecret(b *account.Book, p *account.Profile, given string, env Env) (string, error) {
-	if given != "" {
-		return given, nil
+// profileSecret returns the password (or token) for a session with p (the
+// given one, else the keychain's), with the command line's advice when
+// there is none.
+func profileSecret(c *core.Core, p *account.Profile, given string) (string, error) {
+	pw, err := c.Secret(p, given)
+	switch {
+	case err == nil:
+		return pw, nil
+	case errors.Is(err, core.ErrOAuthNotSupported):
+		return "", fmt.Errorf("%w; give an access token with --auth xoauth2 --password-env VAR", err)
+	case errors.Is(err, core.ErrPasswordAsked):
+		return "", usagef("%v: give it with --password-env VAR or --password-stdin", err)
 	}
-	needs := p.PasswordAuth() || p.Auth == transport.AuthXOAUTH2
-	if p.Auth == account.AuthOAuth2 {
-		return "", fmt.Errorf("profile %q signs in with OAuth2, which this version of Herald cannot do yet; give an access token with --auth xoauth2 --password-env VAR", p.Name)
-	}
-	if !needs {
-		return "", nil
-	}
-	if p.Secret == account.SecretAsk {
-		return "", usagef("profile %q asks for its password each time: give it with --password-env VAR or --password-stdin", p.Name)
-	}
-	pw, err := b.Secret(p, account.SecretPassword)
-	if err != nil {
-		return "", fmt.Errorf("%w\nGive the password with --password-env VAR or --password-stdin, or store it: herald profile set-password %s", err, quoteArg(p.Name))
-	}
-	return pw, nil
+	return "", fmt.Errorf("%w\nGive the password with --password-env VAR or --password-stdin, or store it: herald profile set-password %s", err, quoteArg(p.Name))
 }

@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/queue"
@@ -69,15 +70,6 @@ func runProfile(ctx context.Context, args []string, env Env, dataDir string) (in
 		return profileTest(ctx, rest, env, dataDir)
 	}
 	return ExitUsage, usagef("unknown profile sub-command %q (try 'herald profile help')", sub)
-}
-
-// openBook opens the store and the keychain.
-func openBook(global, local string, env Env) (*account.Book, func(), error) {
-	st, _, err := openStore(global, local, env)
-	if err != nil {
-		return nil, nil, err
-	}
-	return account.NewBook(st, env.secrets()), func() { st.Close() }, nil
 }
 
 // profileFlags are the settable fields of a profile; edit applies only the
@@ -437,11 +429,11 @@ func profileAdd(ctx context.Context, args []string, env Env, dataDir string) (in
 	if p.Secret == account.SecretAsk && secrets[account.SecretPassword] != "" {
 		return ExitUsage, usagef("--ask-password stores no password: drop --password-stdin/--password-env")
 	}
-	b, done, err := openBook(dataDir, f.dataDir, env)
+	c, err := env.core(ctx, f.dataDir)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer done()
+	b := c.Book
 	if err := b.Add(ctx, p); err != nil {
 		return profileErrCode(err), err
 	}
@@ -486,23 +478,20 @@ func nameAndFlags(fs *flag.FlagSet, args []string, what string) (string, error) 
 }
 
 // namedProfile parses "NAME [flags]" with fs (it adds --data-dir), opens the
-// book and loads the profile; the caller defers done. On failure it returns
-// the exit code to use.
-func namedProfile(ctx context.Context, fs *flag.FlagSet, args []string, what string, env Env, dataDir string) (b *account.Book, p *account.Profile, done func(), code int, err error) {
+// core and loads the profile. On failure it returns the exit code to use.
+func namedProfile(ctx context.Context, fs *flag.FlagSet, args []string, what string, env Env) (c *core.Core, p *account.Profile, code int, err error) {
 	local := fs.String("data-dir", "", "Herald's data `directory`")
 	name, err := nameAndFlags(fs, args, what)
 	if err != nil {
-		return nil, nil, nil, ExitUsage, err
+		return nil, nil, ExitUsage, err
 	}
-	b, done, err = openBook(dataDir, *local, env)
-	if err != nil {
-		return nil, nil, nil, ExitFailure, err
+	if c, err = env.core(ctx, *local); err != nil {
+		return nil, nil, ExitFailure, err
 	}
-	if p, err = b.Get(ctx, name); err != nil {
-		done()
-		return nil, nil, nil, profileErrCode(err), err
+	if p, err = c.Book.Get(ctx, name); err != nil {
+		return nil, nil, profileErrCode(err), err
 	}
-	return b, p, done, ExitOK, nil
+	return c, p, ExitOK, nil
 }
 
 func profileEdit(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
@@ -518,11 +507,11 @@ func profileEdit(ctx context.Context, args []string, env Env, dataDir string) (i
 	if err != nil {
 		return ExitUsage, err
 	}
-	b, done, err := openBook(dataDir, f.dataDir, env)
+	c, err := env.core(ctx, f.dataDir)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer done()
+	b := c.Book
 	p, err := b.Get(ctx, name)
 	if err != nil {
 		return profileErrCode(err), err
@@ -541,7 +530,7 @@ func profileEdit(ctx context.Context, args []string, env Env, dataDir string) (i
 	}
 	if set["ask-password"] && f.askPassword {
 		// The password is asked for from now on: do not keep the old one.
-		if err := env.secrets().Delete(p.ID, account.SecretPassword); err != nil && !errors.Is(err, account.ErrNoSecret) && !errors.Is(err, account.ErrNoKeychain) {
+		if err := c.Book.DeleteSecret(p, account.SecretPassword); err != nil && !errors.Is(err, account.ErrNoSecret) && !errors.Is(err, account.ErrNoKeychain) {
 			return ExitFailure, err
 		}
 	}
@@ -581,11 +570,11 @@ func profileList(ctx context.Context, args []string, env Env, dataDir string) (i
 	if _, err := parseFlags(fs, args); err != nil {
 		return ExitUsage, err
 	}
-	b, done, err := openBook(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer done()
+	b := c.Book
 	ps, err := b.List(ctx)
 	if err != nil {
 		return ExitFailure, err
@@ -613,11 +602,11 @@ func profileList(ctx context.Context, args []string, env Env, dataDir string) (i
 func profileShow(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
 	fs := newFlagSet("profile show", "herald profile show NAME [--json]", env)
 	jsonOut := fs.Bool("json", false, "print JSON")
-	b, p, done, code, err := namedProfile(ctx, fs, args, "profile show", env, dataDir)
+	c, p, code, err := namedProfile(ctx, fs, args, "profile show", env)
 	if err != nil {
 		return code, err
 	}
-	defer done()
+	b := c.Book
 	status := b.SecretStatus(p)
 	if *jsonOut {
 		return ExitOK, writeJSON(env.Stdout, struct {
@@ -689,11 +678,11 @@ func profileRemove(ctx context.Context, args []string, env Env, dataDir string) 
 	if err != nil {
 		return ExitUsage, err
 	}
-	b, done, err := openBook(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer done()
+	b := c.Book
 	if err := b.Remove(ctx, name, *force); err != nil {
 		if errors.Is(err, account.ErrNoKeychain) {
 			return ExitFailure, fmt.Errorf("%w\n(use --force to remove the profile anyway)", err)
@@ -707,11 +696,10 @@ func profileRemove(ctx context.Context, args []string, env Env, dataDir string) 
 func profileExport(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
 	fs := newFlagSet("profile export", "herald profile export NAME [--format autoconfig|json]", env)
 	format := fs.String("format", "json", "`format`: json (Herald's, every setting) or autoconfig (Thunderbird clientConfig XML)")
-	_, p, done, code, err := namedProfile(ctx, fs, args, "profile export", env, dataDir)
+	_, p, code, err := namedProfile(ctx, fs, args, "profile export", env)
 	if err != nil {
 		return code, err
 	}
-	defer done()
 	switch *format {
 	case "json":
 		return ExitOK, account.ExportJSON(env.Stdout, *p)
@@ -765,11 +753,11 @@ func profileImport(ctx context.Context, args []string, env Env, dataDir string) 
 	if *name != "" && len(ps) != 1 {
 		return ExitUsage, usagef("--name applies to a file with one profile; %s has %d", file, len(ps))
 	}
-	b, done, err := openBook(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer done()
+	b := c.Book
 	for i := range ps {
 		p := &ps[i]
 		if *name != "" {
@@ -818,11 +806,11 @@ func profileSetPassword(ctx context.Context, args []string, env Env, dataDir str
 	if value == "" {
 		return ExitUsage, usagef("standard input was empty: nothing to store")
 	}
-	b, done, err := openBook(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer done()
+	b := c.Book
 	p, err := b.Get(ctx, name)
 	if err != nil {
 		return profileErrCode(err), err

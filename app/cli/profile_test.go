@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/sandbox"
 	"github.com/herald-smtp/herald/platform/keychain"
@@ -111,12 +112,12 @@ func TestProfileWithRealKeychainSendsAndLeaksNothing(t *testing.T) {
 	assertNoSecretInDir(t, dir, "ann", pw)
 
 	// Removing the profile removes its keychain entry.
-	b, done, err := openBook("", dir, Env{Getenv: func(string) string { return "" }})
+	hc, err := core.Open(context.Background(), dir, core.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := b.Get(context.Background(), "Test Relay")
-	done()
+	p, err := hc.Book.Get(context.Background(), "Test Relay")
+	hc.Close()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/herald-smtp/herald/engine/account"
+	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/store"
-	"github.com/herald-smtp/herald/engine/transport"
 )
 
 const queueUsage = `Usage:
@@ -27,8 +26,8 @@ const queueUsage = `Usage:
 `
 
 // SandboxProfile is the profile id of queued messages for the built-in
-// sandbox (127.0.0.1:2525) when no stored profile has that id.
-const SandboxProfile = "sandbox"
+// sandbox when no stored profile has that id.
+const SandboxProfile = core.SandboxProfile
 
 func runQueue(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
@@ -54,15 +53,6 @@ func runQueue(ctx context.Context, args []string, env Env, dataDir string) (int,
 	return ExitUsage, usagef("unknown queue sub-command %q (try 'herald queue help')", sub)
 }
 
-// openQueue opens the store, the queue and the profile book.
-func openQueue(global, local string, env Env) (*queue.Queue, *account.Book, func(), error) {
-	st, _, err := openStore(global, local, env)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return queue.New(st, nil), account.NewBook(st, env.secrets()), func() { st.Close() }, nil
-}
-
 func parseStates(s string) ([]string, error) {
 	if s == "" {
 		return nil, nil
@@ -76,17 +66,6 @@ func parseStates(s string) ([]string, error) {
 		out = append(out, string(st))
 	}
 	return out, nil
-}
-
-// profileNames maps profile ids to names for listings.
-func profileNames(ctx context.Context, b *account.Book) map[string]string {
-	names := map[string]string{SandboxProfile: SandboxProfile}
-	if ps, err := b.List(ctx); err == nil {
-		for _, p := range ps {
-			names[p.ID] = p.Name
-		}
-	}
-	return names
 }
 
 func queueList(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
@@ -105,11 +84,11 @@ func queueList(ctx context.Context, args []string, env Env, dataDir string) (int
 	if err != nil {
 		return ExitUsage, err
 	}
-	q, b, done, err := openQueue(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer done()
+	q, b := c.Queue, c.Book
 	f := queue.Filter{States: states, Batch: *batch, AfterID: *after, Limit: *limit}
 	if *profile != "" {
 		p, err := b.Get(ctx, *profile)
@@ -143,7 +122,7 @@ func queueList(ctx context.Context, args []string, env Env, dataDir string) (int
 		return ExitOK, nil
 	}
 	fmt.Fprintln(env.Stdout, "Queue: "+strings.Join(parts, ", "))
-	names := profileNames(ctx, b)
+	names := c.ProfileNames(ctx)
 	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tPROFILE\tTRIES\tNEXT\tSUBJECT\tLAST ERROR")
 	for _, it := range items {
@@ -181,11 +160,11 @@ func queueShow(ctx context.Context, args []string, env Env, dataDir string) (int
 	if err != nil {
 		return ExitUsage, usagef("queue show: %q is not an id", arg)
 	}
-	q, b, done, err := openQueue(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer done()
+	q := c.Queue
 	it, err := q.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return ExitUsage, err
@@ -201,7 +180,7 @@ func queueShow(ctx context.Context, args []string, env Env, dataDir string) (int
 	}
 	w := env.Stdout
 	fmt.Fprintf(w, "Message %d: %s\n", it.ID, it.State)
-	fmt.Fprintf(w, "Profile:   %s\n", profileNames(ctx, b)[it.Profile])
+	fmt.Fprintf(w, "Profile:   %s\n", c.ProfileNames(ctx)[it.Profile])
 	fmt.Fprintf(w, "Subject:   %s\nMessage-ID: %s\nFrom:      %s\nSize:      %d bytes\n", it.Subject, it.MessageID, it.From, it.Size)
 	fmt.Fprintf(w, "Queued:    %s\nAttempts:  %d\n", it.Created.Local().Format(time.DateTime), it.Attempts)
 	if s := queue.State(it.State); s == queue.Deferred || s == queue.Scheduled {
@@ -236,98 +215,32 @@ func queueChange(ctx context.Context, verb string, args []string, env Env, dataD
 	if len(pos) == 0 && !*all && *batch == "" {
 		return ExitUsage, usagef("queue %s needs item ids, --all or --batch", verb)
 	}
-	q, _, done, err := openQueue(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer done()
-	var ids []int64
+	sel := core.Selection{All: *all, Batch: *batch}
 	for _, p := range pos {
 		id, err := strconv.ParseInt(p, 10, 64)
 		if err != nil {
 			return ExitUsage, usagef("%q is not an item id", p)
 		}
-		ids = append(ids, id)
+		sel.IDs = append(sel.IDs, id)
 	}
-	if *all || *batch != "" {
-		states, err := parseStates(*state)
-		if err != nil {
-			return ExitUsage, err
-		}
-		if states == nil {
-			states = map[string][]string{
-				"retry":   {"failed", "deferred", "unknown", "held"},
-				"cancel":  {"queued", "scheduled", "deferred", "held", "unknown", "failed"},
-				"hold":    {"queued", "scheduled", "deferred"},
-				"release": {"held"},
-			}[verb]
-		}
-		items, err := q.List(ctx, queue.Filter{States: states, Batch: *batch})
-		if err != nil {
-			return ExitFailure, err
-		}
-		for _, it := range items {
-			ids = append(ids, it.ID)
-		}
+	if sel.States, err = parseStates(*state); err != nil {
+		return ExitUsage, err
 	}
-	op := map[string]func(context.Context, int64) error{"retry": q.Retry, "cancel": q.Cancel, "hold": q.Hold, "release": q.Release}[verb]
-	changed, code := 0, ExitOK
-	for _, id := range ids {
-		if err := op(ctx, id); err != nil {
-			fmt.Fprintln(env.Stderr, "herald:", err)
-			code = ExitUsage
-			continue
-		}
-		changed++
+	changed, failed, err := c.Change(ctx, core.QueueOp(verb), sel)
+	if err != nil {
+		return ExitFailure, err
+	}
+	code := ExitOK
+	for _, e := range failed {
+		fmt.Fprintln(env.Stderr, "herald:", e.Err)
+		code = ExitUsage
 	}
 	fmt.Fprintf(env.Stdout, "%s: %d item(s)\n", verb, changed)
 	return code, nil
-}
-
-// resolver turns profile ids into sending targets: the stored profile with
-// its keychain secret and its retry settings over the global policy, or the
-// built-in sandbox.
-func resolver(b *account.Book, env Env, global queue.RetryPolicy) queue.Resolver {
-	return func(ctx context.Context, id string) (queue.Target, error) {
-		p, err := b.GetByID(ctx, id)
-		if errors.Is(err, account.ErrNotFound) && id == SandboxProfile {
-			host, port, _ := splitHostPort(DefaultServer)
-			return queue.Target{Config: transport.Config{Host: host, Port: port, TLS: transport.TLSNone, Auth: transport.AuthNone}}, nil
-		}
-		if err != nil {
-			return queue.Target{}, fmt.Errorf("the profile of these messages is gone: %w", err)
-		}
-		if p.Secret == account.SecretAsk && p.PasswordAuth() {
-			return queue.Target{}, fmt.Errorf("profile %q asks for its password each time, so queued messages cannot be sent unattended: store it with 'herald profile set-password %s'", p.Name, quoteArg(p.Name))
-		}
-		pw, err := profileSecret(b, p, "", env)
-		if err != nil {
-			return queue.Target{}, err
-		}
-		t := queue.Target{Config: p.TransportConfig(pw), Sessions: p.Limits.Sessions, PerSession: p.Limits.PerSession, PerMinute: p.Limits.PerMinute}
-		for _, fb := range p.Fallbacks {
-			c := t.Config
-			c.Host, c.Port, c.TLS = fb.Host, fb.Port, fb.TLS
-			t.Fallbacks = append(t.Fallbacks, c)
-		}
-		if r := p.Retry; r != nil {
-			pol := global
-			if r.Initial > 0 {
-				pol.Initial = time.Duration(r.Initial)
-			}
-			if r.Max > 0 {
-				pol.Max = time.Duration(r.Max)
-			}
-			if r.GiveUpAfter > 0 {
-				pol.GiveUpAfter = time.Duration(r.GiveUpAfter)
-			}
-			if r.WarnAfter > 0 {
-				pol.WarnAfter = time.Duration(r.WarnAfter)
-			}
-			t.Retry = &pol
-		}
-		return t, nil
-	}
 }
 
 func queueRun(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
@@ -345,32 +258,23 @@ func queueRun(ctx context.Context, args []string, env Env, dataDir string) (int,
 	if policy.Initial <= 0 || policy.Max < policy.Initial || policy.GiveUpAfter < policy.Initial || policy.WarnAfter < 0 {
 		return ExitUsage, usagef("retry settings: need 0 < --retry-initial <= --retry-max, --give-up-after >= --retry-initial, --warn-after >= 0")
 	}
-	q, b, done, err := openQueue(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer done()
-	r := queue.NewRunner(q, queue.RunnerOptions{Resolve: resolver(b, env, policy), Retry: policy})
-	events, stop := r.Subscribe(4096, *verbose)
-	printed := make(chan struct{})
-	names := profileNames(ctx, b)
-	go func() {
-		defer close(printed)
-		for e := range events {
-			switch e.Kind {
-			case queue.EventLine:
-				fmt.Fprintf(env.Stderr, "[%s] %s\n", names[e.Profile], e.Line.String())
-			case queue.EventState:
-				fmt.Fprintf(env.Stdout, "%s  message %d: %s %s\n", e.Time.Local().Format(time.TimeOnly), e.Item, e.State, stateSuffix(e))
-			case queue.EventWarning, queue.EventSession:
-				fmt.Fprintf(env.Stderr, "%s  [%s] %s\n", e.Time.Local().Format(time.TimeOnly), names[e.Profile], e.Text)
-			}
+	q := c.Queue
+	names := c.ProfileNames(ctx)
+	print := func(e queue.Event) {
+		switch e.Kind {
+		case queue.EventLine:
+			fmt.Fprintf(env.Stderr, "[%s] %s\n", names[e.Profile], e.Line.String())
+		case queue.EventState:
+			fmt.Fprintf(env.Stdout, "%s  message %d: %s %s\n", e.Time.Local().Format(time.TimeOnly), e.Item, e.State, stateSuffix(e))
+		case queue.EventWarning, queue.EventSession:
+			fmt.Fprintf(env.Stderr, "%s  [%s] %s\n", e.Time.Local().Format(time.TimeOnly), names[e.Profile], e.Text)
 		}
-	}()
-	err = r.Run(ctx, *untilEmpty)
-	stop()
-	<-printed
-	if err != nil {
+	}
+	if err := c.RunQueue(ctx, core.RunOptions{Retry: policy, UntilEmpty: *untilEmpty, Lines: *verbose, OnEvent: print}); err != nil {
 		return ExitFailure, err
 	}
 	counts, err := q.Counts(ctx)
@@ -401,11 +305,11 @@ func queuePurge(ctx context.Context, args []string, env Env, dataDir string) (in
 	if err != nil {
 		return ExitUsage, err
 	}
-	q, _, done, err := openQueue(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer done()
+	q := c.Queue
 	ss := make([]queue.State, len(states))
 	for i, s := range states {
 		ss[i] = queue.State(s)

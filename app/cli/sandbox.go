@@ -13,33 +13,7 @@ import (
 
 	"github.com/herald-smtp/herald/engine/sandbox"
 	"github.com/herald-smtp/herald/engine/store"
-	"github.com/herald-smtp/herald/platform/paths"
 )
-
-func resolveDataDir(flagValue string, env Env) (string, error) {
-	dir, err := paths.DataDir(flagValue, env.Getenv)
-	if err != nil {
-		return "", err
-	}
-	return paths.Ensure(dir)
-}
-
-// openStore opens the store in the data directory named by --data-dir (either
-// before the verb or after it), HERALD_DATA_DIR, or the default.
-func openStore(global, local string, env Env) (*store.Store, string, error) {
-	if local == "" {
-		local = global
-	}
-	dir, err := resolveDataDir(local, env)
-	if err != nil {
-		return nil, "", err
-	}
-	st, err := store.Open(store.PathIn(dir))
-	if err != nil {
-		return nil, "", err
-	}
-	return st, dir, nil
-}
 
 const sandboxSynopsis = `herald sandbox [--listen ADDR] [--tls none|starttls|implicit] [--auth USER:PASS] [--max-size N] [--fault SPEC]
        herald sandbox list [--json] [--limit N]
@@ -96,11 +70,11 @@ func runSandbox(ctx context.Context, args []string, env Env, dataDir string) (in
 		}
 		cfg.Faults = fl
 	}
-	st, dir, err := openStore(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer st.Close()
+	st, dir := c.Store, c.DataDir
 	cfg.CertDir = dir
 	srv, err := sandbox.Start(ctx, cfg, st)
 	if err != nil {
@@ -177,11 +151,11 @@ func sandboxList(ctx context.Context, args []string, env Env, dataDir string) (i
 	} else if len(pos) > 0 {
 		return ExitUsage, usagef("unexpected arguments %q", pos)
 	}
-	st, _, err := openStore(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer st.Close()
+	st := c.Store
 	msgs, err := st.ListSandboxMessages(ctx, *limit)
 	if err != nil {
 		return ExitFailure, err
@@ -230,11 +204,11 @@ func sandboxShow(ctx context.Context, args []string, env Env, dataDir string) (i
 	if err != nil {
 		return ExitUsage, usagef("%q is not a message ID", pos[0])
 	}
-	st, _, err := openStore(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer st.Close()
+	st := c.Store
 	m, err := st.SandboxMessage(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return ExitUsage, usagef("no captured message with ID %d", id)
@@ -283,11 +257,11 @@ func sandboxClear(ctx context.Context, args []string, env Env, dataDir string) (
 	} else if len(pos) > 0 {
 		return ExitUsage, usagef("unexpected arguments %q", pos)
 	}
-	st, _, err := openStore(dataDir, *local, env)
+	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer st.Close()
+	st := c.Store
 	if err := st.DeleteSandboxMessages(ctx); err != nil {
 		return ExitFailure, err
 	}

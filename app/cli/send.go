@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/queue"
@@ -50,7 +51,7 @@ type sendFlags struct {
 
 	set  map[string]bool  // flags given on the command line
 	prof *account.Profile // the --profile, loaded
-	book *account.Book
+	core *core.Core       // opened with --profile
 }
 
 func (f *sendFlags) register(fs *flag.FlagSet) {
@@ -110,15 +111,14 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 	}
 	f.set = setFlags(fs)
 	if f.profile != "" {
-		b, done, err := openBook(dataDir, f.dataDir, env)
+		hc, err := env.core(ctx, f.dataDir)
 		if err != nil {
 			return ExitFailure, err
 		}
-		defer done()
-		if f.prof, err = b.Get(ctx, f.profile); err != nil {
+		if f.prof, err = hc.Book.Get(ctx, f.profile); err != nil {
 			return profileErrCode(err), err
 		}
-		f.book = b
+		f.core = hc
 	}
 	if f.queue || f.sendAt != "" {
 		return f.enqueue(ctx, env, dataDir)
@@ -140,10 +140,6 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 	}
 
 	rec := transcript.New()
-	cfg.Transcript = rec
-	if cfg.Password != "" {
-		rec.AddSecret(cfg.Password)
-	}
 	var wg sync.WaitGroup
 	if !f.quiet {
 		sub := rec.Subscribe(4096, true)
@@ -160,19 +156,18 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 			w.Flush()
 		}()
 	}
-	res := transport.Send(ctx, cfg, env2, bytes.NewReader(raw))
-	if f.prof != nil && !f.set["server"] {
-		// The profile's fallbacks, in order, while the server is unreachable.
-		for _, fb := range f.prof.Fallbacks {
-			if res.OK || res.Stage != transport.StageConnect {
-				break
-			}
-			rec.Info(false, fmt.Sprintf("%s:%d unreachable: trying the fallback %s:%d (%s)", cfg.Host, cfg.Port, fb.Host, fb.Port, fb.TLS))
-			cfg.Host, cfg.Port, cfg.TLS = fb.Host, fb.Port, fb.TLS
-			res = transport.Send(ctx, cfg, env2, bytes.NewReader(raw))
+	hc := f.core
+	if hc == nil {
+		if hc, err = env.core(ctx, f.dataDir); err != nil {
+			return ExitFailure, err
 		}
 	}
-	rec.Finish()
+	req := core.SendRequest{Profile: f.prof, Config: cfg, Envelope: env2, Message: raw, MessageID: msgID, Transcript: rec}
+	if f.prof != nil && !f.set["server"] {
+		req.Fallbacks = core.Fallbacks(f.prof, cfg)
+	}
+	sent := hc.Send(ctx, req)
+	res := sent.Result
 	wg.Wait()
 
 	code := exitCode(res)
@@ -306,7 +301,7 @@ func (f *sendFlags) profileConfig(env Env) (transport.Config, error) {
 		if f.set["auth"] && cfg.Auth == transport.AuthXOAUTH2 {
 			tmp.Auth = transport.AuthXOAUTH2
 		}
-		pw, err := profileSecret(f.book, &tmp, given, env)
+		pw, err := profileSecret(f.core, &tmp, given)
 		if err != nil {
 			return cfg, err
 		}
@@ -486,15 +481,6 @@ func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, e
 		return envl, nil, "", usagef("--redirect works with --eml only")
 	}
 	d := message.Draft{From: f.from, To: f.to.values, Cc: f.cc.values, Bcc: f.bcc.values, ReplyTo: f.replyTo, Subject: f.subject, Text: f.body}
-	if p := f.prof; p != nil {
-		if d.From == "" {
-			d.From = p.From()
-		}
-		if d.ReplyTo == "" {
-			d.ReplyTo = p.ReplyTo
-		}
-		d.Headers = append(d.Headers, p.Headers...)
-	}
 	if f.body != "" && f.bodyFile != "" {
 		return envl, nil, "", usagef("use only one of --body and --body-file")
 	}
@@ -512,10 +498,6 @@ func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, e
 		}
 		d.HTML = string(b)
 	}
-	if f.prof != nil && f.prof.Signature != "" {
-		// RFC 3676 signature separator.
-		d.Text = strings.TrimRight(d.Text, "\r\n") + "\n\n-- \n" + f.prof.Signature + "\n"
-	}
 	for _, a := range f.attach.values {
 		d.Attachments = append(d.Attachments, message.Attachment{Path: a})
 	}
@@ -526,7 +508,7 @@ func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, e
 		}
 		d.Headers = append(d.Headers, message.Header{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
 	}
-	r, err := message.Render(d)
+	r, err := core.Compose(f.prof, d)
 	if err != nil {
 		return envl, nil, "", usagef("invalid message: %v", err)
 	}
@@ -597,32 +579,17 @@ func jsonResult(r *transport.Result, rec *transcript.Recorder, msgID string) jso
 }
 
 func printResult(w io.Writer, r *transport.Result, msgID string, rec *transcript.Recorder) {
-	if r.OK {
-		if r.Stage != transport.StageDone {
-			fmt.Fprintf(w, "ok: stopped cleanly after %s\n", r.Stage)
-			return
-		}
-		accepted := 0
-		for _, rc := range r.Recipients {
-			if rc.Accepted {
-				accepted++
-			}
-		}
-		fmt.Fprintf(w, "sent %s to %d of %d recipients: %s\n", msgID, accepted, len(r.Recipients), rec.Redact(r.QueuedAs))
-		for _, rc := range r.Recipients {
-			if !rc.Accepted {
-				fmt.Fprintf(w, "rejected %s: %d %s %s\n", rc.Addr, rc.Code, rc.EnhancedCode, rec.Redact(rc.Message))
-			}
-		}
+	sum := core.Describe(r, msgID, rec)
+	if r.OK && r.Stage != transport.StageDone {
+		fmt.Fprintf(w, "ok: %s\n", sum.Line)
 		return
 	}
-	msg := "unknown error"
-	if r.Err != nil {
-		msg = rec.Redact(r.Err.Error())
+	fmt.Fprintln(w, sum.Line)
+	for _, l := range sum.Rejected {
+		fmt.Fprintln(w, l)
 	}
-	fmt.Fprintf(w, "failed at %s (%s): %s\n", r.Stage, r.Class, msg)
-	if h := transport.Hint(r.Err); h != "" {
-		fmt.Fprintf(w, "hint: %s\n", h)
+	if sum.Hint.Text != "" {
+		fmt.Fprintf(w, "hint: %s\n", sum.Hint.Text)
 	}
 }
 
@@ -649,22 +616,23 @@ func (f *sendFlags) enqueue(ctx context.Context, env Env, dataDir string) (int, 
 	if f.prof != nil {
 		profileID = f.prof.ID
 	}
-	st, _, err := openStore(dataDir, f.dataDir, env)
+	c, err := env.core(ctx, f.dataDir)
 	if err != nil {
 		return ExitFailure, err
 	}
-	defer st.Close()
 	subject := f.subject
 	if f.eml != "" {
 		if p, err := message.ReadEML(bytes.NewReader(raw)); err == nil {
 			subject = p.Subject
 		}
 	}
-	m := queue.Message{Profile: profileID, From: envl.From, To: envl.To, MessageID: msgID, Subject: subject, Body: raw, SendAt: sendAt}
-	id, err := queue.New(st, nil).Enqueue(ctx, m)
+	r := &message.Rendered{Envelope: message.Envelope{From: envl.From, To: envl.To}, MessageID: msgID, Subject: subject, Bytes: raw,
+		NeedsSMTPUTF8: message.NeedsSMTPUTF8(envl.From, envl.To, raw)}
+	ids, err := c.Enqueue(ctx, queue.FromRendered(profileID, r, sendAt))
 	if err != nil {
 		return ExitFailure, err
 	}
+	id := ids[0]
 	when := "now"
 	if !sendAt.IsZero() {
 		when = "at " + sendAt.Local().Format(time.DateTime)

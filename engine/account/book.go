@@ -215,3 +215,11 @@ func (b *Book) SecretStatus(p *Profile) map[SecretKind]string {
 	}
 	return out
 }
+
+// DeleteSecret removes one of the profile's secrets from the keychain.
+func (b *Book) DeleteSecret(p *Profile, kind SecretKind) error {
+	if err := b.sec.Delete(p.ID, kind); err != nil {
+		return fmt.Errorf("profile %q: delete the %s: %w", p.Name, kind, err)
+	}
+	return nil
+}

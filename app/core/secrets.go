@@ -1,4 +1,4 @@
-package cli
+package core
 
 import (
 	"errors"
@@ -11,6 +11,9 @@ import (
 // osSecrets adapts the OS keychain (platform/keychain) to the engine's
 // account.Secrets, translating its errors.
 type osSecrets struct{ k *keychain.Keychain }
+
+// OSSecrets returns the profiles' secret store over the OS keychain.
+func OSSecrets() account.Secrets { return osSecrets{keychain.New()} }
 
 func (s osSecrets) Set(id string, kind account.SecretKind, v string) error {
 	return secretErr(s.k.Set(id, keychain.Kind(kind), v))
@@ -35,13 +38,4 @@ func secretErr(err error) error {
 		return fmt.Errorf("%w: %w", account.ErrNoKeychain, err)
 	}
 	return err
-}
-
-// secrets returns the environment's secret store: the OS keychain unless a
-// test set another.
-func (e Env) secrets() account.Secrets {
-	if e.Secrets != nil {
-		return e.Secrets
-	}
-	return osSecrets{keychain.New()}
 }

@@ -1,0 +1,190 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/herald-smtp/herald/engine/account"
+	"github.com/herald-smtp/herald/engine/feed"
+	"github.com/herald-smtp/herald/engine/message"
+	"github.com/herald-smtp/herald/engine/queue"
+	"github.com/herald-smtp/herald/engine/transcript"
+	"github.com/herald-smtp/herald/engine/transport"
+)
+
+// SendRequest is one message to send at once, over one session.
+type SendRequest struct {
+	// Profile is the stored profile sending it, nil for a session set up by
+	// hand (or the sandbox); it is recorded with the send.
+	Profile *account.Profile
+	// Config is the session: from ProfileConfig or built by the front end.
+	Config transport.Config
+	// Fallbacks are tried in order while the server is unreachable.
+	Fallbacks []transport.Config
+	// Envelope is MAIL FROM and RCPT TO.
+	Envelope transport.Envelope
+	// Message is the whole RFC 5322 message (nil when Config.QuitAfter ends
+	// the session before DATA).
+	Message []byte
+	// MessageID and Subject describe the message for history and listings.
+	MessageID, Subject string
+	// Transcript records the session; nil makes one. Its subscribers see
+	// every line live (already redacted).
+	Transcript *transcript.Recorder
+}
+
+// SendResult is what happened to one send.
+type SendResult struct {
+	*transport.Result
+	// MessageID is the message's Message-ID.
+	MessageID string
+	// Transcript holds the whole session, redacted.
+	Transcript *transcript.Recorder
+	// Server is "host:port" of the server that carried (or refused) it.
+	Server string
+	// Session ids the session on the feed's Transcript topic.
+	Session string
+}
+
+var sessionSeq atomic.Int64
+
+// newSession returns an id for a session or job on the feed, unique in this
+// process.
+func newSession(kind string) string {
+	return kind + "-" + strconv.FormatInt(sessionSeq.Add(1), 10)
+}
+
+// Send runs one session for req: connect, TLS, AUTH, envelope, DATA, with
+// the fallbacks while the server is unreachable. Every line goes to the
+// transcript and, live, to the feed. It never returns nil.
+func (c *Core) Send(ctx context.Context, req SendRequest) *SendResult {
+	rec := req.Transcript
+	if rec == nil {
+		rec = transcript.New()
+	}
+	cfg := req.Config
+	cfg.Transcript = rec
+	if cfg.Password != "" {
+		rec.AddSecret(cfg.Password)
+	}
+	out := &SendResult{MessageID: req.MessageID, Transcript: rec, Session: newSession("send")}
+	profileID := SandboxProfile
+	if req.Profile != nil {
+		profileID = req.Profile.ID
+	}
+	stop := c.forwardLines(rec, out.Session, profileID)
+	try := func(cfg transport.Config) (*transport.Result, error) {
+		r := transport.Send(ctx, cfg, req.Envelope, bytes.NewReader(req.Message))
+		if r.OK {
+			return r, nil
+		}
+		return r, r.Err
+	}
+	note := func(from, to transport.Config, err error) {
+		rec.Info(false, fmt.Sprintf("%s:%d unreachable: trying the fallback %s:%d (%s)", from.Host, from.Port, to.Host, to.Port, to.TLS))
+	}
+	res, used, _ := transport.WithFallbacks(ctx, cfg, req.Fallbacks, try, note)
+	rec.Finish()
+	stop()
+	out.Result = res
+	out.Server = fmt.Sprintf("%s:%d", used.Host, used.Port)
+	return out
+}
+
+// forwardLines publishes rec's lines on the feed until stop is called (after
+// rec.Finish, so that every line is delivered).
+func (c *Core) forwardLines(rec *transcript.Recorder, session, profile string) (stop func()) {
+	sub := rec.Subscribe(4096, true)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for e := range sub.C() {
+			e := e
+			c.Feed.Publish(feed.Event{Topic: feed.Transcript, Time: e.Time, Session: session, Profile: profile, Line: &e})
+		}
+	}()
+	return wg.Wait
+}
+
+// ProfileConfig is the session configuration of a stored profile with its
+// secret (given, or from the keychain), or of the sandbox when p is nil.
+func (c *Core) ProfileConfig(p *account.Profile, given string) (transport.Config, error) {
+	if p == nil {
+		return c.SandboxConfig(), nil
+	}
+	pw, err := c.Secret(p, given)
+	if err != nil {
+		return transport.Config{}, err
+	}
+	return p.TransportConfig(pw), nil
+}
+
+// Compose merges profile p (nil: the sandbox, which adds nothing) into d and
+// renders it.
+func Compose(p *account.Profile, d message.Draft) (*message.Rendered, error) {
+	if p != nil {
+		p.ApplyTo(&d)
+	}
+	return message.Render(d)
+}
+
+// SendDraft composes d with p (nil: the sandbox) and sends it at once.
+// rec, when not nil, receives the session live.
+func (c *Core) SendDraft(ctx context.Context, p *account.Profile, d message.Draft, rec *transcript.Recorder) (*SendResult, error) {
+	r, err := Compose(p, d)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := c.ProfileConfig(p, "")
+	if err != nil {
+		return nil, err
+	}
+	req := SendRequest{Profile: p, Config: cfg, Envelope: transport.Envelope{From: r.Envelope.From, To: r.Envelope.To},
+		Message: r.Bytes, MessageID: r.MessageID, Subject: r.Subject, Transcript: rec}
+	if p != nil {
+		req.Fallbacks = Fallbacks(p, cfg)
+	}
+	return c.Send(ctx, req), nil
+}
+
+// ProfileID is the outbox's id for p: its id, or the sandbox's for nil.
+func ProfileID(p *account.Profile) string {
+	if p == nil {
+		return SandboxProfile
+	}
+	return p.ID
+}
+
+// Enqueue puts messages in the outbox in one durable transaction and tells
+// the feed.
+func (c *Core) Enqueue(ctx context.Context, ms ...queue.Message) ([]int64, error) {
+	ids, err := c.Queue.EnqueueBatch(ctx, ms)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		c.Feed.Publish(feed.Event{Topic: feed.Queue, ID: id, Text: "queued"})
+	}
+	c.kickRunner()
+	return ids, nil
+}
+
+// QueueDraft composes d with p (nil: the sandbox) and puts it in the outbox,
+// due at sendAt (zero: now).
+func (c *Core) QueueDraft(ctx context.Context, p *account.Profile, d message.Draft, sendAt time.Time) (int64, *message.Rendered, error) {
+	r, err := Compose(p, d)
+	if err != nil {
+		return 0, nil, err
+	}
+	ids, err := c.Enqueue(ctx, queue.FromRendered(ProfileID(p), r, sendAt))
+	if err != nil {
+		return 0, nil, err
+	}
+	return ids[0], r, nil
+}

@@ -1,0 +1,133 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/herald-smtp/herald/engine/account"
+	"github.com/herald-smtp/herald/engine/queue"
+	"github.com/herald-smtp/herald/engine/transport"
+)
+
+// SandboxProfile is the profile id of messages for the built-in sandbox
+// when no stored profile has that id.
+const SandboxProfile = "sandbox"
+
+// DefaultSandboxAddr is where the sandbox listens by default, and where
+// sandbox messages go when no sandbox runs in this process.
+const DefaultSandboxAddr = "127.0.0.1:2525"
+
+// ErrPasswordAsked is wrapped when a profile keeps no password ("ask every
+// time") and none was given.
+var ErrPasswordAsked = errors.New("asks for its password each time and none was given")
+
+// ErrOAuthNotSupported is wrapped when a profile signs in with OAuth2, which
+// this version cannot do yet.
+var ErrOAuthNotSupported = errors.New("signs in with OAuth2, which this version of Herald cannot do yet")
+
+// Secret returns the password (or token) for a session with p: given when
+// it is not empty, else the keychain's. A profile that needs none gets "".
+// Errors wrap ErrPasswordAsked, ErrOAuthNotSupported, account.ErrNoSecret or
+// account.ErrNoKeychain, so a front end can say what to do.
+func (c *Core) Secret(p *account.Profile, given string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	if p.Auth == account.AuthOAuth2 {
+		return "", fmt.Errorf("profile %q %w", p.Name, ErrOAuthNotSupported)
+	}
+	if !p.PasswordAuth() && p.Auth != transport.AuthXOAUTH2 {
+		return "", nil
+	}
+	if p.Secret == account.SecretAsk {
+		return "", fmt.Errorf("profile %q %w", p.Name, ErrPasswordAsked)
+	}
+	pw, err := c.Book.Secret(p, account.SecretPassword)
+	if err != nil {
+		return "", fmt.Errorf("profile %q: %w", p.Name, err)
+	}
+	return pw, nil
+}
+
+// SandboxConfig is the session configuration for the built-in sandbox: the
+// one this process runs, else the default address.
+func (c *Core) SandboxConfig() transport.Config {
+	addr := DefaultSandboxAddr
+	if c.Sandbox != nil {
+		addr = c.Sandbox.Addr()
+	}
+	host, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	return transport.Config{Host: host, Port: port, TLS: transport.TLSNone, Auth: transport.AuthNone, Timeout: 30 * time.Second}
+}
+
+// Fallbacks returns the session configurations of p's fallback servers,
+// each a copy of cfg with the fallback's server and TLS mode.
+func Fallbacks(p *account.Profile, cfg transport.Config) []transport.Config {
+	var out []transport.Config
+	for _, fb := range p.Fallbacks {
+		c := cfg
+		c.Host, c.Port, c.TLS = fb.Host, fb.Port, fb.TLS
+		out = append(out, c)
+	}
+	return out
+}
+
+// RetryPolicy returns global with the profile's own retry settings over it.
+func RetryPolicy(p *account.Profile, global queue.RetryPolicy) queue.RetryPolicy {
+	pol := global
+	if r := p.Retry; r != nil {
+		if r.Initial > 0 {
+			pol.Initial = time.Duration(r.Initial)
+		}
+		if r.Max > 0 {
+			pol.Max = time.Duration(r.Max)
+		}
+		if r.GiveUpAfter > 0 {
+			pol.GiveUpAfter = time.Duration(r.GiveUpAfter)
+		}
+		if r.WarnAfter > 0 {
+			pol.WarnAfter = time.Duration(r.WarnAfter)
+		}
+	}
+	return pol
+}
+
+// Target turns a stored profile into how the outbox sends with it: server,
+// TLS, auth with the keychain's secret, pinning, limits, fallbacks and its
+// retry policy over global.
+func (c *Core) Target(p *account.Profile, global queue.RetryPolicy) (queue.Target, error) {
+	if p.Secret == account.SecretAsk && p.PasswordAuth() {
+		return queue.Target{}, fmt.Errorf("profile %q %w, so queued messages cannot be sent unattended", p.Name, ErrPasswordAsked)
+	}
+	pw, err := c.Secret(p, "")
+	if err != nil {
+		return queue.Target{}, err
+	}
+	cfg := p.TransportConfig(pw)
+	t := queue.Target{Config: cfg, Sessions: p.Limits.Sessions, PerSession: p.Limits.PerSession, PerMinute: p.Limits.PerMinute, Fallbacks: Fallbacks(p, cfg)}
+	if p.Retry != nil {
+		pol := RetryPolicy(p, global)
+		t.Retry = &pol
+	}
+	return t, nil
+}
+
+// Resolver returns the outbox's resolver: profile ids to targets, the
+// sandbox id to the sandbox.
+func (c *Core) Resolver(global queue.RetryPolicy) queue.Resolver {
+	return func(ctx context.Context, id string) (queue.Target, error) {
+		p, err := c.Book.GetByID(ctx, id)
+		if errors.Is(err, account.ErrNotFound) && id == SandboxProfile {
+			return queue.Target{Config: c.SandboxConfig()}, nil
+		}
+		if err != nil {
+			return queue.Target{}, fmt.Errorf("the profile of these messages is gone: %w", err)
+		}
+		return c.Target(p, global)
+	}
+}

@@ -10,9 +10,11 @@ import (
 
 	"github.com/herald-smtp/herald/app"
 	"github.com/herald-smtp/herald/app/cli"
+	"github.com/herald-smtp/herald/platform/locale"
 )
 
 func main() {
+	locale.Restore()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], cli.OSEnv(app.RunGUI))
 	stop()

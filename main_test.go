@@ -384,3 +384,27 @@ func tail(s string, n int) string {
 	}
 	return s[len(s)-n:]
 }
+
+// TestNoLocaleNoiseOnStderr runs the built binary under every common locale:
+// no command may print Fyne's "Error parsing user locale" (or anything else)
+// on stderr, and the environment children see is the one Herald was given.
+func TestNoLocaleNoiseOnStderr(t *testing.T) {
+	bin := heraldBin(t)
+	for _, loc := range []string{"C", "POSIX", "C.UTF-8", "", "en_US.UTF-8", "de_DE.UTF-8"} {
+		for _, args := range [][]string{{"version"}, {"help"}, {"queue", "list"}} {
+			cmd := exec.Command(bin, args...)
+			cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HERALD_DATA_DIR=" + t.TempDir()}
+			if loc != "" {
+				cmd.Env = append(cmd.Env, "LANG="+loc, "LC_ALL="+loc)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("LANG=%q herald %v: %v\n%s", loc, args, err, stderr.String())
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("LANG=%q herald %v printed on stderr:\n%s", loc, args, stderr.String())
+			}
+		}
+	}
+}

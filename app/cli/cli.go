@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/herald-smtp/herald/engine/account"
 )
@@ -182,16 +184,22 @@ func newFlagSet(name, synopsis string, env Env) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and turns flag errors into usage errors. Flags may
-// come before or after positional arguments.
+// parseFlags parses args and turns flag errors into usage errors: the
+// error first, with the flag as typed, and one line pointing to the verb's
+// help (never the whole help). Flags may come before or after positional
+// arguments.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err // the flag set has printed its usage
+				usage()
+				return nil, err
 			}
-			return nil, &usageError{err.Error()}
+			return nil, &usageError{flagError(err, args) + fmt.Sprintf("\nRun 'herald %s --help' for the flags.", fs.Name())}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -203,6 +211,83 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// flagError rewords the flag package's errors with the flag as the user
+// typed it (the package shows "-bogus" for "--bogus").
+func flagError(err error, args []string) string {
+	msg := err.Error()
+	typed := func(name string) string {
+		for _, a := range args {
+			n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if strings.HasPrefix(a, "-") && n == name {
+				if i := strings.Index(a, "="); i >= 0 {
+					return a[:i]
+				}
+				return a
+			}
+		}
+		return "--" + name
+	}
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "unknown flag " + typed(name)
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return typed(name) + " needs a value"
+	}
+	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+		// invalid value "x" for flag -name: reason
+		val, rest, _ := strings.Cut(rest, " for flag -")
+		name, reason, _ := strings.Cut(rest, ": ")
+		return fmt.Sprintf("%s %s: %s", typed(name), val, reason)
+	}
+	return msg
+}
+
+// durationValue is a duration flag that also takes a bare number of seconds,
+// as swaks does ("5" is 5s, "0.5" half a second), and days ("7d"), besides
+// Go durations ("30s", "2m", "1h30m").
+type durationValue time.Duration
+
+// ParseDuration reads a duration the way every duration flag does.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f < 0 {
+			return 0, errors.New("must not be negative")
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		if f, err := strconv.ParseFloat(d, 64); err == nil && f >= 0 {
+			return time.Duration(f * 24 * float64(time.Hour)), nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("not a duration: give seconds (30), or a number with a unit (500ms, 30s, 5m, 2h, 7d)")
+	}
+	if d < 0 {
+		return 0, errors.New("must not be negative")
+	}
+	return d, nil
+}
+
+func (d *durationValue) Set(s string) error {
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+// durationVar defines a duration flag that accepts bare seconds.
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
+	*p = def
+	fs.Var((*durationValue)(p), name, usage)
 }
 
 // listFlag is a repeatable flag whose values may also be comma-separated.

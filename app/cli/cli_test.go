@@ -112,7 +112,16 @@ func TestSendToSandboxJSON(t *testing.T) {
 	if !strings.Contains(raw, "X-Campaign: test-1") || !strings.Contains(raw, res["message_id"].(string)) {
 		t.Fatalf("header or Message-ID missing:\n%s", raw)
 	}
-	// The live transcript went to stderr, marked by direction.
+	// --json alone prints only the JSON (the transcript is inside it).
+	if r.stderr != "" {
+		t.Errorf("--json wrote to stderr:\n%s", r.stderr)
+	}
+	// --verbose adds the live transcript on stderr, marked by direction.
+	r = runCLI(t, "", nil, "send", "--server", sb.addr, "--tls", "none", "--from", "ann@herald.test",
+		"--to", "bob@example.com", "--bcc", "eve@example.com", "--body", "x", "--json", "--verbose")
+	if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &res) != nil {
+		t.Fatalf("--json --verbose: exit %d\n%s", r.code, r.stdout)
+	}
 	for _, want := range []string{"I  ", "S  220 ", "C  EHLO ", "C  RCPT TO:<eve@example.com>", "S  221"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr transcript lacks %q:\n%s", want, r.stderr)

@@ -59,7 +59,7 @@ func runConsole(ctx context.Context, args []string, env Env, _ string) (int, err
 	fs.StringVar(&f.tls, "tls", "", "TLS `mode`: implicit (TLS from the first byte), starttls (in clear until you type starttls) or none (default: implicit on port 465, else starttls)")
 	fs.StringVar(&f.caFile, "ca-file", "", "extra CA certificate(s) to trust, PEM `file` (e.g. the sandbox's certificate)")
 	fs.StringVar(&f.helo, "helo", "", "`name` for ehlo without an argument and after starttls (default: this host's name)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for each reply")
+	durationVar(fs, &f.timeout, "timeout", 30*time.Second, "how long to wait for each reply: seconds or a `duration` (30, 500ms, 2m)")
 	fs.BoolVar(&f.allowInsecureAuth, "allow-insecure-auth", false, "allow auth over a connection without TLS (the password travels in clear)")
 	fs.StringVar(&f.user, "user", "", "user `name` for auth when the helper names none")
 	fs.StringVar(&f.passwordEnv, "password-env", "", "read the password (or xoauth2 token) for auth from environment `VAR`")

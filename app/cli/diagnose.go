@@ -374,7 +374,8 @@ func printDeliverability(w io.Writer, domain string, fs []diagnose.Finding) {
 func runDiscover(ctx context.Context, args []string, env Env) (int, error) {
 	fs := newFlagSet("discover", discoverSynopsis, env)
 	asJSON := fs.Bool("json", false, "print the discovery as one JSON object")
-	timeout := fs.Duration("timeout", 10*time.Second, "how long discovery may take in all")
+	timeout := new(time.Duration)
+	durationVar(fs, timeout, "timeout", 10*time.Second, "how long discovery may take in all: seconds or a `duration`")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return ExitUsage, err

@@ -48,7 +48,7 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.allowInsecureAuth, "allow-insecure-auth", false, "allow AUTH over a connection without TLS (the password travels in clear)")
 	fs.StringVar(&c.caFile, "ca-file", "", "extra CA certificate(s) to trust, PEM `file`")
 	fs.StringVar(&c.helo, "helo", "", "`name` to send in EHLO (default: this host's name)")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "timeout for each step of a session")
+	durationVar(fs, &c.timeout, "timeout", 30*time.Second, "timeout for each step of a session: seconds or a `duration` (30, 500ms, 2m)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "Herald's data `directory` (for --profile)")
 	fs.IntVar(&f.messages, "messages", 100, "send `N` messages in total")
 	fs.IntVar(&f.sessions, "sessions", 1, "run `C` sessions at once")

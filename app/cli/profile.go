@@ -104,7 +104,7 @@ func (f *profileFlags) register(fs *flag.FlagSet, withName bool) {
 	fs.StringVar(&f.caFile, "ca-file", "", "extra CA certificate(s) to trust, PEM `file`")
 	fs.StringVar(&f.pinned, "pin-sha256", "", "trust the self-signed certificate with this SHA-256 `fingerprint` (hex)")
 	fs.StringVar(&f.helo, "helo", "", "`name` to send in EHLO")
-	fs.DurationVar(&f.timeout, "timeout", 0, "timeout for each step of a session, e.g. 30s")
+	durationVar(fs, &f.timeout, "timeout", 0, "timeout for each step of a session: seconds or a `duration` (30, 500ms, 2m)")
 	fs.StringVar(&f.from, "from", "", "sender `address`, optionally \"Name <addr>\"")
 	fs.StringVar(&f.fromName, "from-name", "", "sender display `name`")
 	fs.StringVar(&f.replyTo, "reply-to", "", "Reply-To `address`")
@@ -132,10 +132,10 @@ func (f *profileFlags) register(fs *flag.FlagSet, withName bool) {
 type retryFlags struct{ initial, max, giveUp, warn time.Duration }
 
 func (r *retryFlags) register(fs *flag.FlagSet, scope string) {
-	fs.DurationVar(&r.initial, "retry-initial", 0, "first retry after this `delay`, doubling after each try, "+scope+" (default 1m)")
-	fs.DurationVar(&r.max, "retry-max", 0, "at most this `delay` between retries, "+scope+" (default 1h)")
-	fs.DurationVar(&r.giveUp, "give-up-after", 0, "fail a message still undelivered after this `long`, "+scope+" (default 48h)")
-	fs.DurationVar(&r.warn, "warn-after", 0, "warn once a message waits this `long`, "+scope+" (default 4h)")
+	durationVar(fs, &r.initial, "retry-initial", 0, "first retry after this `delay`, doubling after each try, "+scope+" (default 1m)")
+	durationVar(fs, &r.max, "retry-max", 0, "at most this `delay` between retries, "+scope+" (default 1h)")
+	durationVar(fs, &r.giveUp, "give-up-after", 0, "fail a message still undelivered after this `long`, "+scope+" (default 48h)")
+	durationVar(fs, &r.warn, "warn-after", 0, "warn once a message waits this `long`, "+scope+" (default 4h)")
 }
 
 func (r *retryFlags) any(set map[string]bool) bool {

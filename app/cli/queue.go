@@ -264,7 +264,11 @@ func queueRun(ctx context.Context, args []string, env Env, dataDir string) (int,
 	}
 	q := c.Queue
 	names := c.ProfileNames(ctx)
+	sent := 0
 	print := func(e queue.Event) {
+		if e.Kind == queue.EventState && e.State == queue.Sent {
+			sent++
+		}
 		switch e.Kind {
 		case queue.EventLine:
 			fmt.Fprintf(env.Stderr, "[%s] %s\n", names[e.Profile], e.Line.String())
@@ -274,8 +278,15 @@ func queueRun(ctx context.Context, args []string, env Env, dataDir string) (int,
 			fmt.Fprintf(env.Stderr, "%s  [%s] %s\n", e.Time.Local().Format(time.TimeOnly), names[e.Profile], e.Text)
 		}
 	}
-	if err := c.RunQueue(ctx, core.RunOptions{Retry: policy, UntilEmpty: *untilEmpty, Lines: *verbose, OnEvent: print}); err != nil {
+	err = c.RunQueue(ctx, core.RunOptions{Retry: policy, UntilEmpty: *untilEmpty, Lines: *verbose, OnEvent: print})
+	interrupted := ctx.Err() != nil
+	if err != nil && !interrupted {
 		return ExitFailure, err
+	}
+	// An interrupt is a clean stop: the runner handed its claims back.
+	ctx = context.WithoutCancel(ctx)
+	if interrupted {
+		fmt.Fprintf(env.Stdout, "interrupted: %d message(s) sent in this run; the rest stay queued\n", sent)
 	}
 	counts, err := q.Counts(ctx)
 	if err != nil {
@@ -296,7 +307,8 @@ func stateSuffix(e queue.Event) string {
 func queuePurge(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
 	fs := newFlagSet("queue purge", "herald queue purge [--state S[,S]] [--older-than DURATION]", env)
 	state := fs.String("state", "sent,cancelled", "purge items in these `states`")
-	older := fs.Duration("older-than", 0, "only items last changed longer ago than this `duration` (e.g. 168h)")
+	older := new(time.Duration)
+	durationVar(fs, older, "older-than", 0, "only items last changed longer ago than this `duration` (e.g. 7d or 168h)")
 	local := fs.String("data-dir", "", "Herald's data `directory`")
 	if _, err := parseFlags(fs, args); err != nil {
 		return ExitUsage, err

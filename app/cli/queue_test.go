@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/sandbox"
+	"github.com/herald-smtp/herald/engine/store"
 )
 
 func TestQueueCommands(t *testing.T) {
@@ -125,4 +129,45 @@ func mustFaults(t *testing.T, spec string) []sandbox.Fault {
 		t.Fatal(err)
 	}
 	return f
+}
+
+func TestQueueRunInterruptIsACleanStop(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{})
+	dir := t.TempDir()
+	sec := &memSecrets{m: map[string]string{}}
+	if r := runCLIWith(t, "", sec, "--data-dir", dir, "profile", "add", "--name", "box", "--server", sb.addr, "--tls", "none", "--auth", "none", "--from", "ann@herald.test"); r.code != ExitOK {
+		t.Fatalf("profile add: %d %s", r.code, r.stderr)
+	}
+	if r := runCLIWith(t, "", sec, "--data-dir", dir, "send", "--profile", "box", "--queue", "--to", "b@herald.test", "--body", "x"); r.code != ExitOK {
+		t.Fatalf("send --queue: %d %s", r.code, r.stderr)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb bytes.Buffer
+	done := make(chan int)
+	go func() {
+		done <- Run(ctx, []string{"--data-dir", dir, "queue", "run"}, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }, Secrets: sec})
+	}()
+	// Wait until the outbox has recorded the message as sent (another
+	// connection to the same store, as another process would look).
+	st, err := store.Open(store.PathIn(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if n, _ := st.CountQueueItems(context.Background()); n["sent"] == 1 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel() // Ctrl-C
+	code := <-done
+	if code != ExitOK {
+		t.Fatalf("interrupted queue run: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "interrupted: 1 message(s) sent") || strings.Contains(errb.String(), "context canceled") {
+		t.Fatalf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	}
 }

@@ -42,7 +42,7 @@ type sendFlags struct {
 	redirect                                           bool
 	quitAfter                                          string
 	dsnNotify, dsnRet, dsnEnvID                        string
-	jsonOut, quiet                                     bool
+	jsonOut, quiet, verbose                            bool
 	dataDir                                            string
 	profile                                            string
 	queue                                              bool
@@ -68,7 +68,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.allowInsecureAuth, "allow-insecure-auth", false, "allow AUTH over a connection without TLS (the password travels in clear)")
 	fs.StringVar(&f.caFile, "ca-file", "", "extra CA certificate(s) to trust, PEM `file` (e.g. the sandbox's certificate)")
 	fs.StringVar(&f.helo, "helo", "", "`name` to send in EHLO (default: this host's name)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout for each step of the session")
+	durationVar(fs, &f.timeout, "timeout", 30*time.Second, "timeout for each step of the session: seconds or a `duration` (30, 500ms, 2m)")
 	fs.StringVar(&f.from, "from", "", "sender `address` (header From and envelope MAIL FROM)")
 	fs.Var(&f.to, "to", "recipient `address`; repeatable, comma lists allowed")
 	fs.Var(&f.cc, "cc", "Cc `address`; repeatable, comma lists allowed")
@@ -89,6 +89,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dsnEnvID, "dsn-envid", "", "DSN envelope `id`")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object on standard output")
 	fs.BoolVar(&f.quiet, "quiet", false, "do not print the transcript; print the result only on failure")
+	fs.BoolVar(&f.verbose, "verbose", false, "with --json: also print the live transcript on standard error")
 	fs.StringVar(&f.dataDir, "data-dir", "", "Herald's data `directory`")
 }
 
@@ -141,7 +142,7 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 
 	rec := transcript.New()
 	var wg sync.WaitGroup
-	if !f.quiet {
+	if (!f.quiet && !f.jsonOut) || f.verbose {
 		sub := rec.Subscribe(4096, true)
 		wg.Add(1)
 		go func() {
@@ -364,24 +365,14 @@ func (f *sendFlags) sessionOptions(cfg *transport.Config) error {
 		cfg.QuitAfter = st
 	}
 	if f.dsnNotify != "" || f.dsnRet != "" || f.dsnEnvID != "" {
-		d := &transport.DSN{EnvID: f.dsnEnvID}
-		switch strings.ToLower(f.dsnRet) {
-		case "", "full", "hdrs":
-			d.Return = strings.ToLower(f.dsnRet)
-		default:
-			return usagef("--dsn-ret must be full or hdrs, got %q", f.dsnRet)
-		}
-		for _, n := range strings.Split(f.dsnNotify, ",") {
-			n = strings.ToLower(strings.TrimSpace(n))
-			switch n {
-			case "":
-			case "success", "failure", "delay", "never":
-				d.Notify = append(d.Notify, strings.ToUpper(n))
-			default:
-				return usagef("--dsn-notify: unknown value %q (success, failure, delay or never)", n)
-			}
+		d, err := transport.ParseDSN(f.dsnNotify, f.dsnRet, f.dsnEnvID)
+		if err != nil {
+			return usagef("%v", err)
 		}
 		cfg.DSN = d
+	}
+	if err := transport.ValidHeloName(cfg.HeloName); err != nil {
+		return usagef("--helo: %v", err)
 	}
 	return nil
 }

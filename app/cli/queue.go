@@ -101,11 +101,17 @@ func queueList(ctx context.Context, args []string, env Env, dataDir string) (int
 	if err != nil {
 		return ExitFailure, err
 	}
+	names := c.ProfileNames(ctx)
 	if *jsonOut {
-		if items == nil {
-			items = []queue.Item{}
+		type listed struct {
+			queue.Item
+			ProfileName string `json:"profile_name"`
 		}
-		return ExitOK, writeJSON(env.Stdout, items)
+		out := make([]listed, 0, len(items))
+		for _, it := range items {
+			out = append(out, listed{it, names[it.Profile]})
+		}
+		return ExitOK, writeJSON(env.Stdout, out)
 	}
 	counts, err := q.Counts(ctx)
 	if err != nil {
@@ -122,13 +128,13 @@ func queueList(ctx context.Context, args []string, env Env, dataDir string) (int
 		return ExitOK, nil
 	}
 	fmt.Fprintln(env.Stdout, "Queue: "+strings.Join(parts, ", "))
-	names := c.ProfileNames(ctx)
+	now := time.Now()
 	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tPROFILE\tTRIES\tNEXT\tSUBJECT\tLAST ERROR")
 	for _, it := range items {
 		next := ""
 		if s := queue.State(it.State); s == queue.Deferred || s == queue.Scheduled {
-			next = it.Next.Local().Format("01-02 15:04:05")
+			next = relativeTime(it.Next, now)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", it.ID, it.State, names[it.Profile], it.Attempts, next, truncate(it.Subject, 40), truncate(it.LastError, 60))
 	}
@@ -139,6 +145,36 @@ func queueList(ctx context.Context, args []string, env Env, dataDir string) (int
 		fmt.Fprintf(env.Stdout, "(first %d shown: --after %d for more, --limit 0 for all)\n", *limit, items[len(items)-1].ID)
 	}
 	return ExitOK, nil
+}
+
+// relativeTime says when t is, seen from now: "now", "in 3 min", "in 2 h
+// 5 min", "5 min ago"; a day or more away, the date: "Jan 02 15:04" this
+// year, "2030-01-01 09:00" another year.
+func relativeTime(t, now time.Time) string {
+	d := t.Sub(now)
+	ago := d < 0
+	if ago {
+		d = -d
+	}
+	var s string
+	switch {
+	case d < 30*time.Second:
+		return "now"
+	case d < time.Hour:
+		s = fmt.Sprintf("%d min", int((d+30*time.Second)/time.Minute))
+	case d < 24*time.Hour:
+		s = fmt.Sprintf("%d h %d min", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	default:
+		lt := t.Local()
+		if lt.Year() == now.Local().Year() {
+			return lt.Format("Jan 02 15:04")
+		}
+		return lt.Format("2006-01-02 15:04")
+	}
+	if ago {
+		return s + " ago"
+	}
+	return "in " + s
 }
 
 func truncate(s string, n int) string {
@@ -184,7 +220,7 @@ func queueShow(ctx context.Context, args []string, env Env, dataDir string) (int
 	fmt.Fprintf(w, "Subject:   %s\nMessage-ID: %s\nFrom:      %s\nSize:      %d bytes\n", it.Subject, it.MessageID, it.From, it.Size)
 	fmt.Fprintf(w, "Queued:    %s\nAttempts:  %d\n", it.Created.Local().Format(time.DateTime), it.Attempts)
 	if s := queue.State(it.State); s == queue.Deferred || s == queue.Scheduled {
-		fmt.Fprintf(w, "Next try:  %s\n", it.Next.Local().Format(time.DateTime))
+		fmt.Fprintf(w, "Next try:  %s (%s)\n", it.Next.Local().Format(time.DateTime), relativeTime(it.Next, time.Now()))
 	}
 	if it.Batch != "" {
 		fmt.Fprintf(w, "Batch:     %s\n", it.Batch)

@@ -171,3 +171,18 @@ func TestQueueRunInterruptIsACleanStop(t *testing.T) {
 		t.Fatalf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
 	}
 }
+
+func TestRelativeTime(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.Local)
+	for d, want := range map[time.Duration]string{
+		10 * time.Second: "now", 3 * time.Minute: "in 3 min", -5 * time.Minute: "5 min ago",
+		2*time.Hour + 5*time.Minute: "in 2 h 5 min", 3 * 24 * time.Hour: "Nov 29 10:00",
+	} {
+		if got := relativeTime(now.Add(d), now); got != want {
+			t.Errorf("relativeTime(+%v) = %q, want %q", d, got, want)
+		}
+	}
+	if got := relativeTime(time.Date(2030, 1, 1, 9, 0, 0, 0, time.Local), now); got != "2030-01-01 09:00" {
+		t.Errorf("a date in 2030 = %q, want the full date", got)
+	}
+}

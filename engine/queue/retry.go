@@ -2,6 +2,7 @@ package queue
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -121,7 +122,7 @@ func Report(it *Item) string {
 	var b strings.Builder
 	if it.LastError != "" || State(it.State) == Unknown {
 		said := it.LastError
-		if it.LastCode != 0 {
+		if it.LastCode != 0 && !strings.Contains(said, strconv.Itoa(it.LastCode)) {
 			said = strings.TrimSpace(fmt.Sprintf("%d %s %s", it.LastCode, it.LastEnhanced, it.LastError))
 		}
 		if it.LastStage != "" {

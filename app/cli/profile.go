@@ -393,12 +393,16 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 }
 
 // storeSecrets puts the secrets in the keychain; on a keychain failure it
-// says what to do instead.
-func storeSecrets(b *account.Book, p *account.Profile, secrets map[account.SecretKind]string) error {
+// says what to do instead (adding says the profile was not created, so the
+// advice is to add it again so that it asks for the password each time).
+func storeSecrets(b *account.Book, p *account.Profile, secrets map[account.SecretKind]string, adding bool) error {
 	for k, v := range secrets {
 		if err := b.SetSecret(p, k, v); err != nil {
 			if errors.Is(err, account.ErrNoKeychain) {
-				return fmt.Errorf("%w\nNothing was stored in a file. To use the profile without a keychain, run 'herald profile edit %s --ask-password' and give the password at each send with --password-env or --password-stdin", err, p.Name)
+				if adding {
+					return fmt.Errorf("%w\nNothing was stored in a file. To use the profile without a keychain, run the same 'herald profile add' again with --ask-password instead of --password-stdin/--password-env, and give the password at each send with --password-env VAR or --password-stdin", err)
+				}
+				return fmt.Errorf("%w\nNothing was stored in a file. To use the profile without a keychain, run 'herald profile edit %s --ask-password' and give the password at each send with --password-env or --password-stdin", err, quoteArg(p.Name))
 			}
 			return err
 		}
@@ -437,7 +441,7 @@ func profileAdd(ctx context.Context, args []string, env Env, dataDir string) (in
 	if err := b.Add(ctx, p); err != nil {
 		return profileErrCode(err), err
 	}
-	if err := storeSecrets(b, p, secrets); err != nil {
+	if err := storeSecrets(b, p, secrets, true); err != nil {
 		// Do not leave a half-made profile behind.
 		b.Remove(ctx, p.Name, true)
 		return ExitFailure, fmt.Errorf("profile %q not added: %w", p.Name, err)
@@ -525,7 +529,7 @@ func profileEdit(ctx context.Context, args []string, env Env, dataDir string) (i
 	if err := b.Update(ctx, p); err != nil {
 		return profileErrCode(err), err
 	}
-	if err := storeSecrets(b, p, secrets); err != nil {
+	if err := storeSecrets(b, p, secrets, false); err != nil {
 		return ExitFailure, err
 	}
 	if set["ask-password"] && f.askPassword {
@@ -815,7 +819,7 @@ func profileSetPassword(ctx context.Context, args []string, env Env, dataDir str
 	if err != nil {
 		return profileErrCode(err), err
 	}
-	if err := storeSecrets(b, p, map[account.SecretKind]string{k: value}); err != nil {
+	if err := storeSecrets(b, p, map[account.SecretKind]string{k: value}, false); err != nil {
 		return ExitFailure, err
 	}
 	if k == account.SecretPassword && p.Secret == account.SecretAsk {

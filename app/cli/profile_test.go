@@ -142,6 +142,11 @@ func TestProfileWithoutKeychain(t *testing.T) {
 	if r.code == ExitOK || !strings.Contains(r.stderr, "keychain") || !strings.Contains(r.stderr, "--ask-password") {
 		t.Fatalf("add without a keychain: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	// The advice must be a command that works: the profile does not exist,
+	// so "profile edit" would fail.
+	if strings.Contains(r.stderr, "profile edit") || !strings.Contains(r.stderr, "profile add") {
+		t.Fatalf("add without a keychain advises a command that cannot work:\n%s", r.stderr)
+	}
 	if r = runIn(t, dir, "", nil, "profile", "list", "--json"); strings.TrimSpace(r.stdout) != "[]" {
 		t.Fatalf("a half-made profile was left: %s", r.stdout)
 	}

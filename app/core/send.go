@@ -68,6 +68,9 @@ func (c *Core) Send(ctx context.Context, req SendRequest) *SendResult {
 		rec = transcript.New()
 	}
 	cfg := req.Config
+	if cfg.TLS != transport.TLSNone || len(req.Fallbacks) > 0 {
+		transport.WarmRoots()
+	}
 	cfg.Transcript = rec
 	if cfg.Password != "" {
 		rec.AddSecret(cfg.Password)

@@ -19,7 +19,6 @@ import (
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/message"
-	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/transport"
 )
 
@@ -142,20 +141,28 @@ func (r *retryFlags) any(set map[string]bool) bool {
 	return set["retry-initial"] || set["retry-max"] || set["give-up-after"] || set["warn-after"]
 }
 
-// apply sets the flags given on a policy.
-func (r *retryFlags) apply(p *queue.RetryPolicy, set map[string]bool) {
+// over returns base with the retry flags given (set) over it.
+func (r *retryFlags) over(base *account.RetrySettings, set map[string]bool) *account.RetrySettings {
+	out := account.RetrySettings{}
+	if base != nil {
+		out = *base
+	}
 	if set["retry-initial"] {
-		p.Initial = r.initial
+		out.Initial = account.Duration(r.initial)
 	}
 	if set["retry-max"] {
-		p.Max = r.max
+		out.Max = account.Duration(r.max)
 	}
 	if set["give-up-after"] {
-		p.GiveUpAfter = r.giveUp
+		out.GiveUpAfter = account.Duration(r.giveUp)
 	}
 	if set["warn-after"] {
-		p.WarnAfter = r.warn
+		out.WarnAfter = account.Duration(r.warn)
 	}
+	if out == (account.RetrySettings{}) {
+		return nil
+	}
+	return &out
 }
 
 // apply sets the fields whose flags were given (all of set) on p.
@@ -314,24 +321,7 @@ func (f *profileFlags) apply(p *account.Profile, set map[string]bool) error {
 		p.Secret = account.SecretKeychain
 	}
 	if f.retry.any(set) {
-		if p.Retry == nil {
-			p.Retry = &account.RetrySettings{}
-		}
-		if set["retry-initial"] {
-			p.Retry.Initial = account.Duration(f.retry.initial)
-		}
-		if set["retry-max"] {
-			p.Retry.Max = account.Duration(f.retry.max)
-		}
-		if set["give-up-after"] {
-			p.Retry.GiveUpAfter = account.Duration(f.retry.giveUp)
-		}
-		if set["warn-after"] {
-			p.Retry.WarnAfter = account.Duration(f.retry.warn)
-		}
-		if *p.Retry == (account.RetrySettings{}) {
-			p.Retry = nil
-		}
+		p.Retry = f.retry.over(p.Retry, set)
 	}
 	if set["dkim-domain"] || set["dkim-selector"] {
 		if p.DKIM == nil {

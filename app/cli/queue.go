@@ -289,10 +289,15 @@ func queueRun(ctx context.Context, args []string, env Env, dataDir string) (int,
 	if _, err := parseFlags(fs, args); err != nil {
 		return ExitUsage, err
 	}
-	policy := queue.DefaultRetryPolicy()
-	rf.apply(&policy, setFlags(fs))
-	if policy.Initial <= 0 || policy.Max < policy.Initial || policy.GiveUpAfter < policy.Initial || policy.WarnAfter < 0 {
-		return ExitUsage, usagef("retry settings: need 0 < --retry-initial <= --retry-max, --give-up-after >= --retry-initial, --warn-after >= 0")
+	settings := rf.over(nil, setFlags(fs))
+	if settings != nil {
+		if err := settings.Validate(); err != nil {
+			return ExitUsage, usagef("retry settings: %v", err)
+		}
+	}
+	policy := core.ApplyRetry(queue.DefaultRetryPolicy(), settings)
+	if policy.Max < policy.Initial || policy.GiveUpAfter < policy.Initial {
+		return ExitUsage, usagef("retry settings: --retry-max and --give-up-after must not be less than --retry-initial (defaults: 1m, 1h, 48h)")
 	}
 	c, err := env.core(ctx, *local)
 	if err != nil {

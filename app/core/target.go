@@ -79,20 +79,26 @@ func Fallbacks(p *account.Profile, cfg transport.Config) []transport.Config {
 
 // RetryPolicy returns global with the profile's own retry settings over it.
 func RetryPolicy(p *account.Profile, global queue.RetryPolicy) queue.RetryPolicy {
-	pol := global
-	if r := p.Retry; r != nil {
-		if r.Initial > 0 {
-			pol.Initial = time.Duration(r.Initial)
-		}
-		if r.Max > 0 {
-			pol.Max = time.Duration(r.Max)
-		}
-		if r.GiveUpAfter > 0 {
-			pol.GiveUpAfter = time.Duration(r.GiveUpAfter)
-		}
-		if r.WarnAfter > 0 {
-			pol.WarnAfter = time.Duration(r.WarnAfter)
-		}
+	return ApplyRetry(global, p.Retry)
+}
+
+// ApplyRetry returns pol with the settings that r sets (non-zero) over it:
+// the one merge of retry settings, for a profile's and for the global ones.
+func ApplyRetry(pol queue.RetryPolicy, r *account.RetrySettings) queue.RetryPolicy {
+	if r == nil {
+		return pol
+	}
+	if r.Initial > 0 {
+		pol.Initial = time.Duration(r.Initial)
+	}
+	if r.Max > 0 {
+		pol.Max = time.Duration(r.Max)
+	}
+	if r.GiveUpAfter > 0 {
+		pol.GiveUpAfter = time.Duration(r.GiveUpAfter)
+	}
+	if r.WarnAfter > 0 {
+		pol.WarnAfter = time.Duration(r.WarnAfter)
 	}
 	return pol
 }

@@ -118,6 +118,27 @@ type RetrySettings struct {
 	WarnAfter Duration `json:"warn_after,omitempty"`
 }
 
+// Validate checks retry settings: each from 0 (the default) to 30 days, the
+// maximum delay and the give-up time not below the first delay. A problem
+// is a *FieldError naming the setting (retry.initial, retry.max, ...).
+func (r *RetrySettings) Validate() error {
+	for _, f := range []struct {
+		name string
+		d    Duration
+	}{{"retry.initial", r.Initial}, {"retry.max", r.Max}, {"retry.give-up-after", r.GiveUpAfter}, {"retry.warn-after", r.WarnAfter}} {
+		if f.d < 0 || time.Duration(f.d) > 30*24*time.Hour {
+			return ferr(f.name, "must be from 0 (the default) to 30 days")
+		}
+	}
+	if r.Initial > 0 && r.Max > 0 && r.Max < r.Initial {
+		return ferr("retry.max", "must not be less than retry.initial")
+	}
+	if r.GiveUpAfter > 0 && r.GiveUpAfter < r.Initial {
+		return ferr("retry.give-up-after", "must not be less than retry.initial")
+	}
+	return nil
+}
+
 // Duration is a time.Duration that reads and writes as "30s" in JSON.
 type Duration time.Duration
 
@@ -267,16 +288,8 @@ func (p *Profile) Validate() error {
 		return ferr("signature", "must not contain NUL")
 	}
 	if r := p.Retry; r != nil {
-		for name, d := range map[string]Duration{"retry.initial": r.Initial, "retry.max": r.Max, "retry.give-up-after": r.GiveUpAfter, "retry.warn-after": r.WarnAfter} {
-			if d < 0 || time.Duration(d) > 30*24*time.Hour {
-				return ferr(name, "must be from 0 (the default) to 30 days")
-			}
-		}
-		if r.Initial > 0 && r.Max > 0 && r.Max < r.Initial {
-			return ferr("retry.max", "must not be less than retry.initial")
-		}
-		if r.GiveUpAfter > 0 && r.GiveUpAfter < r.Initial {
-			return ferr("retry.give-up-after", "must not be less than retry.initial")
+		if err := r.Validate(); err != nil {
+			return err
 		}
 	}
 	if p.Auth == AuthOAuth2 && p.OAuth == nil {

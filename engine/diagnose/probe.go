@@ -27,10 +27,10 @@ import (
 type Step struct {
 	// Name is dns, connect, banner, ehlo, tls, auth, envelope, send or
 	// open-relay.
-	Name       string             `json:"name"`
-	Status     Status             `json:"status"`
-	Ms         int64              `json:"ms"`
-	Finding    string             `json:"finding"`
+	Name    string `json:"name"`
+	Status  Status `json:"status"`
+	Ms      int64  `json:"ms"`
+	Finding string `json:"finding"`
 	// Hint says, on warn or fail, what is wrong and which settings fix it.
 	Hint       hint.Hint          `json:"hint,omitzero"`
 	Transcript []transcript.Event `json:"transcript,omitempty"`

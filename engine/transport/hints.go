@@ -63,7 +63,7 @@ var hintRules = []hintRule{
 	// Herald's own policy and TLS.
 	{Kind: KindInsecureAuth, Text: "Herald does not send a password over a connection without TLS. Use TLS (STARTTLS on port 587, or implicit TLS on port 465); only for a test server you trust, allow the password without TLS.",
 		Fixes: fixes(fixStartTLS587, fixImplicit465, fixInsecure)},
-	{Kind: KindStartTLSMissing, Text: "The server did not offer STARTTLS, so Herald stopped before sending anything private. Try implicit TLS on port 465; if this server really has no TLS, connect without TLS (and never with a password). On a network you do not trust, a missing STARTTLS can also mean someone stripped it.",
+	{Kind: KindStartTLSMissing, Text: "The server did not offer STARTTLS, so Herald stopped before sending anything private. Use implicit TLS on port 465; if this server really has no TLS, connect without TLS (and never with a password). On a network you do not trust, a missing STARTTLS can also mean someone stripped it.",
 		Fixes: fixes(fixImplicit465, fixNoTLS)},
 	{Kind: KindCertUnknownAuth, Text: "The server's certificate is self-signed or from an authority this machine does not trust. For a test server, trust its CA certificate file (the sandbox shows its certificate's path), or pin the certificate in a profile; otherwise ask the server's admin for a certificate from a public CA.",
 		Fixes: fixes(fixCAFile, fixPin)},

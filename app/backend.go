@@ -105,7 +105,7 @@ func Outcome(res *transport.Result, msgID string, rec *transcript.Recorder) ui.O
 	if res.Err != nil {
 		msg = rec.Redact(res.Err.Error())
 	}
-	return ui.Outcome{Summary: fmt.Sprintf("Failed at %s (%s): %s", res.Stage, res.Class, msg), Hint: transport.Hint(res.Err)}
+	return ui.Outcome{Summary: fmt.Sprintf("Failed at %s (%s): %s", res.Stage, res.Class, msg), Hint: transport.HintFor(res.Err).Text}
 }
 
 // Inbox implements ui.Backend.

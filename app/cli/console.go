@@ -114,7 +114,7 @@ func runConsole(ctx context.Context, args []string, env Env, _ string) (int, err
 	s, err := console.Open(ctx, cfg)
 	if err != nil {
 		out.stop()
-		return consoleExit(err), consoleError(rec, err)
+		return consoleExit(err), consoleError(rec, err, wordCtx{host: cfg.Host})
 	}
 	defer s.Close()
 	for {
@@ -145,7 +145,7 @@ func runConsole(ctx context.Context, args []string, env Env, _ string) (int, err
 		}
 		out.stop()
 		if err != nil {
-			return consoleExit(err), consoleError(rec, err)
+			return consoleExit(err), consoleError(rec, err, wordCtx{host: cfg.Host})
 		}
 		if n := len(res.Replies); n > 0 && res.Replies[n-1].Code == 421 {
 			return ExitTemporary, fmt.Errorf("the server closed the session: %s", rec.Redact(strings.Join(res.Replies[n-1].Lines, " / ")))
@@ -225,9 +225,9 @@ func consoleExit(err error) int {
 }
 
 // consoleError is the final error: redacted, with a hint where there is one.
-func consoleError(rec *transcript.Recorder, err error) error {
+func consoleError(rec *transcript.Recorder, err error, wc wordCtx) error {
 	msg := rec.Redact(err.Error())
-	if h := transport.Hint(err); h != "" {
+	if h := wordHint(transport.HintFor(err), wc); h != "" {
 		msg += "\nhint: " + h
 	}
 	var e *transport.Error

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +16,7 @@ import (
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/diagnose"
+	"github.com/herald-smtp/herald/engine/hint"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/transport"
 )
@@ -102,7 +104,19 @@ type jsonTestStep struct {
 	Ms         int64       `json:"ms"`
 	Finding    string      `json:"finding"`
 	Hint       string      `json:"hint"`
+	Fixes      []hint.Fix  `json:"fixes"`
 	Transcript []jsonEvent `json:"transcript"`
+}
+
+// jsonFinding is one deliverability check in herald test's JSON: the
+// engine's finding with its hint in command-line words, and the fixes.
+type jsonFinding struct {
+	Check   string     `json:"check"`
+	Status  string     `json:"status"`
+	Finding string     `json:"finding"`
+	Hint    string     `json:"hint,omitempty"`
+	Fixes   []hint.Fix `json:"fixes,omitempty"`
+	Records []string   `json:"records,omitempty"`
 }
 
 // jsonTest is herald test's JSON report.
@@ -110,7 +124,7 @@ type jsonTest struct {
 	Discovery         *diagnose.Discovery `json:"discovery"`
 	Target            string              `json:"target"`
 	Steps             []jsonTestStep      `json:"steps"`
-	Deliverability    []diagnose.Finding  `json:"deliverability"`
+	Deliverability    []jsonFinding       `json:"deliverability"`
 	OK                bool                `json:"ok"`
 	FailedStage       string              `json:"failed_stage"`
 	FailedClass       string              `json:"failed_class,omitempty"`
@@ -168,7 +182,8 @@ func runTest(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		return ExitUsage, usagef("--send-test needs a sender: --from, --email or a profile")
 	}
 
-	out := jsonTest{Steps: []jsonTestStep{}, Deliverability: []diagnose.Finding{}}
+	out := jsonTest{Steps: []jsonTestStep{}, Deliverability: []jsonFinding{}}
+	var findings []diagnose.Finding
 	if (c.profile == "" && c.server == "") || f.discover {
 		addr := firstNonEmpty(f.email, from)
 		if addr == "" {
@@ -225,21 +240,20 @@ func runTest(ctx context.Context, args []string, env Env, dataDir string) (int, 
 				ips = append(ips, ip)
 			}
 		}
-		out.Deliverability = diagnose.CheckDeliverability(ctx, diagnose.DeliverabilityOptions{
+		findings = diagnose.CheckDeliverability(ctx, diagnose.DeliverabilityOptions{
 			Domain: domainOf(from), ServerIPs: ips, ServerNames: rep.ServerNames, DKIMSelectors: selectors,
 		})
 	}
-	code := testExitCode(rep, out.Deliverability)
+	code := testExitCode(rep, findings)
+	wc := c.ctxOf(cfg.Host, firstNonEmpty(f.email, from))
 
 	if f.asJSON {
 		out.Target, out.OK, out.FailedStage, out.FailedClass = rep.Target, code == ExitOK, string(rep.FailedStage), string(rep.FailedClass)
 		out.ExitCode, out.CertificateSHA256 = code, rep.CertificateSHA256
-		for _, s := range rep.Steps {
-			js := jsonTestStep{Name: s.Name, Status: string(s.Status), Ms: s.Ms, Finding: s.Finding, Hint: s.Hint, Transcript: []jsonEvent{}}
-			for _, e := range s.Transcript {
-				js.Transcript = append(js.Transcript, jsonEvent{e.Time, e.Ms, string(e.Dir), e.TLS, e.Text})
-			}
-			out.Steps = append(out.Steps, js)
+		out.Steps = jsonSteps(rep, wc)
+		for _, fd := range findings {
+			out.Deliverability = append(out.Deliverability, jsonFinding{Check: fd.Check, Status: string(fd.Status), Finding: fd.Finding,
+				Hint: wordHint(fd.Hint, wc), Fixes: fd.Hint.Fixes, Records: fd.Records})
 		}
 		if err := writeJSON(env.Stdout, out); err != nil {
 			return ExitFailure, err
@@ -250,16 +264,30 @@ func runTest(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		printDiscovery(env.Stdout, out.Discovery)
 		fmt.Fprintln(env.Stdout)
 	}
-	printSteps(env.Stdout, rep)
+	printSteps(env.Stdout, rep, wc)
 	offerPin(env.Stdout, rep, c.profile)
 	if rep.CertificateSHA256 != "" && !rep.OK && rep.FailedStage == transport.StageTLS {
 		fmt.Fprintf(env.Stdout, "The server's certificate has SHA-256 %s: pin it in a profile only if you trust this server.\n", rep.CertificateSHA256)
 	}
 	if !f.noDNS {
 		fmt.Fprintln(env.Stdout)
-		printDeliverability(env.Stdout, domainOf(from), out.Deliverability)
+		printDeliverability(env.Stdout, domainOf(from), findings, wc)
 	}
 	return code, nil
+}
+
+// jsonSteps are the probe's steps for JSON, their hints in command-line
+// words along with the fixes as data.
+func jsonSteps(rep *diagnose.Report, wc wordCtx) []jsonTestStep {
+	out := []jsonTestStep{}
+	for _, s := range rep.Steps {
+		js := jsonTestStep{Name: s.Name, Status: string(s.Status), Ms: s.Ms, Finding: s.Finding, Hint: wordHint(s.Hint, wc), Fixes: hintFixes(s.Hint), Transcript: []jsonEvent{}}
+		for _, e := range s.Transcript {
+			js.Transcript = append(js.Transcript, jsonEvent{e.Time, e.Ms, string(e.Dir), e.TLS, e.Text})
+		}
+		out = append(out, js)
+	}
+	return out
 }
 
 // useDiscovered points the connection flags at discovery's best candidate,
@@ -286,12 +314,12 @@ func useDiscovered(c *sendFlags, d *diagnose.Discovery, addr string) error {
 
 // printSteps writes the probe report a line per step (status, name, time,
 // finding), with the hint under a failing or warning step.
-func printSteps(w io.Writer, rep *diagnose.Report) {
+func printSteps(w io.Writer, rep *diagnose.Report, wc wordCtx) {
 	fmt.Fprintf(w, "Testing %s\n", rep.Target)
 	for _, s := range rep.Steps {
 		fmt.Fprintf(w, "  %-7s %-10s %5d ms  %s\n", strings.ToUpper(string(s.Status)), s.Name, s.Ms, s.Finding)
-		if s.Hint != "" && (s.Status == diagnose.StatusFail || s.Status == diagnose.StatusWarn) {
-			fmt.Fprintf(w, "          hint: %s\n", s.Hint)
+		if h := wordHint(withoutPin(s.Hint), wc); h != "" && (s.Status == diagnose.StatusFail || s.Status == diagnose.StatusWarn) {
+			fmt.Fprintf(w, "          hint: %s\n", h)
 		}
 	}
 	if rep.OK {
@@ -299,6 +327,13 @@ func printSteps(w io.Writer, rep *diagnose.Report) {
 	} else {
 		fmt.Fprintf(w, "Failed at %s.\n", rep.FailedStage)
 	}
+}
+
+// withoutPin is h without a pin that names its fingerprint: offerPin words
+// that one, with the care it needs.
+func withoutPin(h hint.Hint) hint.Hint {
+	h.Fixes = slices.DeleteFunc(slices.Clone(h.Fixes), func(f hint.Fix) bool { return f.Setting == hint.PinCertificate && f.Value != "" })
+	return h
 }
 
 // offerPin tells how to pin a certificate no CA vouches for: the only
@@ -351,7 +386,7 @@ func domainOf(addr string) string {
 
 // printDeliverability writes the domain checks a line each, with the hint
 // under a failing or warning one.
-func printDeliverability(w io.Writer, domain string, fs []diagnose.Finding) {
+func printDeliverability(w io.Writer, domain string, fs []diagnose.Finding, wc wordCtx) {
 	if domain == "" {
 		domain = "the sender's domain"
 	}
@@ -359,8 +394,8 @@ func printDeliverability(w io.Writer, domain string, fs []diagnose.Finding) {
 	failed := 0
 	for _, f := range fs {
 		fmt.Fprintf(w, "  %-7s %-10s %s\n", strings.ToUpper(string(f.Status)), f.Check, f.Finding)
-		if f.Hint != "" && (f.Status == diagnose.StatusFail || f.Status == diagnose.StatusWarn || f.Status == diagnose.StatusSkipped) {
-			fmt.Fprintf(w, "          hint: %s\n", f.Hint)
+		if h := wordHint(f.Hint, wc); h != "" && (f.Status == diagnose.StatusFail || f.Status == diagnose.StatusWarn || f.Status == diagnose.StatusSkipped) {
+			fmt.Fprintf(w, "          hint: %s\n", h)
 		}
 		if f.Status == diagnose.StatusFail {
 			failed++

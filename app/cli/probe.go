@@ -25,12 +25,17 @@ func profileTest(ctx context.Context, args []string, env Env, _ string) (int, er
 		return ExitFailure, err
 	}
 	rep := diagnose.Probe(ctx, diagnose.ProbeOptions{Config: p.TransportConfig(password), From: p.FromAddress, Rcpt: *rcpt})
+	wc := wordCtx{profile: p.Name, host: p.Host, email: p.FromAddress}
 	if *jsonOut {
-		if err := writeJSON(env.Stdout, rep); err != nil {
+		// The report, its steps' hints in command-line words.
+		if err := writeJSON(env.Stdout, struct {
+			*diagnose.Report
+			Steps []jsonTestStep `json:"steps"`
+		}{rep, jsonSteps(rep, wc)}); err != nil {
 			return ExitFailure, err
 		}
 	} else {
-		printSteps(env.Stdout, rep)
+		printSteps(env.Stdout, rep, wc)
 		offerPin(env.Stdout, rep, p.Name)
 	}
 	return testExitCode(rep, nil), nil

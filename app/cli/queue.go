@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/herald-smtp/herald/app/core"
+	"github.com/herald-smtp/herald/engine/hint"
 	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/store"
 )
@@ -208,15 +209,23 @@ func queueShow(ctx context.Context, args []string, env Env, dataDir string) (int
 	if err != nil {
 		return ExitFailure, err
 	}
+	name := c.ProfileNames(ctx)[it.Profile]
+	h := hint.Decode(it.Hint)
+	wc := wordCtx{profile: name, email: it.From}
+	if it.Profile == SandboxProfile {
+		wc.profile = ""
+	}
 	if *jsonOut {
 		return ExitOK, writeJSON(env.Stdout, struct {
 			*queue.Item
-			Report string `json:"report,omitempty"`
-		}{it, queue.Report(it)})
+			Hint   string     `json:"hint,omitempty"`
+			Fixes  []hint.Fix `json:"fixes,omitempty"`
+			Report string     `json:"report,omitempty"`
+		}{it, wordHint(h, wc), h.Fixes, queue.Report(it)})
 	}
 	w := env.Stdout
 	fmt.Fprintf(w, "Message %d: %s\n", it.ID, it.State)
-	fmt.Fprintf(w, "Profile:   %s\n", c.ProfileNames(ctx)[it.Profile])
+	fmt.Fprintf(w, "Profile:   %s\n", name)
 	fmt.Fprintf(w, "Subject:   %s\nMessage-ID: %s\nFrom:      %s\nSize:      %d bytes\n", it.Subject, it.MessageID, it.From, it.Size)
 	fmt.Fprintf(w, "Queued:    %s\nAttempts:  %d\n", it.Created.Local().Format(time.DateTime), it.Attempts)
 	if s := queue.State(it.State); s == queue.Deferred || s == queue.Scheduled {
@@ -234,6 +243,9 @@ func queueShow(ctx context.Context, args []string, env Env, dataDir string) (int
 	}
 	if rep := queue.Report(it); rep != "" {
 		fmt.Fprint(w, rep)
+		if ways := wordHint(hint.Hint{Fixes: h.Fixes, Link: h.Link}, wc); ways != "" {
+			fmt.Fprintln(w, ways)
+		}
 	}
 	return ExitOK, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
+	"github.com/herald-smtp/herald/engine/hint"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/transcript"
@@ -177,7 +178,7 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 
 	code := exitCode(res)
 	if f.jsonOut {
-		out := jsonResult(res, rec, msgID)
+		out := jsonResult(res, rec, msgID, f.ctxOf(cfg.Host, env2.From))
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
@@ -186,7 +187,7 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		return code, nil
 	}
 	if code != ExitOK || !f.quiet {
-		printResult(env.Stdout, res, msgID, rec)
+		printResult(env.Stdout, res, msgID, rec, f.ctxOf(cfg.Host, env2.From))
 	}
 	return code, nil
 }
@@ -543,6 +544,7 @@ type jsonSend struct {
 	EnhancedCode string          `json:"enhanced_code"`
 	Error        string          `json:"error"`
 	Hint         string          `json:"hint"`
+	Fixes        []hint.Fix      `json:"fixes"`
 	MessageID    string          `json:"message_id"`
 	QueuedAs     string          `json:"queued_as,omitempty"`
 	Recipients   []jsonRecipient `json:"recipients"`
@@ -551,15 +553,16 @@ type jsonSend struct {
 	Transcript   []jsonEvent     `json:"transcript"`
 }
 
-func jsonResult(r *transport.Result, rec *transcript.Recorder, msgID string) jsonSend {
+func jsonResult(r *transport.Result, rec *transcript.Recorder, msgID string, wc wordCtx) jsonSend {
 	out := jsonSend{
 		OK: r.OK, Stage: string(r.Stage), Class: string(r.Class), Code: r.Code, EnhancedCode: r.EnhancedCode,
 		MessageID: msgID, QueuedAs: r.QueuedAs, ElapsedMs: float64(r.Elapsed.Microseconds()) / 1000,
-		Recipients: []jsonRecipient{}, Transcript: []jsonEvent{},
+		Recipients: []jsonRecipient{}, Transcript: []jsonEvent{}, Fixes: []hint.Fix{},
 	}
 	if r.Err != nil {
+		h := transport.HintFor(r.Err)
 		out.Error = rec.Redact(r.Err.Error())
-		out.Hint = transport.Hint(r.Err)
+		out.Hint, out.Fixes = wordHint(h, wc), hintFixes(h)
 	}
 	for _, rc := range r.Recipients {
 		out.Recipients = append(out.Recipients, jsonRecipient{rc.Addr, rc.Accepted, rc.Code, rc.EnhancedCode, rec.Redact(rc.Message)})
@@ -573,7 +576,7 @@ func jsonResult(r *transport.Result, rec *transcript.Recorder, msgID string) jso
 	return out
 }
 
-func printResult(w io.Writer, r *transport.Result, msgID string, rec *transcript.Recorder) {
+func printResult(w io.Writer, r *transport.Result, msgID string, rec *transcript.Recorder, wc wordCtx) {
 	sum := core.Describe(r, msgID, rec)
 	if r.OK && r.Stage != transport.StageDone {
 		fmt.Fprintf(w, "ok: %s\n", sum.Line)
@@ -583,8 +586,8 @@ func printResult(w io.Writer, r *transport.Result, msgID string, rec *transcript
 	for _, l := range sum.Rejected {
 		fmt.Fprintln(w, l)
 	}
-	if sum.Hint.Text != "" {
-		fmt.Fprintf(w, "hint: %s\n", sum.Hint.Text)
+	if h := wordHint(sum.Hint, wc); h != "" {
+		fmt.Fprintf(w, "hint: %s\n", h)
 	}
 }
 

@@ -48,5 +48,5 @@ func Describe(r *transport.Result, msgID string, rec *transcript.Recorder) Summa
 	if r.Err != nil {
 		msg = redact(r.Err.Error())
 	}
-	return Summary{Line: fmt.Sprintf("failed at %s (%s): %s", r.Stage, r.Class, msg), Hint: hint.Hint{Text: transport.Hint(r.Err)}}
+	return Summary{Line: fmt.Sprintf("failed at %s (%s): %s", r.Stage, r.Class, msg), Hint: transport.HintFor(r.Err)}
 }

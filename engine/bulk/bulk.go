@@ -182,7 +182,7 @@ func newPlanner(o Options) (*planner, error) {
 	if o.UnsubscribeURL != "" || o.UnsubscribeMailto != "" {
 		for _, h := range p.headers {
 			if strings.EqualFold(h.Name, "List-Unsubscribe") || strings.EqualFold(h.Name, "List-Unsubscribe-Post") {
-				return nil, fmt.Errorf("header %s: set by --unsubscribe-url/--unsubscribe-mailto; give one or the other", h.Name)
+				return nil, fmt.Errorf("header %s: also set by the unsubscribe URL or mailto option; give one or the other", h.Name)
 			}
 		}
 	}

@@ -731,7 +731,7 @@ func (s *Session) auth(res *Result, args string) error {
 	}
 	if !s.tls && !s.cfg.AllowInsecureAuth {
 		e := inputError(transport.StageAuth, transport.KindInsecureAuth,
-			"refusing to send credentials over a connection without TLS (nothing was sent): run starttls first, or opt in with --allow-insecure-auth")
+			"refusing to send credentials over a connection without TLS (nothing was sent): start TLS first (STARTTLS), or allow the password without TLS")
 		s.note(res, "%s", e.Msg)
 		return e
 	}

@@ -19,6 +19,8 @@ import (
 	"blitiri.com.ar/go/spf"
 	"github.com/emersion/go-msgauth/dmarc"
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/herald-smtp/herald/engine/hint"
 )
 
 // Resolver is the DNS the checks use; *net.Resolver satisfies it, and tests
@@ -48,10 +50,15 @@ type Finding struct {
 	Check   string `json:"check"` // "mx", "spf", "dkim", "dmarc", "rdns", "dnsbl", "mta-sts", "tls-rpt"
 	Status  Status `json:"status"`
 	Finding string `json:"finding"`
-	Hint    string `json:"hint,omitempty"`
+	// Hint says what to do about a warning or failure, and which settings
+	// fix it.
+	Hint hint.Hint `json:"hint,omitzero"`
 	// Records are the DNS records the finding is based on, as found.
 	Records []string `json:"records,omitempty"`
 }
+
+// say is a hint without fixes beyond those given.
+func say(text string, fixes ...hint.Fix) hint.Hint { return hint.Hint{Text: text, Fixes: fixes} }
 
 // DefaultBlocklists are the DNS blocklists checked when none are configured.
 func DefaultBlocklists() []string {
@@ -111,7 +118,7 @@ func CheckDeliverability(ctx context.Context, o DeliverabilityOptions) []Finding
 	}
 	o.Domain = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o.Domain), "."))
 	if o.Domain == "" {
-		return []Finding{{Check: "domain", Status: StatusSkipped, Finding: "no sender domain given", Hint: "Give the From address (--from or --email) to check its domain."}}
+		return []Finding{{Check: "domain", Status: StatusSkipped, Finding: "no sender domain given", Hint: say("Give the sender's address to check its domain.", hint.Fix{Setting: hint.From, Label: "Give the sender address"})}}
 	}
 	d := &deliv{o: o}
 	checks := []func(context.Context) []Finding{d.mx, d.spf, d.dkim, d.dmarc, d.rdns, d.dnsbl, d.mtaSTS, d.tlsRPT}
@@ -150,7 +157,7 @@ func (d *deliv) txt(ctx context.Context, name string) ([]string, error) {
 func lookupFailed(check, name string, err error) Finding {
 	return Finding{Check: check, Status: StatusWarn,
 		Finding: fmt.Sprintf("could not look up %s: %v", name, err),
-		Hint:    "The DNS lookup failed (not the same as 'no record'); check your network or DNS resolver and run the test again."}
+		Hint:    say("The DNS lookup failed (not the same as 'no record'); check your network or DNS resolver and run the test again.")}
 }
 
 func (d *deliv) mx(ctx context.Context) []Finding {
@@ -166,11 +173,11 @@ func (d *deliv) mx(ctx context.Context) []Finding {
 	}
 	if len(mxs) == 0 {
 		return []Finding{{Check: "mx", Status: StatusWarn, Finding: "no MX record for " + d.o.Domain,
-			Hint: "Replies and bounces to this domain have nowhere to go, and some receivers reject senders whose domain cannot receive mail. Publish an MX record."}}
+			Hint: say("Replies and bounces to this domain have nowhere to go, and some receivers reject senders whose domain cannot receive mail. Publish an MX record.")}}
 	}
 	if len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == "") {
 		return []Finding{{Check: "mx", Status: StatusWarn, Finding: d.o.Domain + " publishes a null MX (it accepts no mail)", Records: recs,
-			Hint: "A domain that declares it receives no mail (RFC 7505) is a poor sender domain: receivers may reject it. Send from a domain that can receive replies."}}
+			Hint: say("A domain that declares it receives no mail (RFC 7505) is a poor sender domain: receivers may reject it. Send from a domain that can receive replies.")}}
 	}
 	return []Finding{{Check: "mx", Status: StatusPass, Finding: fmt.Sprintf("%d MX record(s) for %s", len(mxs), d.o.Domain), Records: recs}}
 }
@@ -189,11 +196,11 @@ func (d *deliv) spf(ctx context.Context) []Finding {
 	switch len(recs) {
 	case 0:
 		return []Finding{{Check: "spf", Status: StatusFail, Finding: "no SPF record for " + d.o.Domain,
-			Hint: "Receivers cannot tell which servers may send for this domain. Publish a TXT record such as \"v=spf1 include:<your provider's SPF domain> -all\" (your provider's setup page names the include)."}}
+			Hint: say("Receivers cannot tell which servers may send for this domain. Publish a TXT record such as \"v=spf1 include:<your provider's SPF domain> -all\" (your provider's setup page names the include).")}}
 	case 1:
 	default:
 		return []Finding{{Check: "spf", Status: StatusFail, Finding: fmt.Sprintf("%d SPF records for %s: SPF fails with permerror when there is more than one", len(recs), d.o.Domain), Records: recs,
-			Hint: "Merge them into one TXT record that starts with v=spf1 (RFC 7208 section 4.5)."}}
+			Hint: say("Merge them into one TXT record that starts with v=spf1 (RFC 7208 section 4.5).")}}
 	}
 	rec := recs[0]
 	var out []Finding
@@ -206,13 +213,13 @@ func (d *deliv) spf(ctx context.Context) []Finding {
 	switch all {
 	case "+all", "all":
 		out = append(out, Finding{Check: "spf", Status: StatusFail, Finding: "the SPF record ends in +all: it authorises every server on the internet", Records: recs,
-			Hint: "Replace +all with -all (or ~all while you test) so that only your servers are authorised."})
+			Hint: say("Replace +all with -all (or ~all while you test) so that only your servers are authorised.")})
 	case "?all":
 		out = append(out, Finding{Check: "spf", Status: StatusWarn, Finding: "the SPF record ends in ?all (neutral): it asserts nothing about other servers", Records: recs,
-			Hint: "Use ~all or -all once the record lists all your sending services."})
+			Hint: say("Use ~all or -all once the record lists all your sending services.")})
 	case "":
 		out = append(out, Finding{Check: "spf", Status: StatusWarn, Finding: "the SPF record has no 'all' term and no redirect: mail from other servers is neutral", Records: recs,
-			Hint: "End the record with -all (or ~all)."})
+			Hint: say("End the record with -all (or ~all).")})
 	}
 	ips := publicIPs(d.o.ServerIPs)
 	if len(ips) == 0 {
@@ -224,7 +231,7 @@ func (d *deliv) spf(ctx context.Context) []Finding {
 		cancel()
 		if res == spf.PermError {
 			return append(out, Finding{Check: "spf", Status: StatusFail, Finding: "the SPF record is invalid: " + errText(err), Records: recs,
-				Hint: "Receivers treat an invalid record like none at all. Fix the syntax; keep to at most 10 DNS-querying terms (include, a, mx, ptr, exists, redirect)."})
+				Hint: say("Receivers treat an invalid record like none at all. Fix the syntax; keep to at most 10 DNS-querying terms (include, a, mx, ptr, exists, redirect).")})
 		}
 		return append(out, Finding{Check: "spf", Status: StatusPass, Finding: "SPF record found and valid (the server's address was not checked against it)", Records: recs})
 	}
@@ -239,16 +246,16 @@ func (d *deliv) spf(ctx context.Context) []Finding {
 			f.Status, f.Finding = StatusPass, fmt.Sprintf("SPF authorises %s to send for %s", ip, d.o.Domain)
 		case spf.Fail, spf.SoftFail:
 			f.Status, f.Finding = StatusWarn, fmt.Sprintf("SPF does not authorise %s to send for %s (%s)", ip, d.o.Domain, res)
-			f.Hint = fmt.Sprintf("If mail leaves from this server, add it to the record (ip4:%s, or your provider's include:). Providers often relay through other addresses than the submission server's: then this is expected.", ip)
+			f.Hint = say(fmt.Sprintf("If mail leaves from this server, add it to the record (ip4:%s, or your provider's include:). Providers often relay through other addresses than the submission server's: then this is expected.", ip))
 		case spf.Neutral, spf.None:
 			f.Status, f.Finding = StatusWarn, fmt.Sprintf("SPF says nothing definite about %s (%s)", ip, res)
-			f.Hint = "Add the server or your provider's include: to the record and end it with -all."
+			f.Hint = say("Add the server or your provider's include: to the record and end it with -all.")
 		case spf.TempError:
 			f.Status, f.Finding = StatusWarn, fmt.Sprintf("SPF check for %s hit a DNS error: %s", ip, errText(err))
-			f.Hint = "A temporary DNS failure; run the test again."
+			f.Hint = say("A temporary DNS failure; run the test again.")
 		default:
 			f.Status, f.Finding = StatusFail, "the SPF record is invalid: "+errText(err)
-			f.Hint = "Receivers treat an invalid record like none at all. Fix the syntax; keep to at most 10 DNS-querying terms (include, a, mx, ptr, exists, redirect)."
+			f.Hint = say("Receivers treat an invalid record like none at all. Fix the syntax; keep to at most 10 DNS-querying terms (include, a, mx, ptr, exists, redirect).")
 		}
 		out = append(out, f)
 	}
@@ -386,22 +393,22 @@ func (d *deliv) dkim(ctx context.Context) []Finding {
 			switch {
 			case err != nil:
 				f.Status, f.Finding = StatusFail, fmt.Sprintf("selector %s: the key record cannot be parsed: %v", h.sel, err)
-				f.Hint = "Signatures made with this selector cannot be verified. Copy the record again from your provider or signer; TXT values over 255 characters must be split into several strings, not cut."
+				f.Hint = say("Signatures made with this selector cannot be verified. Copy the record again from your provider or signer; TXT values over 255 characters must be split into several strings, not cut.")
 			case key.Revoked:
 				f.Status, f.Finding = StatusWarn, fmt.Sprintf("selector %s: the key is revoked (empty p=)", h.sel)
-				f.Hint = "Mail still signed with this selector fails DKIM. Sign with a current selector."
+				f.Hint = say("Mail still signed with this selector fails DKIM. Sign with a current selector.")
 			case key.Type == "rsa" && key.Bits < 1024:
 				f.Status, f.Finding = StatusFail, fmt.Sprintf("selector %s: RSA key of %d bits", h.sel, key.Bits)
-				f.Hint = "Receivers ignore RSA keys under 1024 bits (RFC 8301). Generate a 2048-bit key."
+				f.Hint = say("Receivers ignore RSA keys under 1024 bits (RFC 8301). Generate a 2048-bit key.")
 			case key.Type == "rsa" && key.Bits < 2048:
 				f.Status, f.Finding = StatusWarn, fmt.Sprintf("selector %s: RSA key of %d bits", h.sel, key.Bits)
-				f.Hint = "1024-bit keys still verify but are weak; rotate to a 2048-bit key."
+				f.Hint = say("1024-bit keys still verify but are weak; rotate to a 2048-bit key.")
 			default:
 				f.Status, f.Finding = StatusPass, fmt.Sprintf("selector %s: %s key of %d bits", h.sel, strings.ToUpper(key.Type), key.Bits)
 				if key.Testing {
 					f.Status = StatusWarn
 					f.Finding += ", in testing mode (t=y)"
-					f.Hint = "Receivers may treat signatures as unsigned while t=y is set; remove it when you are done testing."
+					f.Hint = say("Receivers may treat signatures as unsigned while t=y is set; remove it when you are done testing.")
 				}
 			}
 			out = append(out, f)
@@ -412,11 +419,12 @@ func (d *deliv) dkim(ctx context.Context) []Finding {
 	}
 	if len(failed) > 0 {
 		return []Finding{{Check: "dkim", Status: StatusWarn, Finding: "could not look up DKIM selectors " + strings.Join(failed, ", "),
-			Hint: "The DNS lookups failed (not the same as 'no record'); run the test again."}}
+			Hint: say("The DNS lookups failed (not the same as 'no record'); run the test again.")}}
 	}
 	return []Finding{{Check: "dkim", Status: StatusWarn,
 		Finding: fmt.Sprintf("no DKIM key found for %s under the selectors tried (%s)", d.o.Domain, strings.Join(d.o.DKIMSelectors, ", ")),
-		Hint:    "If you sign, give your selector (the s= of a DKIM-Signature header you sent) with --dkim-selector. If you do not, turn on DKIM at your provider: Gmail and Yahoo require it for bulk senders."}}
+		Hint: say("If you sign, give your DKIM selector (the s= of a DKIM-Signature header you sent). If you do not, turn on DKIM at your provider: Gmail and Yahoo require it for bulk senders.",
+			hint.Fix{Setting: hint.DKIMSelector, Label: "Give the DKIM selector"})}}
 }
 
 func (d *deliv) dmarc(ctx context.Context) []Finding {
@@ -444,12 +452,12 @@ func (d *deliv) dmarc(ctx context.Context) []Finding {
 	switch {
 	case errors.Is(err, dmarc.ErrNoPolicy):
 		return []Finding{{Check: "dmarc", Status: StatusFail, Finding: "no DMARC record at _dmarc." + d.o.Domain,
-			Hint: "Gmail and Yahoo require DMARC for bulk senders. Start with a TXT record at _dmarc." + d.o.Domain + ": \"v=DMARC1; p=none; rua=mailto:dmarc@" + d.o.Domain + "\", read the reports, then move to p=quarantine or p=reject."}}
+			Hint: say("Gmail and Yahoo require DMARC for bulk senders. Start with a TXT record at _dmarc." + d.o.Domain + ": \"v=DMARC1; p=none; rua=mailto:dmarc@" + d.o.Domain + "\", read the reports, then move to p=quarantine or p=reject.")}}
 	case dmarc.IsTempFail(err):
 		return []Finding{lookupFailed("dmarc", "_dmarc."+d.o.Domain, err)}
 	case err != nil:
 		return []Finding{{Check: "dmarc", Status: StatusFail, Finding: "the DMARC record is invalid: " + err.Error(), Records: nonEmpty(raw),
-			Hint: "Receivers ignore an invalid record. It must start with v=DMARC1; and have a p= tag (none, quarantine or reject)."}}
+			Hint: say("Receivers ignore an invalid record. It must start with v=DMARC1; and have a p= tag (none, quarantine or reject).")}}
 	}
 	f := Finding{Check: "dmarc", Records: nonEmpty(raw)}
 	var notes []string
@@ -477,13 +485,13 @@ func (d *deliv) dmarc(ctx context.Context) []Finding {
 	switch rec.Policy {
 	case dmarc.PolicyNone:
 		f.Status = StatusWarn
-		f.Hint = "p=none only monitors: receivers take no action on mail that fails. Once the reports show your mail passes, move to p=quarantine, then p=reject."
+		f.Hint = say("p=none only monitors: receivers take no action on mail that fails. Once the reports show your mail passes, move to p=quarantine, then p=reject.")
 	default:
 		f.Status = StatusPass
 	}
 	if len(rec.ReportURIAggregate) == 0 && f.Status == StatusPass {
 		f.Status = StatusWarn
-		f.Hint = "No rua= address: you will not learn who sends mail in your name or whether your own mail fails. Add rua=mailto:..."
+		f.Hint = say("No rua= address: you will not learn who sends mail in your name or whether your own mail fails. Add rua=mailto:...")
 	}
 	return []Finding{f}
 }
@@ -511,7 +519,7 @@ func (d *deliv) rdns(ctx context.Context) []Finding {
 		}
 		if len(names) == 0 {
 			out = append(out, Finding{Check: "rdns", Status: StatusFail, Finding: fmt.Sprintf("%s has no reverse DNS (PTR) name", ip),
-				Hint: "Many receivers reject or junk mail from addresses without reverse DNS. Ask whoever owns the address (your hosting provider) to set a PTR record to the server's name."})
+				Hint: say("Many receivers reject or junk mail from addresses without reverse DNS. Ask whoever owns the address (your hosting provider) to set a PTR record to the server's name.")})
 			continue
 		}
 		name := strings.TrimSuffix(names[0], ".")
@@ -535,10 +543,10 @@ func (d *deliv) rdns(ctx context.Context) []Finding {
 		switch {
 		case !confirmed:
 			f.Status, f.Finding = StatusWarn, fmt.Sprintf("%s reverses to %s, but %s does not resolve back to %s", ip, name, name, ip)
-			f.Hint = "Receivers check forward-confirmed reverse DNS; add an A/AAAA record for the PTR name, or change the PTR. " + errTextIf(err)
+			f.Hint = say("Receivers check forward-confirmed reverse DNS; add an A/AAAA record for the PTR name, or change the PTR. " + errTextIf(err))
 		case len(d.o.ServerNames) > 0 && !matches:
 			f.Status, f.Finding = StatusWarn, fmt.Sprintf("%s reverses to %s, which differs from the name the server gives (%s)", ip, name, strings.Join(d.o.ServerNames, ", "))
-			f.Hint = "Set the server's banner and EHLO name to its reverse-DNS name: some receivers compare them."
+			f.Hint = say("Set the server's banner and EHLO name to its reverse-DNS name: some receivers compare them.")
 		default:
 			f.Status, f.Finding = StatusPass, fmt.Sprintf("%s reverses to %s and back", ip, name)
 		}
@@ -604,7 +612,7 @@ func (d *deliv) dnsblOne(ctx context.Context, ip net.IP, zone string) Finding {
 		// over quota), not a listing.
 		if a4 := a.IP.To4(); a4 != nil && a4[0] == 127 && a4[1] == 255 && a4[2] == 255 {
 			return Finding{Check: "dnsbl", Status: StatusWarn, Finding: fmt.Sprintf("%s refused the query (%s)", zone, a.IP),
-				Hint: "Blocklists such as Spamhaus refuse queries from public DNS resolvers; run the check with your own resolver."}
+				Hint: say("Blocklists such as Spamhaus refuse queries from public DNS resolvers; run the check with your own resolver.")}
 		}
 	}
 	reason := ""
@@ -613,7 +621,7 @@ func (d *deliv) dnsblOne(ctx context.Context, ip net.IP, zone string) Finding {
 	}
 	return Finding{Check: "dnsbl", Status: StatusFail, Finding: fmt.Sprintf("%s is listed on %s (%s)%s", ip, zone, strings.Join(codes, ", "), reason),
 		Records: []string{name + " A " + strings.Join(codes, " ")},
-		Hint:    "Receivers that use this list will reject or junk mail from this address. Find out why it was listed (the list's lookup page), fix the cause, then request delisting; with a shared provider address, tell the provider."}
+		Hint:    say("Receivers that use this list will reject or junk mail from this address. Find out why it was listed (the list's lookup page), fix the cause, then request delisting; with a shared provider address, tell the provider.")}
 }
 
 // MTASTSPolicy is a parsed MTA-STS policy file (RFC 8461 section 3.2).
@@ -679,7 +687,7 @@ func (d *deliv) mtaSTS(ctx context.Context) []Finding {
 	}
 	if rec == "" {
 		return []Finding{{Check: "mta-sts", Status: StatusInfo, Finding: "no MTA-STS record (" + name + ")",
-			Hint: "Optional: MTA-STS makes senders to your domain insist on TLS. It protects mail you receive, not mail you send."}}
+			Hint: say("Optional: MTA-STS makes senders to your domain insist on TLS. It protects mail you receive, not mail you send.")}}
 	}
 	f := Finding{Check: "mta-sts", Records: []string{name + ": " + rec}}
 	url := "https://mta-sts." + d.o.Domain + "/.well-known/mta-sts.txt"
@@ -689,27 +697,27 @@ func (d *deliv) mtaSTS(ctx context.Context) []Finding {
 	resp, err := d.o.HTTPClient.Do(req)
 	if err != nil {
 		f.Status, f.Finding = StatusWarn, "MTA-STS record found, but the policy could not be fetched: "+err.Error()
-		f.Hint = "Senders ignore MTA-STS without a policy served over valid HTTPS at " + url + "."
+		f.Hint = say("Senders ignore MTA-STS without a policy served over valid HTTPS at " + url + ".")
 		return []Finding{f}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
 		f.Status, f.Finding = StatusWarn, fmt.Sprintf("MTA-STS record found, but %s answered %s", url, resp.Status)
-		f.Hint = "Serve the policy file at that address."
+		f.Hint = say("Serve the policy file at that address.")
 		return []Finding{f}
 	}
 	pol, err := ParseMTASTSPolicy(string(body))
 	if err != nil {
 		f.Status, f.Finding = StatusWarn, "MTA-STS policy is invalid: "+err.Error()
-		f.Hint = "See RFC 8461 section 3.2 for the format."
+		f.Hint = say("See RFC 8461 section 3.2 for the format.")
 		return []Finding{f}
 	}
 	f.Status = StatusPass
 	f.Finding = fmt.Sprintf("MTA-STS policy mode %s for %s (max_age %d s)", pol.Mode, strings.Join(pol.MX, ", "), pol.MaxAge)
 	if pol.Mode == "testing" {
 		f.Status = StatusInfo
-		f.Hint = "In testing mode senders only report failures; switch to enforce when TLS-RPT reports are clean."
+		f.Hint = say("In testing mode senders only report failures; switch to enforce when TLS-RPT reports are clean.")
 	}
 	return []Finding{f}
 }
@@ -724,11 +732,11 @@ func (d *deliv) tlsRPT(ctx context.Context) []Finding {
 		if strings.HasPrefix(t, "v=TLSRPTv1") {
 			if !strings.Contains(t, "rua=") {
 				return []Finding{{Check: "tls-rpt", Status: StatusWarn, Finding: "TLS-RPT record has no rua= address", Records: []string{name + ": " + t},
-					Hint: "Add rua=mailto:... so that senders can report TLS failures."}}
+					Hint: say("Add rua=mailto:... so that senders can report TLS failures.")}}
 			}
 			return []Finding{{Check: "tls-rpt", Status: StatusPass, Finding: "TLS-RPT reports requested", Records: []string{name + ": " + t}}}
 		}
 	}
 	return []Finding{{Check: "tls-rpt", Status: StatusInfo, Finding: "no TLS-RPT record (" + name + ")",
-		Hint: "Optional: TLS-RPT asks other servers to report TLS problems delivering to you."}}
+		Hint: say("Optional: TLS-RPT asks other servers to report TLS problems delivering to you.")}}
 }

@@ -166,7 +166,7 @@ func TestDeliverabilityProblems(t *testing.T) {
 	})
 	wantStatus(t, fs, "mx", StatusWarn, "no MX")
 	f := wantStatus(t, fs, "spf", StatusFail, "2 SPF records")
-	if !strings.Contains(f.Hint, "Merge") {
+	if !strings.Contains(f.Hint.Text, "Merge") {
 		t.Errorf("spf hint = %q", f.Hint)
 	}
 	wantStatus(t, fs, "dkim", StatusWarn, "RSA key of 1024 bits")
@@ -174,7 +174,7 @@ func TestDeliverabilityProblems(t *testing.T) {
 	wantStatus(t, fs, "dkim", StatusWarn, "revoked")
 	wantStatus(t, fs, "dkim", StatusFail, "cannot be parsed")
 	f = wantStatus(t, fs, "dmarc", StatusFail, "no DMARC record")
-	if !strings.Contains(f.Hint, "v=DMARC1; p=none") {
+	if !strings.Contains(f.Hint.Text, "v=DMARC1; p=none") {
 		t.Errorf("dmarc hint = %q", f.Hint)
 	}
 	wantStatus(t, fs, "rdns", StatusWarn, "does not resolve back")

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/net/publicsuffix"
@@ -139,6 +138,17 @@ type DiscoverOptions struct {
 	NoGuess bool
 	// HeloName is sent in probes' EHLO; default "localhost".
 	HeloName string
+	// OnSource, when set, is called with each source's report as that
+	// source answers (or gives up), in the order they answer; the guesses,
+	// which ask nothing, come last. OnCandidate, when set, is called with
+	// each candidate as its probe ends (or is cut short once a better one
+	// answered), in the order they end; its Rank is 0 then, as ranking
+	// waits for all probes. Every source is reported before any candidate.
+	// Both are called from the goroutine that called Discover, never at
+	// the same time, and before Discover returns; they must not block for
+	// long: discovery waits for them.
+	OnSource    func(SourceReport)
+	OnCandidate func(Candidate)
 }
 
 func (o *DiscoverOptions) defaults() {
@@ -210,11 +220,23 @@ func Discover(ctx context.Context, email string, o DiscoverOptions) (*Discovery,
 		},
 	}
 	results := make([][]result, len(lookups))
-	var wg sync.WaitGroup
-	for i, l := range lookups {
-		wg.Go(func() { results[i] = l(ctx) })
+	type answer struct {
+		i  int
+		rs []result
 	}
-	wg.Wait()
+	answers := make(chan answer, len(lookups))
+	for i, l := range lookups {
+		go func() { answers <- answer{i, l(ctx)} }()
+	}
+	for range lookups {
+		a := <-answers // each lookup ends by ctx's deadline at the latest
+		results[a.i] = a.rs
+		if o.OnSource != nil {
+			for _, r := range a.rs {
+				o.OnSource(r.rep)
+			}
+		}
+	}
 	var cands []Candidate
 	for _, rs := range results {
 		for _, r := range rs {
@@ -225,6 +247,9 @@ func Discover(ctx context.Context, email string, o DiscoverOptions) (*Discovery,
 	if !o.NoGuess {
 		g := dc.guesses()
 		d.Sources = append(d.Sources, SourceReport{Source: SourceGuess, Query: fmt.Sprintf("smtp.%s, mail.%s, %s on 465, 587, 25, 2525", domain, domain, domain), Found: len(g)})
+		if o.OnSource != nil {
+			o.OnSource(d.Sources[len(d.Sources)-1])
+		}
 		cands = append(cands, g...)
 	}
 	cands = dedupe(cands)
@@ -516,6 +541,7 @@ func (dc *discoverer) probeAll(ctx context.Context, cands []Candidate) {
 				r.p = &Reach{Skipped: true, Error: "not needed: a better candidate answered first"}
 			}
 			cands[r.i].Probe = r.p
+			dc.probed(cands[r.i])
 		}
 	}
 	for len(pending) > 0 {
@@ -523,6 +549,7 @@ func (dc *discoverer) probeAll(ctx context.Context, cands []Candidate) {
 		case r := <-ch:
 			delete(pending, r.i)
 			cands[r.i].Probe = r.p
+			dc.probed(cands[r.i])
 			if r.p.OK && (best == nil || better(&cands[r.i], best) < 0) {
 				best = &cands[r.i]
 			}
@@ -550,6 +577,13 @@ func (dc *discoverer) probeAll(ctx context.Context, cands []Candidate) {
 			finish()
 			return
 		}
+	}
+}
+
+// probed reports a candidate whose probe ended to OnCandidate.
+func (dc *discoverer) probed(c Candidate) {
+	if dc.o.OnCandidate != nil {
+		dc.o.OnCandidate(c)
 	}
 }
 

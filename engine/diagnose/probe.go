@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/herald-smtp/herald/engine/hint"
 	"github.com/herald-smtp/herald/engine/transcript"
 	"github.com/herald-smtp/herald/engine/transport"
 )
@@ -26,11 +27,12 @@ import (
 type Step struct {
 	// Name is dns, connect, banner, ehlo, tls, auth, envelope, send or
 	// open-relay.
-	Name       string             `json:"name"`
-	Status     Status             `json:"status"`
-	Ms         int64              `json:"ms"`
-	Finding    string             `json:"finding"`
-	Hint       string             `json:"hint,omitempty"`
+	Name    string `json:"name"`
+	Status  Status `json:"status"`
+	Ms      int64  `json:"ms"`
+	Finding string `json:"finding"`
+	// Hint says, on warn or fail, what is wrong and which settings fix it.
+	Hint       hint.Hint          `json:"hint,omitzero"`
 	Transcript []transcript.Event `json:"transcript,omitempty"`
 }
 
@@ -59,6 +61,15 @@ type ProbeOptions struct {
 	SlowBanner time.Duration
 	// Now is the clock (certificate expiry); default time.Now.
 	Now func() time.Time
+	// OnStep, when set, is called with each step as it finishes, in the
+	// order of Report.Steps, from the goroutine that called Probe and before
+	// Probe returns (a connection wizard fills in live). A step is passed
+	// once nothing will change it: the TLS step is graded (its certificate,
+	// trust and expiry) only when the session's setup has ended, so it and
+	// the steps after it in that setup (banner and EHLO under implicit TLS,
+	// AUTH) arrive together then. OnStep must not block for long: the probe
+	// waits for it.
+	OnStep func(Step)
 }
 
 // Report is the outcome of Probe: the steps in order, and whether any failed.
@@ -146,17 +157,20 @@ func Probe(ctx context.Context, o ProbeOptions) *Report {
 		last = now
 		p.stageStep(st, err, lines, d)
 	}
+	p.holdTLS = cfg.TLS != transport.TLSNone
 	c, err := transport.Dial(ctx, cfg)
 	if err != nil {
 		// The hook has recorded the failed step; note it if it did not.
 		if rep.FailedStage == "" {
-			p.failStep(Step{Name: string(stageName(err)), Status: StatusFail, Finding: rec.Redact(err.Error()), Hint: transport.Hint(err), Transcript: rec.Events()[mark:]}, err)
+			p.failStep(Step{Name: string(stageName(err)), Status: StatusFail, Finding: rec.Redact(err.Error()), Hint: transport.HintFor(err), Transcript: rec.Events()[mark:]}, err)
 		}
 		p.afterFailedDial(ctx, base, err)
 		return p.finish()
 	}
 	defer c.Close()
 	p.afterDial(base, c)
+	p.holdTLS = false
+	p.flush()
 
 	// 7. envelope dry run, 8. optional test message
 	if p.envelope(ctx, c, &mark) {
@@ -175,12 +189,17 @@ type prober struct {
 	o   ProbeOptions
 	rep *Report
 	rec *transcript.Recorder
+	// emitted counts the steps passed to OnStep; holdTLS keeps the TLS step
+	// (and those after it) back until its certificate is graded.
+	emitted int
+	holdTLS bool
 }
 
 // add appends a step; a failed one records the first failure's stage and
 // class (st empty: the step's name).
 func (p *prober) add(s Step, st transport.Stage, class transport.Class) {
 	p.rep.Steps = append(p.rep.Steps, s)
+	defer p.flush()
 	if s.Status == StatusFail && p.rep.FailedStage == "" {
 		if st == "" {
 			st = transport.Stage(s.Name)
@@ -201,7 +220,24 @@ func (p *prober) failStep(s Step, err error) {
 
 func (p *prober) finish() *Report {
 	p.rep.OK = p.rep.FailedStage == ""
+	p.holdTLS = false
+	p.flush()
 	return p.rep
+}
+
+// flush passes the steps that are final, in order, to OnStep.
+func (p *prober) flush() {
+	if p.o.OnStep == nil {
+		return
+	}
+	for p.emitted < len(p.rep.Steps) {
+		s := p.rep.Steps[p.emitted]
+		if p.holdTLS && s.Name == "tls" {
+			return
+		}
+		p.emitted++
+		p.o.OnStep(s)
+	}
 }
 
 func (p *prober) step(name string) *Step {
@@ -259,10 +295,12 @@ func (p *prober) dns(ctx context.Context, host string) bool {
 		case notFound(err) || (err == nil && len(addrs) == 0):
 			class = transport.ClassPermanent
 			s.Finding = fmt.Sprintf("the name %s has no address (no A or AAAA record)", host)
-			s.Hint = "Check the server name for typos (smtp. or mail. prefix?); your provider's setup page gives the exact name. `herald discover ADDRESS` can find it from your address."
+			s.Hint = say("Check the server name for typos (smtp. or mail. prefix?); your provider's setup page gives the exact name. Discovery can find it from your address.",
+				hint.Fix{Setting: hint.Server, Label: "Correct the server name"}, hint.Fix{Setting: hint.Discover, Label: "Find the server from your address"})
 		default:
 			s.Finding = fmt.Sprintf("could not look up %s: %v", host, err)
-			s.Hint = "The DNS lookup failed (not the same as 'no such name'): check the network connection and the DNS resolver, then try again."
+			s.Hint = say("The DNS lookup failed (not the same as 'no such name'): check the network connection and the DNS resolver, then try again.",
+				hint.Fix{Setting: hint.Retry, Label: "Try again"})
 		}
 		p.add(s, transport.StageConnect, class)
 		return false
@@ -290,7 +328,7 @@ func (p *prober) dns(ctx context.Context, host string) bool {
 func (p *prober) stageStep(st transport.Stage, err error, lines []transcript.Event, d time.Duration) {
 	s := Step{Name: string(st), Ms: d.Milliseconds(), Transcript: lines}
 	if err != nil {
-		s.Status, s.Finding, s.Hint = StatusFail, p.rec.Redact(err.Error()), transport.Hint(err)
+		s.Status, s.Finding, s.Hint = StatusFail, p.rec.Redact(err.Error()), transport.HintFor(err)
 		p.failStep(s, err)
 		return
 	}
@@ -307,12 +345,18 @@ func (p *prober) stageStep(st transport.Stage, err error, lines []transcript.Eve
 		if d >= p.o.SlowBanner {
 			s.Status = StatusWarn
 			s.Finding += fmt.Sprintf(" (after %d ms)", d.Milliseconds())
-			s.Hint = "The server is slow to greet: it may be tarpitting unknown clients or waiting on a reverse-DNS lookup of your address. Mail still works, but each connection costs this delay."
+			s.Hint = say("The server is slow to greet: it may be tarpitting unknown clients or waiting on a reverse-DNS lookup of your address. Mail still works, but each connection costs this delay.")
 		}
 	case transport.StageEHLO:
 		name, caps := ehloReply(lines)
 		p.addName(name)
 		s.Finding = "capabilities: " + joinOr(caps, "none advertised")
+		if p.o.Config.TLS == transport.TLSNone {
+			// No TLS step follows: the warning about it does, at once.
+			p.add(s, "", "")
+			p.add(noTLSStep(slices.ContainsFunc(caps, func(c string) bool { return strings.EqualFold(firstWord(c), "STARTTLS") })), "", "")
+			return
+		}
 	case transport.StageTLS:
 		s.Finding = lastInfo(lines, "TLS started")
 	case transport.StageAuth:
@@ -394,40 +438,30 @@ func joinOr(s []string, none string) string {
 
 // noTLSStep is the warning for a session without TLS.
 func noTLSStep(offersStartTLS bool) Step {
-	s := Step{Name: "tls", Status: StatusWarn, Finding: "no TLS (--tls none): the session, and any password, travels in clear",
-		Hint: "Use --tls implicit (port 465) or --tls starttls (port 587) if the server offers it."}
+	s := Step{Name: "tls", Status: StatusWarn, Finding: "no TLS (TLS mode none): the session, and any password, travels in clear",
+		Hint: say("Use implicit TLS (port 465) or STARTTLS (port 587) if the server offers it.",
+			hint.Fix{Setting: hint.TLS, Value: "implicit", Label: "Use implicit TLS on port 465", Also: []hint.Change{{Setting: hint.Port, Value: "465"}}},
+			hint.Fix{Setting: hint.TLS, Value: "starttls", Label: "Use STARTTLS on port 587", Also: []hint.Change{{Setting: hint.Port, Value: "587"}}})}
 	if offersStartTLS {
 		s.Finding += "; the server offers STARTTLS"
-		s.Hint = "The server offers STARTTLS: use --tls starttls so that the session is encrypted."
+		s.Hint = say("The server offers STARTTLS: use it so that the session is encrypted.",
+			hint.Fix{Setting: hint.TLS, Value: "starttls", Label: "Use STARTTLS"})
 	}
 	return s
 }
 
-func (p *prober) insertAfter(name string, s Step) {
-	for i, st := range p.rep.Steps {
-		if st.Name == name {
-			p.rep.Steps = slices.Insert(p.rep.Steps, i+1, s)
-			return
-		}
-	}
-	p.rep.Steps = append(p.rep.Steps, s)
-}
-
-// afterDial adds the steps a successful Dial did not run (TLS in mode none,
-// AUTH without credentials) and grades the certificate.
+// afterDial adds the step a successful Dial did not run (AUTH without
+// credentials) and grades the certificate.
 func (p *prober) afterDial(cfg transport.Config, c *transport.Client) {
 	ext := c.Extensions()
-	if s := p.step("tls"); s != nil {
+	if s := p.step("tls"); s != nil && cfg.TLS != transport.TLSNone {
 		p.checkCertificate(s, cfg, c.TLSInfo())
-	} else {
-		_, starttls := ext["STARTTLS"]
-		p.insertAfter("ehlo", noTLSStep(starttls))
 	}
 	if p.step("auth") == nil {
 		offered := strings.Fields(ext["AUTH"])
 		s := Step{Name: "auth", Status: StatusSkipped}
 		if cfg.Auth == transport.AuthNone {
-			s.Finding = "not tried (--auth none)"
+			s.Finding = "not tried (auth method none)"
 		} else {
 			s.Finding = "no credentials given"
 		}
@@ -441,16 +475,10 @@ func (p *prober) afterDial(cfg transport.Config, c *transport.Client) {
 }
 
 // afterFailedDial completes the report of a session that stopped early: the
-// missing-TLS warning, and what the refused certificate is.
+// grade of a certificate that was accepted, or what a refused one is.
 func (p *prober) afterFailedDial(ctx context.Context, cfg transport.Config, err error) {
-	if cfg.TLS == transport.TLSNone {
-		if s := p.step("ehlo"); s != nil && s.Status != StatusFail {
-			_, caps := ehloReply(s.Transcript)
-			p.insertAfter("ehlo", noTLSStep(slices.ContainsFunc(caps, func(c string) bool { return strings.EqualFold(firstWord(c), "STARTTLS") })))
-		}
-	}
 	s := p.step("tls")
-	if s == nil {
+	if s == nil || cfg.TLS == transport.TLSNone {
 		return
 	}
 	if s.Status != StatusFail {
@@ -475,6 +503,11 @@ func (p *prober) afterFailedDial(ctx context.Context, cfg transport.Config, err 
 	}
 	fp := CertificateFingerprint(leaf.Raw)
 	p.rep.CertificateSHA256 = fp
+	for i := range s.Hint.Fixes {
+		if s.Hint.Fixes[i].Setting == hint.PinCertificate {
+			s.Hint.Fixes[i].Value = fp
+		}
+	}
 	s.Finding += fmt.Sprintf("; the server presents a certificate for %s (names %s) issued by %s, valid %s to %s, SHA-256 %s",
 		leaf.Subject, joinOr(certNames(leaf), "none"), leaf.Issuer, leaf.NotBefore.UTC().Format("2006-01-02"), leaf.NotAfter.UTC().Format("2006-01-02"), fp)
 }
@@ -553,7 +586,7 @@ func (p *prober) checkCertificate(s *Step, cfg transport.Config, info *transport
 			hints = append(hints, fmt.Sprintf("The certificate expires %s (%s); once it has, clients will refuse the connection. Renew it now.", in, info.NotAfter.UTC().Format("2006-01-02 15:04 MST")))
 		}
 	}
-	s.Hint = strings.Join(hints, " ")
+	s.Hint = say(strings.Join(hints, " "))
 }
 
 // envelope runs the MAIL/RCPT/RSET dry run and reports whether it passed.
@@ -566,7 +599,7 @@ func (p *prober) envelope(ctx context.Context, c *transport.Client, mark *int) b
 	_, err := c.TryEnvelope(ctx, transport.Envelope{From: p.o.From, To: []string{p.o.Rcpt}})
 	s := Step{Name: "envelope", Ms: time.Since(start).Milliseconds(), Transcript: p.lines(mark)}
 	if err != nil {
-		s.Status, s.Finding, s.Hint = StatusFail, "the server refused the envelope: "+p.rec.Redact(err.Error()), transport.Hint(err)
+		s.Status, s.Finding, s.Hint = StatusFail, "the server refused the envelope: "+p.rec.Redact(err.Error()), transport.HintFor(err)
 		p.failStep(s, err)
 		return false
 	}
@@ -584,7 +617,7 @@ func (p *prober) send(ctx context.Context, c *transport.Client, mark *int) {
 	res, err := c.Send(ctx, transport.Envelope{From: p.o.From, To: []string{p.o.Rcpt}}, bytes.NewReader(p.o.TestMessage))
 	s := Step{Name: "send", Ms: time.Since(start).Milliseconds(), Transcript: p.lines(mark)}
 	if err != nil {
-		s.Status, s.Finding, s.Hint = StatusFail, "the test message was not accepted: "+p.rec.Redact(err.Error()), transport.Hint(err)
+		s.Status, s.Finding, s.Hint = StatusFail, "the test message was not accepted: "+p.rec.Redact(err.Error()), transport.HintFor(err)
 		p.failStep(s, err)
 		return
 	}
@@ -624,7 +657,7 @@ func (p *prober) openRelay(ctx context.Context, cfg transport.Config) {
 		case err == nil:
 			s.Status = StatusFail
 			s.Finding = fmt.Sprintf("the server accepted mail from %s to %s without authentication: it is an open relay", from, outside)
-			s.Hint = "Spammers find open relays within hours and the server's address ends up on blocklists. Require AUTH for relaying (Postfix: smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination)."
+			s.Hint = say("Spammers find open relays within hours and the server's address ends up on blocklists. Require AUTH for relaying (Postfix: smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination).")
 		case stageName(err) == transport.StageMail:
 			s.Status, s.Finding = StatusPass, "an unauthenticated client may not even start a message: "+err.Error()
 		default:

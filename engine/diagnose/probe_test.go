@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/herald-smtp/herald/engine/hint"
 	"github.com/herald-smtp/herald/engine/internal/dnstest"
 	"github.com/herald-smtp/herald/engine/internal/smtptest"
 	"github.com/herald-smtp/herald/engine/transport"
@@ -51,8 +53,8 @@ func dump(rep *Report) string {
 	fmt.Fprintf(&b, "report %s ok=%v failed=%s/%s/%d\n", rep.Target, rep.OK, rep.FailedStage, rep.FailedClass, rep.FailedCode)
 	for _, s := range rep.Steps {
 		fmt.Fprintf(&b, "  %-7s %-10s %4d ms  %s\n", s.Status, s.Name, s.Ms, s.Finding)
-		if s.Hint != "" {
-			fmt.Fprintf(&b, "          hint: %s\n", s.Hint)
+		if s.Hint.Text != "" {
+			fmt.Fprintf(&b, "          hint: %s %+v\n", s.Hint.Text, s.Hint.Fixes)
 		}
 		for _, e := range s.Transcript {
 			fmt.Fprintf(&b, "          %s\n", e.String())
@@ -83,10 +85,10 @@ func wantStep(t *testing.T, rep *Report, name string, status Status, finding, hi
 		if !strings.Contains(s.Finding, finding) {
 			t.Errorf("step %s finding %q lacks %q\n%s", name, s.Finding, finding, dump(rep))
 		}
-		if !strings.Contains(s.Hint, hint) {
+		if !strings.Contains(s.Hint.Text, hint) {
 			t.Errorf("step %s hint %q lacks %q\n%s", name, s.Hint, hint, dump(rep))
 		}
-		if (status == StatusFail || status == StatusWarn) && s.Hint == "" {
+		if (status == StatusFail || status == StatusWarn) && s.Hint.Text == "" {
 			t.Errorf("step %s is %s without a hint\n%s", name, status, dump(rep))
 		}
 		return s
@@ -135,7 +137,7 @@ func TestProbePlainSessionEveryStepReported(t *testing.T) {
 	if strings.Contains(ehlo.Finding, "mx.herald.test") {
 		t.Errorf("the server's name is listed as a capability: %s", ehlo.Finding)
 	}
-	wantStep(t, rep, "tls", StatusWarn, "no TLS", "--tls")
+	wantStep(t, rep, "tls", StatusWarn, "no TLS", "implicit TLS")
 	wantStep(t, rep, "auth", StatusSkipped, "offers no AUTH", "")
 	wantStep(t, rep, "envelope", StatusPass, "MAIL FROM:<ann@herald.test> and RCPT TO:<bob@herald.test> accepted", "")
 	if len(s.Messages()) != 0 {
@@ -231,7 +233,7 @@ func TestProbeDNS(t *testing.T) {
 	t.Run("no such name", func(t *testing.T) {
 		rep := runProbe(t, ProbeOptions{Config: cfg("nope.herald.test"), Resolver: dns.Resolver()})
 		wantFailed(t, rep, transport.StageConnect, transport.ClassPermanent)
-		wantStep(t, rep, "dns", StatusFail, "nope.herald.test has no address", "herald discover")
+		wantStep(t, rep, "dns", StatusFail, "nope.herald.test has no address", "Discovery can find it")
 		if len(rep.Steps) != 1 {
 			t.Errorf("steps after a failed lookup: %s", names(rep))
 		}
@@ -335,7 +337,7 @@ func TestProbeCertificateFailures(t *testing.T) {
 		hint    string
 	}{
 		{"expired", ca.Issue(t, time.Now().Add(-72*time.Hour), time.Now().Add(-time.Hour), "127.0.0.1"), "has expired", "has expired"},
-		{"self-signed", smtptest.SelfSigned(t, "127.0.0.1"), "self-signed", "--ca-file"},
+		{"self-signed", smtptest.SelfSigned(t, "127.0.0.1"), "self-signed", "CA certificate file"},
 		{"wrong name", ca.Issue(t, time.Now().Add(-time.Hour), time.Now().Add(90*24*time.Hour), "smtp.elsewhere.test"), "not issued for 127.0.0.1", "not issued for this host name"},
 	}
 	for _, mode := range []transport.TLSMode{transport.TLSImplicit, transport.TLSStartTLS} {
@@ -361,7 +363,10 @@ func TestProbeCertificateFailures(t *testing.T) {
 				if rep.CertificateSHA256 != fp || !strings.Contains(st.Finding, fp) || !strings.Contains(st.Finding, "the server presents a certificate for") {
 					t.Errorf("certificate not described: sha256 %q\n%s", rep.CertificateSHA256, dump(rep))
 				}
-				hints[c.name] = st.Hint
+				hints[c.name] = st.Hint.Text
+				if c.name == "self-signed" && !slices.ContainsFunc(st.Hint.Fixes, func(f hint.Fix) bool { return f.Setting == hint.PinCertificate && f.Value == fp }) {
+					t.Errorf("the self-signed certificate's hint offers no pin with its fingerprint: %+v", st.Hint.Fixes)
+				}
 				if n := afterTLS(); n != 0 {
 					t.Errorf("%d AUTH attempts or bytes sent after a refused certificate", n)
 				}
@@ -492,7 +497,7 @@ func TestProbeStartTLSProblems(t *testing.T) {
 		s := smtptest.Start(t, smtptest.Options{Cert: &cert, StartTLS: true})
 		rep := runProbe(t, ProbeOptions{Config: probeCfg(s.Port, transport.TLSNone, nil)})
 		wantOK(t, rep)
-		wantStep(t, rep, "tls", StatusWarn, "the server offers STARTTLS", "--tls starttls")
+		wantStep(t, rep, "tls", StatusWarn, "the server offers STARTTLS", "offers STARTTLS: use it")
 	})
 }
 
@@ -574,7 +579,7 @@ func TestProbeAuthReplies(t *testing.T) {
 			t.Errorf("steps %s", got)
 		}
 		wantStep(t, rep, "tls", StatusWarn, "no TLS", "")
-		wantStep(t, rep, "auth", StatusFail, "nothing was sent", "--allow-insecure-auth")
+		wantStep(t, rep, "auth", StatusFail, "nothing was sent", "allow the password without TLS")
 		if a := s.AuthAttempts(); len(a) != 0 {
 			t.Fatalf("credentials sent in clear: %v", a)
 		}

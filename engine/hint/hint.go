@@ -4,6 +4,11 @@
 // implicit", the window as a "Use implicit TLS" button).
 package hint
 
+import (
+	"encoding/json"
+	"strings"
+)
+
 // Setting names a profile or session setting (or an action) that can fix a
 // failure. Front ends map each to their own words.
 type Setting string
@@ -29,6 +34,7 @@ const (
 	StartSandbox      Setting = "start-sandbox"       // action: start the built-in sandbox
 	ReleaseHeld       Setting = "release-held"        // action: release the messages held for a profile
 	Retry             Setting = "retry"               // action: try again later
+	Profile           Setting = "profile"             // action: review and correct the account profile's settings
 )
 
 // Fix is one remedy: set Setting (to Value, where a value is suggested).
@@ -38,6 +44,20 @@ type Fix struct {
 	// Label says the remedy in a few plain words ("Use implicit TLS on port
 	// 465"), for a button or a list; it names no flag or command.
 	Label string `json:"label"`
+	// Also are settings that change together with this one, as one remedy
+	// (implicit TLS goes with port 465).
+	Also []Change `json:"also,omitempty"`
+}
+
+// Change is one more setting a Fix sets along with its own.
+type Change struct {
+	Setting Setting `json:"setting"`
+	Value   string  `json:"value,omitempty"`
+}
+
+// Changes returns every setting the fix changes: its own first, then Also.
+func (f Fix) Changes() []Change {
+	return append([]Change{{Setting: f.Setting, Value: f.Value}}, f.Also...)
 }
 
 // Hint explains a failure in plain language and lists its remedies.
@@ -56,3 +76,28 @@ func (h Hint) Empty() bool { return h.Text == "" && len(h.Fixes) == 0 && h.Link 
 
 // String returns the hint's text.
 func (h Hint) String() string { return h.Text }
+
+// Encode returns h as one string for a text column: the plain text when h
+// has no fixes and no link, else a JSON object. Decode reads both.
+func (h Hint) Encode() string {
+	if len(h.Fixes) == 0 && h.Link == "" {
+		return h.Text
+	}
+	b, err := json.Marshal(h)
+	if err != nil { // cannot happen: Hint has only strings and slices of them
+		return h.Text
+	}
+	return string(b)
+}
+
+// Decode reads what Encode wrote; any other string is taken as plain text,
+// so that hints stored before hints had fixes read as they were.
+func Decode(s string) Hint {
+	if strings.HasPrefix(s, "{") {
+		var h Hint
+		if err := json.Unmarshal([]byte(s), &h); err == nil && h.Text != "" {
+			return h
+		}
+	}
+	return Hint{Text: s}
+}

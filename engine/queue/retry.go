@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/herald-smtp/herald/engine/hint"
 )
 
 // RetryPolicy says when a temporarily failed message is tried again. RFC 5321
@@ -133,8 +135,8 @@ func Report(it *Item) string {
 		if m := meaning(it); m != "" {
 			fmt.Fprintf(&b, "What it means: %s\n", m)
 		}
-		if it.Hint != "" {
-			fmt.Fprintf(&b, "What to try: %s\n", it.Hint)
+		if h := hint.Decode(it.Hint); h.Text != "" {
+			fmt.Fprintf(&b, "What to try: %s\n", h.Text)
 		}
 	}
 	for _, r := range it.Recipients {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/herald-smtp/herald/engine/hint"
 	"github.com/herald-smtp/herald/engine/store"
 	"github.com/herald-smtp/herald/engine/transcript"
 	"github.com/herald-smtp/herald/engine/transport"
@@ -311,7 +312,8 @@ func (r *Runner) holdAll(ctx context.Context, profile string, cause error) {
 		outs := make([]store.QueueCompletion, len(items))
 		for i, it := range items {
 			outs[i] = store.QueueCompletion{ID: it.ID, State: string(Held), Stage: "profile", Error: cause.Error(),
-				Hint: "Fix the profile (herald profile show/edit/set-password), then release the messages: herald queue release --all"}
+				Hint: hint.Hint{Text: "The profile could not be used: correct its settings (server, password), then release the held messages.",
+					Fixes: []hint.Fix{{Setting: hint.Profile, Label: "Review the profile"}, {Setting: hint.ReleaseHeld, Label: "Release the held messages"}}}.Encode()}
 			r.emit(Event{Kind: EventState, Profile: profile, Item: it.ID, State: Held, Text: cause.Error()})
 		}
 		if _, err := r.q.st.CompleteQueueItems(ctx, r.o.Owner, now, outs); err != nil {
@@ -638,7 +640,9 @@ func (p *profileRun) sessionFailed(ctx context.Context, items []store.ClaimedQue
 		}
 		if res.Class == transport.ClassPermanent {
 			out.State = string(Held)
-			out.Hint = transport.Hint(err) + " Then release the messages: herald queue release --all."
+			h := transport.HintFor(err)
+			h.Text = strings.TrimSpace(h.Text + " Then release the held messages.")
+			out.Hint = hint.Hint{Text: h.Text, Fixes: append(h.Fixes, hint.Fix{Setting: hint.ReleaseHeld, Label: "Release the held messages"}), Link: h.Link}.Encode()
 		}
 		finish(it, out)
 	}

@@ -360,7 +360,7 @@ func sizeLimit(ext map[string]string) int64 {
 func (c *Client) startTLS(ctx context.Context) error {
 	if _, ok := c.ext["STARTTLS"]; !ok {
 		return &Error{Stage: StageTLS, Class: ClassPermanent, Kind: KindStartTLSMissing, Port: c.cfg.port(),
-			Msg: "the server does not offer STARTTLS and --tls starttls requires it; nothing else was sent"}
+			Msg: "the server does not offer STARTTLS and the TLS mode starttls requires it; nothing else was sent"}
 	}
 	r, err := c.cmd(StageTLS, "STARTTLS")
 	if err != nil {
@@ -548,7 +548,7 @@ func (c *Client) chooseAuth() (AuthMethod, error) {
 	}
 	if !c.tls && !c.cfg.AllowInsecureAuth {
 		return "", &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindInsecureAuth,
-			Msg: "refusing to send credentials over a connection without TLS (nothing was sent): use TLS, or opt in with --allow-insecure-auth"}
+			Msg: "refusing to send credentials over a connection without TLS (nothing was sent): use TLS, or allow the password without TLS"}
 	}
 	offered := c.offeredAuth()
 	if len(offered) == 0 {

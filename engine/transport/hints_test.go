@@ -3,8 +3,11 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/herald-smtp/herald/engine/hint"
 )
 
 // TestEveryHintRowIsReachable builds, for each row of the hint table, an
@@ -31,9 +34,12 @@ func TestEveryHintRowIsReachable(t *testing.T) {
 				if e.Port == 0 {
 					e.Port = 2526
 				}
-				got := Hint(fmt.Errorf("wrapped: %w", e))
+				got := HintFor(fmt.Errorf("wrapped: %w", e))
 				want := strings.NewReplacer("{port}", "2526", "{offered}", "PLAIN").Replace(r.Text)
-				if got == want {
+				if got.Text == want && reflect.DeepEqual(got.Fixes, r.Fixes) && got.Link == r.Link {
+					if Hint(e) != want {
+						t.Fatalf("Hint = %q, want the text of HintFor", Hint(e))
+					}
 					return
 				}
 			}
@@ -66,5 +72,46 @@ func TestHintsForCommonFailures(t *testing.T) {
 	}
 	if Hint(errors.New("plain error")) != "" || Hint(nil) != "" {
 		t.Error("hint for a non-session error")
+	}
+}
+
+// TestHintFixes checks that the common failures name the settings that fix
+// them, as data.
+func TestHintFixes(t *testing.T) {
+	has := func(h hint.Hint, s hint.Setting, v string) bool {
+		for _, f := range h.Fixes {
+			for _, c := range f.Changes() {
+				if c.Setting == s && c.Value == v {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		e       *Error
+		setting hint.Setting
+		value   string
+	}{
+		{&Error{Stage: StageAuth, Kind: KindInsecureAuth}, hint.AllowInsecureAuth, ""},
+		{&Error{Stage: StageAuth, Kind: KindInsecureAuth}, hint.Port, "587"},
+		{&Error{Stage: StageTLS, Kind: KindStartTLSMissing}, hint.TLS, "implicit"},
+		{&Error{Stage: StageTLS, Kind: KindStartTLSMissing}, hint.Port, "465"},
+		{&Error{Stage: StageTLS, Kind: KindCertUnknownAuth}, hint.CAFile, ""},
+		{&Error{Stage: StageTLS, Kind: KindCertUnknownAuth}, hint.PinCertificate, ""},
+		{&Error{Stage: StageAuth, Kind: KindReply, Code: 535, EnhancedCode: "5.7.8"}, hint.Password, ""},
+		{&Error{Stage: StageAuth, Kind: KindReply, Code: 535, EnhancedCode: "5.7.139"}, hint.OAuthSignIn, ""},
+		{&Error{Stage: StageConnect, Kind: KindDNS}, hint.Discover, ""},
+		{&Error{Stage: StageMail, Kind: KindPipeliningMissing}, hint.Pipelining, "auto"},
+	} {
+		if h := HintFor(c.e); !has(h, c.setting, c.value) {
+			t.Errorf("%s %s %d: fixes %+v lack %s=%q", c.e.Kind, c.e.Stage, c.e.Code, h.Fixes, c.setting, c.value)
+		}
+	}
+	if h := HintFor(&Error{Stage: StageAuth, Kind: KindReply, Code: 535, EnhancedCode: "5.7.139"}); !strings.HasPrefix(h.Link, "https://") {
+		t.Errorf("Microsoft's refusal links no page: %+v", h)
+	}
+	if !HintFor(errors.New("plain")).Empty() || !HintFor(nil).Empty() {
+		t.Error("a hint for a non-session error")
 	}
 }

@@ -27,7 +27,7 @@ func (c *Client) usePipelining() (bool, error) {
 	case PipeliningOn:
 		if !offered {
 			return false, &Error{Stage: StageMail, Class: ClassPermanent, Kind: KindPipeliningMissing,
-				Msg: "pipelining is required (--pipelining on) but the server does not advertise PIPELINING; nothing was sent"}
+				Msg: "pipelining is required but the server does not advertise PIPELINING; nothing was sent"}
 		}
 	}
 	return offered, nil

@@ -97,7 +97,7 @@ func TestCAFileIsTrusted(t *testing.T) {
 	cfg := cfgFor(s, TLSImplicit)
 	// Without the CA the system pool refuses the certificate.
 	res := Send(context.Background(), cfg, env(), bytes.NewReader(msg))
-	if res.OK || res.Stage != StageTLS || res.Class != ClassPermanent || !strings.Contains(Hint(res.Err), "--ca-file") {
+	if res.OK || res.Stage != StageTLS || res.Class != ClassPermanent || !strings.Contains(Hint(res.Err), "CA certificate file") {
 		t.Fatalf("untrusted CA: %+v hint %q", res, Hint(res.Err))
 	}
 	f := filepath.Join(t.TempDir(), "ca.pem")

@@ -24,7 +24,7 @@ func profileTest(ctx context.Context, args []string, env Env, _ string) (int, er
 	if err != nil {
 		return ExitFailure, err
 	}
-	rep := diagnose.Probe(ctx, diagnose.ProbeOptions{Config: p.TransportConfig(password), From: p.FromAddress, Rcpt: *rcpt})
+	rep := c.Probe(ctx, diagnose.ProbeOptions{Config: p.TransportConfig(password), From: p.FromAddress, Rcpt: *rcpt}, nil)
 	wc := wordCtx{profile: p.Name, host: p.Host, email: p.FromAddress}
 	if *jsonOut {
 		// The report, its steps' hints in command-line words.

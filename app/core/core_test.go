@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/herald-smtp/herald/engine/account"
+	"github.com/herald-smtp/herald/engine/diagnose"
 	"github.com/herald-smtp/herald/engine/feed"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/queue"
@@ -196,4 +197,21 @@ func TestWatchStoreSeesAnotherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, sub, "an external queue change", func(e feed.Event) bool { return e.External })
+}
+
+func TestProbePublishesEachStep(t *testing.T) {
+	c := openTest(t, t.TempDir(), true, false)
+	sub := c.Feed.Subscribe(256, feed.Probe)
+	defer sub.Close()
+	var steps []string
+	rep := c.Probe(context.Background(), diagnose.ProbeOptions{Config: c.SandboxConfig(), From: "ann@example.com"}, func(s diagnose.Step) { steps = append(steps, s.Name) })
+	if len(steps) == 0 || len(steps) != len(rep.Steps) {
+		t.Fatalf("onStep saw %v, the report has %d steps", steps, len(rep.Steps))
+	}
+	for _, name := range steps {
+		e := waitFor(t, sub, "probe step "+name, func(feed.Event) bool { return true })
+		if e.Text != name || e.Session == "" {
+			t.Fatalf("feed event %+v, want step %q", e, name)
+		}
+	}
 }

@@ -266,9 +266,6 @@ func runTest(ctx context.Context, args []string, env Env, dataDir string) (int, 
 	}
 	printSteps(env.Stdout, rep, wc)
 	offerPin(env.Stdout, rep, c.profile)
-	if rep.CertificateSHA256 != "" && !rep.OK && rep.FailedStage == transport.StageTLS {
-		fmt.Fprintf(env.Stdout, "The server's certificate has SHA-256 %s: pin it in a profile only if you trust this server.\n", rep.CertificateSHA256)
-	}
 	if !f.noDNS {
 		fmt.Fprintln(env.Stdout)
 		printDeliverability(env.Stdout, domainOf(from), findings, wc)
@@ -339,19 +336,14 @@ func withoutPin(h hint.Hint) hint.Hint {
 // offerPin tells how to pin a certificate no CA vouches for: the only
 // place Herald offers it, and per profile.
 func offerPin(w io.Writer, rep *diagnose.Report, profile string) {
-	if rep.CertificateSHA256 == "" {
+	if rep.CertificateSHA256 == "" || rep.OK || rep.FailedStage != transport.StageTLS {
 		return
 	}
-	for _, s := range rep.Steps {
-		if s.Name == "tls" && s.Status == diagnose.StatusFail && strings.Contains(s.Finding, "self-signed") {
-			name := "NAME"
-			if profile != "" {
-				name = quoteArg(profile)
-			}
-			fmt.Fprintf(w, "If this is your own server and you have checked that fingerprint out of band (e.g. on the server: openssl x509 -noout -fingerprint -sha256 -in CERT), you can trust this one certificate for one profile:\n  herald profile edit %s --pin-sha256 %s\nA pinned connection is never shown as fully secure, and the pin breaks when the certificate changes.\n", name, rep.CertificateSHA256)
-			return
-		}
+	name := "NAME"
+	if profile != "" {
+		name = quoteArg(profile)
 	}
+	fmt.Fprintf(w, "If this is your own server and you have checked the certificate's SHA-256 fingerprint below out of band (e.g. on the server: openssl x509 -noout -fingerprint -sha256 -in CERT), you can trust this one certificate for one profile:\n  herald profile edit %s --pin-sha256 %s\nA pinned connection is never shown as fully secure, and the pin breaks when the certificate changes.\n", name, rep.CertificateSHA256)
 }
 
 // testExitCode is herald test's exit code: the first failed step's, else 1

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -411,4 +412,34 @@ func TestUseDiscovered(t *testing.T) {
 	if err := useDiscovered(c, &diagnose.Discovery{Domain: "example.test"}, "ann@example.test"); err == nil || !strings.Contains(err.Error(), "--server") {
 		t.Errorf("no candidates: %v", err)
 	}
+}
+
+// TestCertificateFailureShowsTheFingerprintOnce: a refused self-signed
+// certificate gives its SHA-256 once, with one pinning instruction.
+func TestCertificateFailureShowsTheFingerprintOnce(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{TLS: sandbox.TLSStartTLS})
+	r := runCLI(t, "", nil, "test", "--server", sb.addr, "--tls", "starttls", "--no-dns-checks")
+	if r.code == ExitOK {
+		t.Fatalf("test of an untrusted certificate passed:\n%s", r.stdout)
+	}
+	pem, err := os.ReadFile(sb.srv.CertPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pemDecode(pem)
+	fp := diagnose.CertificateFingerprint(block)
+	if n := strings.Count(r.stdout, fp); n != 1 {
+		t.Errorf("the fingerprint appears %d times:\n%s", n, r.stdout)
+	}
+	if n := strings.Count(r.stdout, "--pin-sha256"); n != 1 {
+		t.Errorf("%d pinning instructions:\n%s", n, r.stdout)
+	}
+}
+
+func pemDecode(b []byte) ([]byte, []byte) {
+	blk, rest := pem.Decode(b)
+	if blk == nil {
+		return nil, rest
+	}
+	return blk.Bytes, rest
 }

@@ -508,8 +508,10 @@ func (p *prober) afterFailedDial(ctx context.Context, cfg transport.Config, err 
 			s.Hint.Fixes[i].Value = fp
 		}
 	}
-	s.Finding += fmt.Sprintf("; the server presents a certificate for %s (names %s) issued by %s, valid %s to %s, SHA-256 %s",
-		leaf.Subject, joinOr(certNames(leaf), "none"), leaf.Issuer, leaf.NotBefore.UTC().Format("2006-01-02"), leaf.NotAfter.UTC().Format("2006-01-02"), fp)
+	// The fingerprint is in the report (CertificateSHA256) and the pin fix,
+	// for the front end to show once.
+	s.Finding += fmt.Sprintf("; the server presents a certificate for %s (names %s) issued by %s, valid %s to %s",
+		leaf.Subject, joinOr(certNames(leaf), "none"), leaf.Issuer, leaf.NotBefore.UTC().Format("2006-01-02"), leaf.NotAfter.UTC().Format("2006-01-02"))
 }
 
 // tlsInfoAgain opens a session without credentials, which ends after TLS,

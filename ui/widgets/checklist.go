@@ -1,0 +1,259 @@
+// Package widgets holds Fyne widgets shared by Herald's views.
+package widgets
+
+import (
+	"fmt"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// MaxDetailLines bounds the detail lines a checklist row shows, so that a
+// long transcript cannot grow the widget tree without limit; the row says how
+// many more there were.
+const MaxDetailLines = 60
+
+// State is how a checklist item stands; each has an icon and a word, so that
+// status is never shown by colour alone.
+type State string
+
+// The states of a checklist item.
+const (
+	StatePending   State = "pending"
+	StateRunning   State = "running"
+	StatePass      State = "pass"
+	StateWarn      State = "warn"
+	StateFail      State = "fail"
+	StateSkipped   State = "skipped"
+	StateInfo      State = "info"
+	StateCancelled State = "cancelled"
+	StateNotRun    State = "not-run"
+)
+
+// Word is the state as a word a person reads ("Passed", "Failed").
+func (s State) Word() string {
+	switch s {
+	case StatePending:
+		return "Waiting"
+	case StateRunning:
+		return "Running…"
+	case StatePass:
+		return "Passed"
+	case StateWarn:
+		return "Warning"
+	case StateFail:
+		return "Failed"
+	case StateSkipped:
+		return "Skipped"
+	case StateInfo:
+		return "Info"
+	case StateCancelled:
+		return "Cancelled"
+	case StateNotRun:
+		return "Not run"
+	}
+	return string(s)
+}
+
+// Icon is the state's icon.
+func (s State) Icon() fyne.Resource {
+	switch s {
+	case StateRunning:
+		return theme.ViewRefreshIcon()
+	case StatePass:
+		return theme.NewSuccessThemedResource(theme.ConfirmIcon())
+	case StateWarn:
+		return theme.NewWarningThemedResource(theme.WarningIcon())
+	case StateFail:
+		return theme.NewErrorThemedResource(theme.ErrorIcon())
+	case StateSkipped, StateNotRun:
+		return theme.NewDisabledResource(theme.MediaSkipNextIcon())
+	case StateInfo:
+		return theme.InfoIcon()
+	case StateCancelled:
+		return theme.CancelIcon()
+	}
+	return theme.NewDisabledResource(theme.RadioButtonIcon())
+}
+
+// Item is one row of a Checklist.
+type Item struct {
+	// Key identifies the row for updates ("dns", "spf#0").
+	Key   string
+	Title string
+	State State
+	// Time is shown beside the title ("12 ms"); "" shows nothing.
+	Time string
+	// Summary is one line under the title, truncated to the width.
+	Summary string
+	// Note is a short remark beside the state, e.g. what changed since the
+	// last run ("was Failed").
+	Note string
+	// Detail is shown when the row is expanded: the full finding, wrapped.
+	Detail string
+	// Lines are shown when the row is expanded, monospaced and truncated
+	// (the transcript); at most MaxDetailLines.
+	Lines []string
+	// Extra is shown below the lines when expanded (a hint with fix buttons).
+	Extra fyne.CanvasObject
+}
+
+// Checklist is a vertical list of items that fill in as work proceeds; each
+// row expands to its details. Call its methods on the UI goroutine.
+type Checklist struct {
+	widget.BaseWidget
+	box   *fyne.Container
+	rows  map[string]*row
+	order []string
+}
+
+// NewChecklist returns an empty checklist.
+func NewChecklist() *Checklist {
+	c := &Checklist{box: container.NewVBox(), rows: map[string]*row{}}
+	c.ExtendBaseWidget(c)
+	return c
+}
+
+// CreateRenderer implements fyne.Widget.
+func (c *Checklist) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(c.box)
+}
+
+// Clear removes every row.
+func (c *Checklist) Clear() {
+	c.rows = map[string]*row{}
+	c.order = nil
+	c.box.Objects = nil
+	c.box.Refresh()
+}
+
+// Keys returns the rows' keys in order.
+func (c *Checklist) Keys() []string { return append([]string(nil), c.order...) }
+
+// Item returns the row with key as last set, and whether there is one.
+func (c *Checklist) Item(key string) (Item, bool) {
+	r, ok := c.rows[key]
+	if !ok {
+		return Item{}, false
+	}
+	return r.item, true
+}
+
+// Expanded reports whether the row with key shows its details.
+func (c *Checklist) Expanded(key string) bool {
+	r, ok := c.rows[key]
+	return ok && r.details.Visible()
+}
+
+// SetExpanded shows or hides the details of the row with key.
+func (c *Checklist) SetExpanded(key string, open bool) {
+	if r, ok := c.rows[key]; ok {
+		r.setOpen(open)
+	}
+}
+
+// Set adds the item, or updates the row with its key in place.
+func (c *Checklist) Set(it Item) {
+	r, ok := c.rows[it.Key]
+	if !ok {
+		r = newRow()
+		c.rows[it.Key] = r
+		c.order = append(c.order, it.Key)
+		c.box.Add(r.obj)
+	}
+	r.set(it)
+}
+
+type row struct {
+	item    Item
+	obj     fyne.CanvasObject
+	icon    *widget.Icon
+	state   *widget.Label
+	title   *widget.Label
+	time    *widget.Label
+	note    *widget.Label
+	summary *widget.Label
+	toggle  *widget.Button
+	details *fyne.Container
+	detail  *widget.Label
+	lines   *fyne.Container
+	extra   *fyne.Container
+}
+
+func newRow() *row {
+	r := &row{
+		icon:    widget.NewIcon(theme.RadioButtonIcon()),
+		state:   widget.NewLabel(""),
+		title:   widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		time:    widget.NewLabel(""),
+		note:    widget.NewLabel(""),
+		summary: widget.NewLabel(""),
+		detail:  widget.NewLabel(""),
+		lines:   container.NewVBox(),
+		extra:   container.NewVBox(),
+	}
+	r.summary.Truncation = fyne.TextTruncateEllipsis
+	r.note.Importance = widget.WarningImportance
+	r.note.Truncation = fyne.TextTruncateEllipsis
+	r.detail.Wrapping = fyne.TextWrapWord
+	r.details = container.NewVBox(r.detail, r.lines, r.extra)
+	r.details.Hide()
+	r.toggle = widget.NewButtonWithIcon("", theme.MenuExpandIcon(), func() { r.setOpen(!r.details.Visible()) })
+	r.toggle.Importance = widget.LowImportance
+	stateBox := container.NewGridWrap(fyne.NewSize(110, r.state.MinSize().Height), r.state)
+	left := container.NewHBox(r.toggle, r.icon, stateBox, r.title, r.time)
+	head := container.NewBorder(nil, nil, left, nil, r.note)
+	r.obj = container.NewVBox(head, container.NewPadded(r.summary), r.details, widget.NewSeparator())
+	return r
+}
+
+func (r *row) setOpen(open bool) {
+	if open {
+		r.details.Show()
+		r.toggle.SetIcon(theme.MenuDropDownIcon())
+	} else {
+		r.details.Hide()
+		r.toggle.SetIcon(theme.MenuExpandIcon())
+	}
+}
+
+func (r *row) set(it Item) {
+	r.item = it
+	r.icon.SetResource(it.State.Icon())
+	r.state.SetText(it.State.Word())
+	r.title.SetText(it.Title)
+	r.time.SetText(it.Time)
+	r.note.SetText(it.Note)
+	r.summary.SetText(it.Summary)
+	r.detail.SetText(it.Detail)
+	if it.Detail == "" {
+		r.detail.Hide()
+	} else {
+		r.detail.Show()
+	}
+	objs := make([]fyne.CanvasObject, 0, min(len(it.Lines), MaxDetailLines)+1)
+	for i, l := range it.Lines {
+		if i == MaxDetailLines {
+			objs = append(objs, widget.NewLabel(fmt.Sprintf("… %d more lines", len(it.Lines)-MaxDetailLines)))
+			break
+		}
+		lb := widget.NewLabelWithStyle(l, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+		lb.Truncation = fyne.TextTruncateEllipsis
+		objs = append(objs, lb)
+	}
+	r.lines.Objects = objs
+	r.lines.Refresh()
+	r.extra.Objects = nil
+	if it.Extra != nil {
+		r.extra.Objects = []fyne.CanvasObject{it.Extra}
+	}
+	r.extra.Refresh()
+	hasDetails := it.Detail != "" || len(it.Lines) > 0 || it.Extra != nil
+	if hasDetails {
+		r.toggle.Enable()
+	} else {
+		r.toggle.Disable()
+	}
+}

@@ -147,6 +147,15 @@ func (c *Checklist) Expanded(key string) bool {
 	return ok && r.details.Visible()
 }
 
+// ExpandButton returns the button that opens and closes the row with key,
+// nil when there is no such row.
+func (c *Checklist) ExpandButton(key string) *widget.Button {
+	if r, ok := c.rows[key]; ok {
+		return r.toggle
+	}
+	return nil
+}
+
 // SetExpanded shows or hides the details of the row with key.
 func (c *Checklist) SetExpanded(key string, open bool) {
 	if r, ok := c.rows[key]; ok {

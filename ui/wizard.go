@@ -817,7 +817,7 @@ func (v *WizardView) stepItem(s WizardStep) widgets.Item {
 	if s.Finding != it.Summary || len(s.Finding) > 80 {
 		detail = append(detail, s.Finding)
 	}
-	if len(s.Capabilities) > 0 {
+	if len(s.Capabilities) > 0 && !strings.Contains(s.Finding, "capabilities:") {
 		detail = append(detail, "Capabilities: "+strings.Join(s.Capabilities, ", "))
 	}
 	if c := s.Cert; c != nil {

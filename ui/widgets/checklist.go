@@ -3,6 +3,7 @@ package widgets
 
 import (
 	"fmt"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -187,7 +188,7 @@ type row struct {
 	toggle  *widget.Button
 	details *fyne.Container
 	detail  *widget.Label
-	lines   *fyne.Container
+	lines   *widget.Label
 	extra   *fyne.Container
 }
 
@@ -200,21 +201,21 @@ func newRow() *row {
 		note:    widget.NewLabel(""),
 		summary: widget.NewLabel(""),
 		detail:  widget.NewLabel(""),
-		lines:   container.NewVBox(),
+		lines:   widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true}),
 		extra:   container.NewVBox(),
 	}
 	r.summary.Truncation = fyne.TextTruncateEllipsis
 	r.note.Importance = widget.WarningImportance
-	r.note.Truncation = fyne.TextTruncateEllipsis
 	r.detail.Wrapping = fyne.TextWrapWord
+	r.lines.Wrapping = fyne.TextWrapBreak
 	r.details = container.NewVBox(r.detail, r.lines, r.extra)
 	r.details.Hide()
 	r.toggle = widget.NewButtonWithIcon("", theme.MenuExpandIcon(), func() { r.setOpen(!r.details.Visible()) })
 	r.toggle.Importance = widget.LowImportance
 	stateBox := container.NewGridWrap(fyne.NewSize(110, r.state.MinSize().Height), r.state)
 	left := container.NewHBox(r.toggle, r.icon, stateBox, r.title, r.time)
-	head := container.NewBorder(nil, nil, left, nil, r.note)
-	r.obj = container.NewVBox(head, container.NewPadded(r.summary), r.details, widget.NewSeparator())
+	head := container.NewBorder(nil, nil, left, r.note, r.summary)
+	r.obj = container.NewVBox(head, r.details, widget.NewSeparator())
 	return r
 }
 
@@ -242,18 +243,16 @@ func (r *row) set(it Item) {
 	} else {
 		r.detail.Show()
 	}
-	objs := make([]fyne.CanvasObject, 0, min(len(it.Lines), MaxDetailLines)+1)
-	for i, l := range it.Lines {
-		if i == MaxDetailLines {
-			objs = append(objs, widget.NewLabel(fmt.Sprintf("… %d more lines", len(it.Lines)-MaxDetailLines)))
-			break
-		}
-		lb := widget.NewLabelWithStyle(l, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
-		lb.Truncation = fyne.TextTruncateEllipsis
-		objs = append(objs, lb)
+	lines := it.Lines
+	if len(lines) > MaxDetailLines {
+		lines = append(lines[:MaxDetailLines:MaxDetailLines], fmt.Sprintf("… %d more lines", len(it.Lines)-MaxDetailLines))
 	}
-	r.lines.Objects = objs
-	r.lines.Refresh()
+	r.lines.SetText(strings.Join(lines, "\n"))
+	if len(lines) == 0 {
+		r.lines.Hide()
+	} else {
+		r.lines.Show()
+	}
 	r.extra.Objects = nil
 	if it.Extra != nil {
 		r.extra.Objects = []fyne.CanvasObject{it.Extra}

@@ -338,7 +338,13 @@ func (v *WizardView) buildServer() fyne.CanvasObject {
 				prov = " · " + c.Provider
 			}
 			box.Objects[0].(*widget.Label).SetText(fmt.Sprintf("#%d  %s:%d  %s · %s%s", c.Rank, c.Host, c.Port, tlsWord(c.TLS), state, prov))
-			box.Objects[1].(*widget.Label).SetText("from " + src + ": " + c.Summary)
+			sum := c.Summary
+			if !c.Reachable {
+				if plain, det := plainFinding(c.Summary); det != "" {
+					sum = plain
+				}
+			}
+			box.Objects[1].(*widget.Label).SetText("from " + src + ": " + sum)
 		},
 	)
 	v.Candidates.OnSelected = func(id widget.ListItemID) {
@@ -571,18 +577,15 @@ func sourceItem(key string, s WizardSource) widgets.Item {
 	switch {
 	case s.Error != "":
 		it.State = widgets.StateWarn
-		sum, det := plainFinding(s.Error)
-		it.Summary = s.Query + ": " + sum
-		it.Detail = det
-		if det == "" {
-			it.Detail = s.Error
-		}
+		sum, _ := plainFinding(s.Error)
+		it.Summary = sum + " (" + s.Query + ")"
+		it.Detail = s.Query + ": " + s.Error
 	case s.Found > 0:
 		it.State = widgets.StatePass
 		it.Summary = fmt.Sprintf("%s: %d found", s.Query, s.Found)
 	default:
-		it.State = widgets.StateSkipped
-		it.Summary = s.Query + ": nothing found"
+		it.State = widgets.StateEmpty
+		it.Summary = s.Query
 	}
 	return it
 }
@@ -808,6 +811,9 @@ func (v *WizardView) applyStep(s WizardStep) {
 
 func (v *WizardView) stepItem(s WizardStep) widgets.Item {
 	it := widgets.Item{Key: s.Name, Title: stepTitle(s.Name), State: stateOf(s.Status), Time: ms(s.Duration), Summary: s.Finding, Lines: s.Lines}
+	if it.Time == "" && s.Status != diagnose.StatusSkipped {
+		it.Time = "<1 ms"
+	}
 	var detail []string
 	if s.Status == diagnose.StatusFail || s.Status == diagnose.StatusWarn || s.Status == diagnose.StatusSkipped {
 		if sum, det := plainFinding(s.Finding); det != "" {

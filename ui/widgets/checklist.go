@@ -31,6 +31,8 @@ const (
 	StateInfo      State = "info"
 	StateCancelled State = "cancelled"
 	StateNotRun    State = "not-run"
+	// StateEmpty is a source or check that answered with nothing.
+	StateEmpty State = "empty"
 )
 
 // Word is the state as a word a person reads ("Passed", "Failed").
@@ -54,6 +56,8 @@ func (s State) Word() string {
 		return "Cancelled"
 	case StateNotRun:
 		return "Not run"
+	case StateEmpty:
+		return "Nothing found"
 	}
 	return string(s)
 }
@@ -212,8 +216,13 @@ func newRow() *row {
 	r.details.Hide()
 	r.toggle = widget.NewButtonWithIcon("", theme.MenuExpandIcon(), func() { r.setOpen(!r.details.Visible()) })
 	r.toggle.Importance = widget.LowImportance
-	stateBox := container.NewGridWrap(fyne.NewSize(110, r.state.MinSize().Height), r.state)
-	left := container.NewHBox(r.toggle, r.icon, stateBox, r.title, r.time)
+	h := r.state.MinSize().Height
+	r.title.Truncation = fyne.TextTruncateEllipsis
+	r.time.Alignment = fyne.TextAlignTrailing
+	left := container.NewHBox(r.toggle, r.icon,
+		container.NewGridWrap(fyne.NewSize(100, h), r.state),
+		container.NewGridWrap(fyne.NewSize(190, h), r.title),
+		container.NewGridWrap(fyne.NewSize(70, h), r.time))
 	head := container.NewBorder(nil, nil, left, r.note, r.summary)
 	r.obj = container.NewVBox(head, r.details, widget.NewSeparator())
 	return r

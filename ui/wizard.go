@@ -818,9 +818,10 @@ func (v *WizardView) stepItem(s WizardStep) widgets.Item {
 	if s.Status == diagnose.StatusFail || s.Status == diagnose.StatusWarn || s.Status == diagnose.StatusSkipped {
 		if sum, det := plainFinding(s.Finding); det != "" {
 			it.Summary = sum
+			detail = append(detail, sum, "In detail: "+det)
 		}
 	}
-	if s.Finding != it.Summary || len(s.Finding) > 80 {
+	if len(detail) == 0 && len(s.Finding) > 80 {
 		detail = append(detail, s.Finding)
 	}
 	if len(s.Capabilities) > 0 && !strings.Contains(s.Finding, "capabilities:") {
@@ -1179,16 +1180,14 @@ func (v *WizardView) fillSave() {
 	}
 	pw := "no password"
 	switch {
+	case t.Profile.Auth == transport.AuthNone || (t.Password == "" && t.Profile.Username == ""):
+		pw = "no sign-in"
 	case t.Password != "":
-		pw = "the password you typed, stored in the system keychain"
+		pw = "signs in as " + t.Profile.Username + " with the password you typed (stored in the system keychain)"
 	case v.tested != nil:
-		pw = "the stored password"
+		pw = "signs in as " + t.Profile.Username + " with the stored password"
 	}
-	auth := string(t.Profile.Auth)
-	if t.Profile.Username != "" {
-		auth += " as " + t.Profile.Username
-	}
-	s := fmt.Sprintf("%s: sender %s, server %s, %s, sign-in %s, %s.", verb, t.Profile.FromAddress, t.Server(), tlsWord(t.Profile.TLS), auth, pw)
+	s := fmt.Sprintf("%s: sender %s, server %s:%d with %s, %s.", verb, t.Profile.FromAddress, t.Profile.Host, t.Profile.Port, tlsWord(t.Profile.TLS), pw)
 	if t.Profile.PinnedSHA256 != "" {
 		s += " Pinned certificate " + fingerprint(t.Profile.PinnedSHA256) + "."
 	}

@@ -109,6 +109,8 @@ func (f *fakeCore) ApplyFix(t ProbeTarget, fix hint.Fix) (ProbeTarget, error) {
 		}
 	case hint.PinCertificate:
 		t.Profile.PinnedSHA256 = fix.Value
+	case hint.Password:
+		t.Password = fix.Value
 	}
 	return t, nil
 }
@@ -543,5 +545,151 @@ func TestNetProblemWords(t *testing.T) {
 		if got := netProblem(in); got != want {
 			t.Errorf("netProblem(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// walk calls f on o and everything under it, through containers and
+// widgets' renderers.
+func walk(o fyne.CanvasObject, f func(fyne.CanvasObject)) {
+	f(o)
+	switch x := o.(type) {
+	case *fyne.Container:
+		for _, c := range x.Objects {
+			walk(c, f)
+		}
+	case fyne.Widget:
+		for _, c := range test.WidgetRenderer(x).Objects() {
+			walk(c, f)
+		}
+	}
+}
+
+func overlayButton(w fyne.Window, text string) *widget.Button {
+	var found *widget.Button
+	if top := w.Canvas().Overlays().Top(); top != nil {
+		walk(top, func(o fyne.CanvasObject) {
+			if b, ok := o.(*widget.Button); ok && b.Text == text && found == nil {
+				found = b
+			}
+		})
+	}
+	return found
+}
+
+func overlayText(w fyne.Window) string {
+	var sb strings.Builder
+	if top := w.Canvas().Overlays().Top(); top != nil {
+		walk(top, func(o fyne.CanvasObject) {
+			if l, ok := o.(*widget.Label); ok {
+				sb.WriteString(l.Text + "\n")
+			}
+		})
+	}
+	return sb.String()
+}
+
+func TestWizardPinCertificateAfterShowingItsFingerprint(t *testing.T) {
+	fp := strings.Repeat("ab", 32)
+	core := &fakeCore{}
+	core.probe = func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
+		if pt.Profile.PinnedSHA256 == fp {
+			s := passStep("tls")
+			on(s)
+			return &WizardReport{Target: pt.Server(), Steps: []WizardStep{s}, OK: true}
+		}
+		s := WizardStep{Name: "tls", Status: diagnose.StatusFail, Finding: "the certificate is self-signed",
+			Hint: hint.Hint{Text: "Pin it if it is your own server.", Fixes: []hint.Fix{{Setting: hint.PinCertificate, Value: fp, Label: "Trust this certificate…"}}}}
+		on(s)
+		return &WizardReport{Target: pt.Server(), Steps: []WizardStep{s}, CertificateSHA256: fp}
+	}
+	v, q, w := newTestWizard(t, core)
+	v.TestProfile(profile())
+	waitFor(t, q, "the report", func() bool { return v.Report() != nil })
+	it, _ := v.Steps.Item("tls")
+	test.Tap(findButton(it.Extra, "Trust this certificate…"))
+	if core.probeCount() != 1 {
+		t.Fatal("the probe ran again before the user confirmed")
+	}
+	if txt := overlayText(w); !strings.Contains(txt, "AB:AB:AB") {
+		t.Fatalf("the dialog does not show the fingerprint: %q", txt)
+	}
+	b := overlayButton(w, "Trust it")
+	if b == nil {
+		t.Fatal("no Trust it button")
+	}
+	test.Tap(b)
+	waitFor(t, q, "the second probe", func() bool { return core.probeCount() == 2 && v.Report() != nil && !v.running })
+	if core.fixes[0].Setting != hint.PinCertificate || core.probed[1].Profile.PinnedSHA256 != fp || !v.Report().OK {
+		t.Errorf("fixes %v, pinned %q, ok %v", core.fixes, core.probed[1].Profile.PinnedSHA256, v.Report().OK)
+	}
+}
+
+func TestWizardStoreNewPassword(t *testing.T) {
+	core := &fakeCore{}
+	core.probe = func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
+		s := WizardStep{Name: "auth", Status: diagnose.StatusFail, Finding: "535 authentication failed",
+			Hint: hint.Hint{Fixes: []hint.Fix{{Setting: hint.Password, Label: "Enter a new password"}}}}
+		if pt.Password == "n3w" {
+			s = passStep("auth")
+		}
+		on(s)
+		return &WizardReport{Target: pt.Server(), Steps: []WizardStep{s}, OK: s.Status == diagnose.StatusPass}
+	}
+	v, q, w := newTestWizard(t, core)
+	v.TestProfile(profile())
+	waitFor(t, q, "the report", func() bool { return v.Report() != nil })
+	it, _ := v.Steps.Item("auth")
+	test.Tap(findButton(it.Extra, "Enter a new password"))
+	var pw *widget.Entry
+	walk(w.Canvas().Overlays().Top(), func(o fyne.CanvasObject) {
+		if e, ok := o.(*widget.Entry); ok && e.Password {
+			pw = e
+		}
+	})
+	if pw == nil {
+		t.Fatal("no password field in the dialog")
+	}
+	test.Type(pw, "n3w")
+	test.Tap(overlayButton(w, "Test with it"))
+	waitFor(t, q, "the second probe", func() bool { return core.probeCount() == 2 && v.Report() != nil && !v.running })
+	if core.fixes[0].Value != "n3w" || !v.Report().OK {
+		t.Errorf("fix %v, ok %v", core.fixes, v.Report().OK)
+	}
+	test.Tap(v.NextButton) // domain
+	waitFor(t, q, "deliverability", func() bool { return !v.running })
+	test.Tap(v.NextButton) // save
+	test.Tap(v.SaveButton)
+	waitFor(t, q, "saved", func() bool { return len(core.saved) == 1 })
+	if s := core.saved[0]; s.Password != "n3w" || s.Profile.ID != "id1" {
+		t.Errorf("saved password %q, id %q: want the tested profile updated with the new password", s.Password, s.Profile.ID)
+	}
+}
+
+func TestWizardCoalescesBursts(t *testing.T) {
+	core := &fakeCore{probe: func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
+		for range 2000 {
+			on(passStep("dns"))
+		}
+		return &WizardReport{Target: pt.Server(), Steps: []WizardStep{passStep("dns")}}
+	}}
+	v, q, _ := newTestWizard(t, core)
+	v.interval = 30 * time.Millisecond
+	var mu sync.Mutex
+	dispatches := 0
+	v.do = func(f func()) {
+		mu.Lock()
+		dispatches++
+		mu.Unlock()
+		q.do(f)
+	}
+	v.TestProfile(profile())
+	waitFor(t, q, "the report", func() bool { return v.Report() != nil })
+	mu.Lock()
+	defer mu.Unlock()
+	if dispatches > 20 {
+		t.Errorf("2,000 steps took %d dispatches to the UI goroutine", dispatches)
+	}
+	if state(v, "dns") != widgets.StatePass {
+		t.Errorf("dns is %s", state(v, "dns"))
 	}
 }

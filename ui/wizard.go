@@ -98,14 +98,15 @@ type WizardView struct {
 	last      map[string]*WizardReport // the previous completed report per target
 
 	// the running operation
-	baseCtx   context.Context
-	opCancel  context.CancelFunc
-	gen       int
-	running   bool
-	mu        sync.Mutex
-	pending   []func()
-	scheduled bool
-	interval  time.Duration
+	baseCtx    context.Context
+	opCancel   context.CancelFunc
+	gen        int
+	running    bool
+	mu         sync.Mutex
+	pending    []func()
+	pendingKey map[string]int
+	scheduled  bool
+	interval   time.Duration
 }
 
 // NewWizardView builds the wizard over core. do runs functions on the UI
@@ -215,13 +216,28 @@ func (v *WizardView) end(gen int) {
 
 // post queues f, from any goroutine, to run on the UI goroutine if gen is
 // still current; queued functions run together at most every interval.
-func (v *WizardView) post(gen int, f func()) {
-	v.mu.Lock()
-	v.pending = append(v.pending, func() {
+func (v *WizardView) post(gen int, f func()) { v.postKeyed(gen, "", f) }
+
+// postKeyed is post where a later f with the same non-empty key replaces
+// one still queued: a burst of updates of one row is one update.
+func (v *WizardView) postKeyed(gen int, key string, f func()) {
+	g := func() {
 		if gen == v.gen {
 			f()
 		}
-	})
+	}
+	v.mu.Lock()
+	if i, ok := v.pendingKey[key]; ok && key != "" {
+		v.pending[i] = g
+	} else {
+		if key != "" {
+			if v.pendingKey == nil {
+				v.pendingKey = map[string]int{}
+			}
+			v.pendingKey[key] = len(v.pending)
+		}
+		v.pending = append(v.pending, g)
+	}
 	if v.scheduled {
 		v.mu.Unlock()
 		return
@@ -238,7 +254,7 @@ func (v *WizardView) post(gen int, f func()) {
 func (v *WizardView) flush() {
 	v.mu.Lock()
 	fs := v.pending
-	v.pending, v.scheduled = nil, false
+	v.pending, v.pendingKey, v.scheduled = nil, nil, false
 	v.mu.Unlock()
 	for _, f := range fs {
 		f()
@@ -778,7 +794,7 @@ func (v *WizardView) startProbe() {
 	v.updateNav()
 	go func() {
 		rep := v.core.Probe(ctx, t, func(s WizardStep) {
-			v.post(gen, func() { v.applyStep(s) })
+			v.postKeyed(gen, "step:"+s.Name, func() { v.applyStep(s) })
 		})
 		cancelled := ctx.Err() != nil
 		v.post(gen, func() {

@@ -54,6 +54,7 @@ type WizardView struct {
 	Candidates     *widget.List
 	DiscoverStatus *widget.Label
 	Host, Port     *widget.Entry
+	manualBox      *widget.Accordion
 	TLS            *widget.Select
 	User           *widget.Entry
 	UseManual      *widget.Button
@@ -79,6 +80,10 @@ type WizardView struct {
 	// OnSaved, when set, is called on the UI goroutine after a profile was
 	// saved (the shell may show it in Accounts).
 	OnSaved func(*account.Profile)
+	// OnTested, when set, is called on the UI goroutine after each probe
+	// that was not cancelled, with the target and its report (the shell may
+	// record it as the profile's last test).
+	OnTested func(ProbeTarget, *WizardReport)
 	// OpenURL opens a link in the browser; default the Fyne app's OpenURL.
 	OpenURL func(*url.URL) error
 
@@ -385,12 +390,13 @@ func (v *WizardView) buildServer() fyne.CanvasObject {
 	manual := widget.NewForm(
 		widget.NewFormItem("Server", v.Host), widget.NewFormItem("Port", v.Port),
 		widget.NewFormItem("TLS", v.TLS), widget.NewFormItem("User name", v.User))
-	manualBox := widget.NewAccordion(widget.NewAccordionItem("Enter or change the server by hand", container.NewVBox(manual, container.NewHBox(v.UseManual))))
+	v.Host.OnChanged = func(string) { v.updateNav() }
+	v.manualBox = widget.NewAccordion(widget.NewAccordionItem("Enter or change the server by hand", container.NewVBox(manual, container.NewHBox(v.UseManual))))
 	sources := container.NewBorder(widget.NewLabelWithStyle("Sources asked", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), nil, nil, nil, container.NewVScroll(v.Sources))
 	cands := container.NewBorder(container.NewVBox(widget.NewLabelWithStyle("Servers found (best first): pick one", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), v.DiscoverStatus), nil, nil, nil, v.Candidates)
 	split := container.NewVSplit(sources, cands)
 	split.Offset = 0.45
-	return container.NewBorder(nil, manualBox, nil, nil, split)
+	return container.NewBorder(nil, v.manualBox, nil, nil, split)
 }
 
 func (v *WizardView) buildTest() fyne.CanvasObject {
@@ -576,6 +582,7 @@ func (v *WizardView) startDiscovery() {
 			switch {
 			case ctx.Err() != nil:
 				v.DiscoverStatus.SetText("Cancelled. Go back to try again, or enter the server by hand below.")
+				v.manualBox.Open(0)
 			case err != nil:
 				v.DiscoverStatus.SetText("Discovery failed: " + err.Error())
 			default:
@@ -627,6 +634,7 @@ func (v *WizardView) showDiscovery(d *WizardDiscovery) {
 	switch {
 	case len(d.Candidates) == 0:
 		v.DiscoverStatus.SetText(v.noServerText(d) + " Enter the server by hand below (your provider's help pages name it).")
+		v.manualBox.Open(0)
 	case d.Best < 0:
 		v.DiscoverStatus.SetText(v.noServerText(d) + " You can still test one of these to see why, or enter the server by hand.")
 		v.Candidates.Select(0)
@@ -1061,6 +1069,9 @@ func (v *WizardView) finishProbe(t ProbeTarget, rep *WizardReport, cancelled boo
 		v.showChanges(prev, rep)
 	}
 	v.last[key] = rep
+	if v.OnTested != nil {
+		v.OnTested(t, rep)
+	}
 }
 
 // showChanges notes on each step how it changed since prev, and sums it up.

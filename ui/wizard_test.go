@@ -693,3 +693,41 @@ func TestWizardCoalescesBursts(t *testing.T) {
 		t.Errorf("dns is %s", state(v, "dns"))
 	}
 }
+
+func TestWizardCancelDiscovery(t *testing.T) {
+	returned := make(chan struct{})
+	core := &fakeCore{discover: func(ctx context.Context, email string, on func(WizardSource)) (*WizardDiscovery, error) {
+		defer close(returned)
+		on(WizardSource{Source: "preset", Query: "example.com"})
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	v, q, _ := newTestWizard(t, core)
+	test.Type(v.Email, "me@example.com")
+	v.Email.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn}) // Enter goes on
+	waitFor(t, q, "the first source", func() bool { return len(v.Sources.Keys()) == 1 })
+	if v.Stage != StageServer || v.NextButton.Disabled() == false {
+		t.Errorf("stage %d, next disabled %v while discovering", v.Stage, v.NextButton.Disabled())
+	}
+	test.Tap(v.CancelButton)
+	<-returned
+	waitFor(t, q, "cancelled", func() bool { return !v.running })
+	if !strings.HasPrefix(v.DiscoverStatus.Text, "Cancelled") {
+		t.Errorf("status %q", v.DiscoverStatus.Text)
+	}
+	// The server can still be entered by hand.
+	test.Type(v.Host, "smtp.example.com")
+	test.Type(v.Port, "587")
+	v.TLS.SetSelected("starttls")
+	if v.NextButton.Disabled() {
+		t.Fatal("Next stays disabled with a server entered by hand")
+	}
+	core.probe = func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
+		return &WizardReport{Target: pt.Server(), OK: true}
+	}
+	test.Tap(v.NextButton)
+	waitFor(t, q, "the probe", func() bool { return v.Report() != nil })
+	if p := core.probed[0].Profile; p.Host != "smtp.example.com" || p.Port != 587 || p.TLS != transport.TLSStartTLS || p.FromAddress != "me@example.com" {
+		t.Errorf("probed %+v", p.Server)
+	}
+}

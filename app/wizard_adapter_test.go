@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/diagnose"
 	"github.com/herald-smtp/herald/engine/hint"
@@ -154,5 +157,60 @@ func TestWizardAdapterSavesAndUpdates(t *testing.T) {
 	// A stored profile's password comes from the keychain for the probe.
 	if pw, err := a.password(ui.ProbeTarget{Profile: *got}); pw != "pw1" || err != nil {
 		t.Errorf("password for the probe %q, %v", pw, err)
+	}
+}
+
+// nxResolver answers every DNS question with "no such name", at once.
+type nxResolver struct{}
+
+func nx(name string) error { return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true} }
+
+func (nxResolver) LookupTXT(_ context.Context, n string) ([]string, error)        { return nil, nx(n) }
+func (nxResolver) LookupMX(_ context.Context, n string) ([]*net.MX, error)        { return nil, nx(n) }
+func (nxResolver) LookupIPAddr(_ context.Context, n string) ([]net.IPAddr, error) { return nil, nx(n) }
+func (nxResolver) LookupAddr(_ context.Context, n string) ([]string, error)       { return nil, nx(n) }
+func (nxResolver) LookupSRV(_ context.Context, s, p, n string) (string, []*net.SRV, error) {
+	return "", nil, nx(n)
+}
+
+// TestWizardViewOverTheSandbox drives the real wizard over the real adapter:
+// a stored profile is tested against the sandbox, its domain checked, and
+// the profile updated in the store.
+func TestWizardViewOverTheSandbox(t *testing.T) {
+	tg, st := sandboxTarget(t)
+	book := account.NewBook(st, memSecrets{})
+	tg.Profile.Name, tg.Profile.Auth, tg.Profile.Username = "sandbox", transport.AuthNone, ""
+	if err := book.Add(context.Background(), &tg.Profile); err != nil {
+		t.Fatal(err)
+	}
+	ad := NewWizardAdapter(book)
+	ad.DeliverOpts.Resolver = nxResolver{}
+	test.NewTempApp(t)
+	q := make(chan func(), 1024)
+	v := ui.NewWizardView(ad, func(f func()) { q <- f }, func() fyne.Window { return nil })
+	w := test.NewTempWindow(t, v.Content())
+	w.Resize(fyne.NewSize(900, 600))
+	v.Start(context.Background())
+	defer v.Stop()
+
+	var tested *ui.WizardReport
+	v.OnTested = func(_ ui.ProbeTarget, r *ui.WizardReport) { tested = r }
+	v.TestProfile(&tg.Profile)
+	pump(t, q, "the probe", func() bool { return tested != nil })
+	if !tested.OK {
+		t.Fatalf("probe of the sandbox failed: %+v", tested.Steps)
+	}
+	if it, _ := v.Steps.Item("envelope"); it.State != "pass" {
+		t.Errorf("envelope row %+v", it)
+	}
+	test.Tap(v.NextButton)
+	pump(t, q, "the domain checks", func() bool { return len(v.Findings.Keys()) > 0 && v.CancelButton.Disabled() })
+	test.Tap(v.NextButton)
+	v.FromName.SetText("Me")
+	test.Tap(v.SaveButton)
+	pump(t, q, "saved", func() bool { return strings.HasPrefix(v.SaveStatus.Text, "Saved") })
+	got, err := book.Get(context.Background(), "sandbox")
+	if err != nil || got.ID != tg.Profile.ID || got.FromName != "Me" {
+		t.Errorf("stored %+v, %v", got, err)
 	}
 }

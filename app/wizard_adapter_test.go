@@ -1,0 +1,216 @@
+package app
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/herald-smtp/herald/engine/account"
+	"github.com/herald-smtp/herald/engine/diagnose"
+	"github.com/herald-smtp/herald/engine/hint"
+	"github.com/herald-smtp/herald/engine/sandbox"
+	"github.com/herald-smtp/herald/engine/store"
+	"github.com/herald-smtp/herald/engine/transport"
+	"github.com/herald-smtp/herald/ui"
+)
+
+// memSecrets keeps secrets in a map (the OS keychain is not reachable in
+// tests).
+type memSecrets map[string]string
+
+func (m memSecrets) Set(id string, k account.SecretKind, v string) error {
+	m[id+"/"+string(k)] = v
+	return nil
+}
+
+func (m memSecrets) Get(id string, k account.SecretKind) (string, error) {
+	v, ok := m[id+"/"+string(k)]
+	if !ok {
+		return "", account.ErrNoSecret
+	}
+	return v, nil
+}
+
+func (m memSecrets) Delete(id string, k account.SecretKind) error {
+	delete(m, id+"/"+string(k))
+	return nil
+}
+
+func sandboxTarget(t *testing.T) (ui.ProbeTarget, *store.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(store.PathIn(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	sb, err := sandbox.Start(context.Background(), sandbox.Config{Listen: "127.0.0.1:0", TLS: sandbox.TLSNone, CertDir: dir}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	host, port, _ := net.SplitHostPort(sb.Addr())
+	n, _ := strconv.Atoi(port)
+	return ui.ProbeTarget{Profile: account.Profile{FromAddress: "me@example.com", Auth: transport.AuthAuto, Username: "me@example.com",
+		Server: account.Server{Host: host, Port: n, TLS: transport.TLSNone}}}, st
+}
+
+func TestWizardAdapterProbesTheSandbox(t *testing.T) {
+	tg, _ := sandboxTarget(t)
+	a := NewWizardAdapter(nil)
+	var live []string
+	rep := a.Probe(context.Background(), tg, func(s ui.WizardStep) { live = append(live, s.Name) })
+	if !rep.OK || rep.Cancelled {
+		t.Fatalf("report %+v", rep)
+	}
+	if len(live) != len(rep.Steps) || len(live) < 6 {
+		t.Errorf("steps delivered %v, report has %d", live, len(rep.Steps))
+	}
+	for _, s := range rep.Steps {
+		switch s.Name {
+		case "ehlo":
+			if len(s.Capabilities) == 0 || len(s.Lines) == 0 {
+				t.Errorf("ehlo: caps %v, lines %v", s.Capabilities, s.Lines)
+			}
+		case "tls":
+			if s.Status != diagnose.StatusWarn || len(s.Hint.Fixes) == 0 {
+				t.Errorf("tls without TLS: %s, fixes %v", s.Status, s.Hint.Fixes)
+			}
+		case "auth":
+			if s.Status != diagnose.StatusSkipped {
+				t.Errorf("auth without a password: %s %s", s.Status, s.Finding)
+			}
+		case "envelope":
+			if s.Status != diagnose.StatusPass {
+				t.Errorf("envelope: %s %s", s.Status, s.Finding)
+			}
+		}
+	}
+}
+
+func TestWizardAdapterWrongPortHintsAndFix(t *testing.T) {
+	tg, _ := sandboxTarget(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.Profile.Port = l.Addr().(*net.TCPAddr).Port
+	l.Close() // nothing listens there now
+	tg.Profile.TLS = transport.TLSStartTLS
+	a := NewWizardAdapter(nil)
+	rep := a.Probe(context.Background(), tg, nil)
+	if rep.OK {
+		t.Fatal("a closed port passed")
+	}
+	last := rep.Steps[len(rep.Steps)-1]
+	if last.Name != "connect" || last.Status != diagnose.StatusFail || len(last.Hint.Fixes) == 0 || last.Hint.Fixes[0].Setting != hint.TLS {
+		t.Fatalf("last step %+v", last)
+	}
+	fixed, err := a.ApplyFix(tg, last.Hint.Fixes[0])
+	if err != nil || fixed.Profile.TLS != transport.TLSImplicit || fixed.Profile.Port != tg.Profile.Port {
+		t.Errorf("fix %v: %+v, %v", last.Hint.Fixes[0], fixed.Profile.Server, err)
+	}
+	tg.Profile.Port = 587
+	if fixed, _ := a.ApplyFix(tg, hint.Fix{Setting: hint.TLS, Value: "implicit"}); fixed.Profile.Port != 465 {
+		t.Errorf("implicit TLS from 587 went to port %d", fixed.Profile.Port)
+	}
+	if _, err := a.ApplyFix(tg, hint.Fix{Setting: hint.StartSandbox}); err == nil {
+		t.Error("an action the wizard cannot apply was accepted")
+	}
+}
+
+func TestWizardAdapterSavesAndUpdates(t *testing.T) {
+	tg, st := sandboxTarget(t)
+	sec := memSecrets{}
+	book := account.NewBook(st, sec)
+	a := NewWizardAdapter(book)
+	tg.Profile.Name, tg.Password, tg.Profile.TLS = "sandbox", "pw1", transport.TLSStartTLS
+	p, err := a.SaveProfile(context.Background(), tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := book.Get(context.Background(), "sandbox")
+	if err != nil || got.Port != tg.Profile.Port || got.FromAddress != "me@example.com" {
+		t.Fatalf("stored %+v, %v", got, err)
+	}
+	if pw, _ := book.Secret(got, account.SecretPassword); pw != "pw1" {
+		t.Errorf("password %q", pw)
+	}
+	// Update the tested profile: same ID, new pin, password kept.
+	tg2 := ui.ProbeTarget{Profile: *p}
+	tg2.Profile.PinnedSHA256 = strings.Repeat("AB:", 31) + "AB"
+	if _, err := a.SaveProfile(context.Background(), tg2); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = book.Get(context.Background(), "sandbox")
+	if got.ID != p.ID || got.PinnedSHA256 != strings.Repeat("ab", 32) {
+		t.Errorf("updated %+v", got)
+	}
+	if pw, _ := book.Secret(got, account.SecretPassword); pw != "pw1" {
+		t.Errorf("password after update %q", pw)
+	}
+	// A stored profile's password comes from the keychain for the probe.
+	if pw, err := a.password(ui.ProbeTarget{Profile: *got}); pw != "pw1" || err != nil {
+		t.Errorf("password for the probe %q, %v", pw, err)
+	}
+}
+
+// nxResolver answers every DNS question with "no such name", at once.
+type nxResolver struct{}
+
+func nx(name string) error { return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true} }
+
+func (nxResolver) LookupTXT(_ context.Context, n string) ([]string, error)        { return nil, nx(n) }
+func (nxResolver) LookupMX(_ context.Context, n string) ([]*net.MX, error)        { return nil, nx(n) }
+func (nxResolver) LookupIPAddr(_ context.Context, n string) ([]net.IPAddr, error) { return nil, nx(n) }
+func (nxResolver) LookupAddr(_ context.Context, n string) ([]string, error)       { return nil, nx(n) }
+func (nxResolver) LookupSRV(_ context.Context, s, p, n string) (string, []*net.SRV, error) {
+	return "", nil, nx(n)
+}
+
+// TestWizardViewOverTheSandbox drives the real wizard over the real adapter:
+// a stored profile is tested against the sandbox, its domain checked, and
+// the profile updated in the store.
+func TestWizardViewOverTheSandbox(t *testing.T) {
+	tg, st := sandboxTarget(t)
+	book := account.NewBook(st, memSecrets{})
+	tg.Profile.Name, tg.Profile.Auth, tg.Profile.Username = "sandbox", transport.AuthNone, ""
+	if err := book.Add(context.Background(), &tg.Profile); err != nil {
+		t.Fatal(err)
+	}
+	ad := NewWizardAdapter(book)
+	ad.DeliverOpts.Resolver = nxResolver{}
+	test.NewTempApp(t)
+	q := make(chan func(), 1024)
+	v := ui.NewWizardView(ad, func(f func()) { q <- f }, func() fyne.Window { return nil })
+	w := test.NewTempWindow(t, v.Content())
+	w.Resize(fyne.NewSize(900, 600))
+	v.Start(context.Background())
+	defer v.Stop()
+
+	var tested *ui.WizardReport
+	v.OnTested = func(_ ui.ProbeTarget, r *ui.WizardReport) { tested = r }
+	v.TestProfile(&tg.Profile)
+	pump(t, q, "the probe", func() bool { return tested != nil })
+	if !tested.OK {
+		t.Fatalf("probe of the sandbox failed: %+v", tested.Steps)
+	}
+	if it, _ := v.Steps.Item("envelope"); it.State != "pass" {
+		t.Errorf("envelope row %+v", it)
+	}
+	test.Tap(v.NextButton)
+	pump(t, q, "the domain checks", func() bool { return len(v.Findings.Keys()) > 0 && v.CancelButton.Disabled() })
+	test.Tap(v.NextButton)
+	v.FromName.SetText("Me")
+	test.Tap(v.SaveButton)
+	pump(t, q, "saved", func() bool { return strings.HasPrefix(v.SaveStatus.Text, "Saved") })
+	got, err := book.Get(context.Background(), "sandbox")
+	if err != nil || got.ID != tg.Profile.ID || got.FromName != "Me" {
+		t.Errorf("stored %+v, %v", got, err)
+	}
+}

@@ -10,11 +10,11 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
+	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/diagnose"
 	"github.com/herald-smtp/herald/engine/hint"
 	"github.com/herald-smtp/herald/engine/sandbox"
-	"github.com/herald-smtp/herald/engine/store"
 	"github.com/herald-smtp/herald/engine/transport"
 	"github.com/herald-smtp/herald/ui"
 )
@@ -41,28 +41,22 @@ func (m memSecrets) Delete(id string, k account.SecretKind) error {
 	return nil
 }
 
-func sandboxTarget(t *testing.T) (ui.ProbeTarget, *store.Store) {
+func sandboxTarget(t *testing.T) (ui.ProbeTarget, *core.Core) {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := store.Open(store.PathIn(dir))
+	c, err := core.Open(context.Background(), t.TempDir(), core.Options{Secrets: memSecrets{}, Sandbox: &sandbox.Config{Listen: "127.0.0.1:0", TLS: sandbox.TLSNone}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	sb, err := sandbox.Start(context.Background(), sandbox.Config{Listen: "127.0.0.1:0", TLS: sandbox.TLSNone, CertDir: dir}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	host, port, _ := net.SplitHostPort(sb.Addr())
+	t.Cleanup(func() { c.Close() })
+	host, port, _ := net.SplitHostPort(c.Sandbox.Addr())
 	n, _ := strconv.Atoi(port)
 	return ui.ProbeTarget{Profile: account.Profile{FromAddress: "me@example.com", Auth: transport.AuthAuto, Username: "me@example.com",
-		Server: account.Server{Host: host, Port: n, TLS: transport.TLSNone}}}, st
+		Server: account.Server{Host: host, Port: n, TLS: transport.TLSNone}}}, c
 }
 
 func TestWizardAdapterProbesTheSandbox(t *testing.T) {
-	tg, _ := sandboxTarget(t)
-	a := NewWizardAdapter(nil)
+	tg, c := sandboxTarget(t)
+	a := NewWizardAdapter(c)
 	var live []string
 	rep := a.Probe(context.Background(), tg, func(s ui.WizardStep) { live = append(live, s.Name) })
 	if !rep.OK || rep.Cancelled {
@@ -94,7 +88,7 @@ func TestWizardAdapterProbesTheSandbox(t *testing.T) {
 }
 
 func TestWizardAdapterWrongPortHintsAndFix(t *testing.T) {
-	tg, _ := sandboxTarget(t)
+	tg, c := sandboxTarget(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +96,7 @@ func TestWizardAdapterWrongPortHintsAndFix(t *testing.T) {
 	tg.Profile.Port = l.Addr().(*net.TCPAddr).Port
 	l.Close() // nothing listens there now
 	tg.Profile.TLS = transport.TLSStartTLS
-	a := NewWizardAdapter(nil)
+	a := NewWizardAdapter(c)
 	rep := a.Probe(context.Background(), tg, nil)
 	if rep.OK {
 		t.Fatal("a closed port passed")
@@ -125,10 +119,9 @@ func TestWizardAdapterWrongPortHintsAndFix(t *testing.T) {
 }
 
 func TestWizardAdapterSavesAndUpdates(t *testing.T) {
-	tg, st := sandboxTarget(t)
-	sec := memSecrets{}
-	book := account.NewBook(st, sec)
-	a := NewWizardAdapter(book)
+	tg, c := sandboxTarget(t)
+	book := c.Book
+	a := NewWizardAdapter(c)
 	tg.Profile.Name, tg.Password, tg.Profile.TLS = "sandbox", "pw1", transport.TLSStartTLS
 	p, err := a.SaveProfile(context.Background(), tg)
 	if err != nil {
@@ -177,13 +170,13 @@ func (nxResolver) LookupSRV(_ context.Context, s, p, n string) (string, []*net.S
 // a stored profile is tested against the sandbox, its domain checked, and
 // the profile updated in the store.
 func TestWizardViewOverTheSandbox(t *testing.T) {
-	tg, st := sandboxTarget(t)
-	book := account.NewBook(st, memSecrets{})
+	tg, c := sandboxTarget(t)
+	book := c.Book
 	tg.Profile.Name, tg.Profile.Auth, tg.Profile.Username = "sandbox", transport.AuthNone, ""
 	if err := book.Add(context.Background(), &tg.Profile); err != nil {
 		t.Fatal(err)
 	}
-	ad := NewWizardAdapter(book)
+	ad := NewWizardAdapter(c)
 	ad.DeliverOpts.Resolver = nxResolver{}
 	test.NewTempApp(t)
 	q := make(chan func(), 1024)

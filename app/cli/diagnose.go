@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/herald-smtp/herald/app/core"
-	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/diagnose"
 	"github.com/herald-smtp/herald/engine/hint"
 	"github.com/herald-smtp/herald/engine/message"
@@ -456,7 +455,7 @@ func printDiscovery(w io.Writer, d *diagnose.Discovery) {
 			if c.Detail != "" {
 				src += " (" + c.Detail + ")"
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", c.Rank, src, net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), c.TLS, reachSummary(c.Probe))
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", c.Rank, src, net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), c.TLS, core.ReachSummary(c.Probe))
 		}
 		tw.Flush()
 	}
@@ -477,73 +476,3 @@ func printDiscovery(w io.Writer, d *diagnose.Discovery) {
 		fmt.Fprintf(w, "Provider's setup page: %s\n", b.SetupURL)
 	}
 }
-
-// reachSummary says in a line what a candidate's probe found.
-func reachSummary(r *diagnose.Reach) string {
-	switch {
-	case r == nil:
-		return "not probed"
-	case r.Skipped:
-		return r.Error
-	case !r.OK:
-		return fmt.Sprintf("failed at %s after %d ms: %s", r.Stage, r.Ms, r.Error)
-	}
-	parts := []string{fmt.Sprintf("answered in %d ms", r.Ms)}
-	if t := r.TLS; t != nil {
-		trust := "certificate verified"
-		if !t.Verified {
-			trust = "certificate NOT verified"
-		}
-		parts = append(parts, t.Version+", "+trust)
-	}
-	if len(r.AuthMechanisms) > 0 {
-		parts = append(parts, "AUTH "+strings.Join(r.AuthMechanisms, " "))
-	} else {
-		parts = append(parts, "no AUTH offered")
-	}
-	return strings.Join(parts, "; ")
-}
-
-// accountKnown gives discovery Herald's built-in presets and autoconfig
-// parser from engine/account.
-type accountKnown struct{}
-
-// PresetsFor returns the presets serving domain (and their fallback ports)
-// as discovery servers, the username filled in for email.
-func (accountKnown) PresetsFor(domain, email string) []diagnose.Server {
-	var out []diagnose.Server
-	for _, p := range account.PresetsFor(domain) {
-		prof := p.Apply(email)
-		s := serverOf(&prof, p.Name, p.SetupURL)
-		out = append(out, s)
-		for _, fb := range prof.Fallbacks {
-			s.Host, s.Port, s.TLS = fb.Host, fb.Port, fb.TLS
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// ParseAutoconfig reads a Thunderbird clientConfig document into discovery
-// servers, the placeholders filled in for email.
-func (accountKnown) ParseAutoconfig(r io.Reader, email string) ([]diagnose.Server, error) {
-	profs, err := account.ParseAutoconfig(r, email)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]diagnose.Server, 0, len(profs))
-	for i := range profs {
-		out = append(out, serverOf(&profs[i], profs[i].Name, ""))
-	}
-	return out, nil
-}
-
-func serverOf(p *account.Profile, provider, setupURL string) diagnose.Server {
-	auth := p.Auth
-	if auth == account.AuthOAuth2 {
-		auth = transport.AuthXOAUTH2
-	}
-	return diagnose.Server{Host: p.Host, Port: p.Port, TLS: p.TLS, Auth: auth, Username: p.Username, Provider: provider, SetupURL: setupURL}
-}
-
-var _ diagnose.Known = core.Known()

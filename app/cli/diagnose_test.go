@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/diagnose"
 	"github.com/herald-smtp/herald/engine/sandbox"
@@ -297,7 +298,7 @@ func TestTestAndDiscoverUsageErrors(t *testing.T) {
 }
 
 func TestAccountKnown(t *testing.T) {
-	var k diagnose.Known = accountKnown{}
+	k := core.Known()
 	servers := k.PresetsFor("gmail.com", "ann@gmail.com")
 	if len(servers) < 2 {
 		t.Fatalf("gmail presets: %+v", servers)

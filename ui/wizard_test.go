@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -317,7 +318,7 @@ func TestWizardFailingStepShowsHintAndFix(t *testing.T) {
 	}
 	test.Tap(b)
 	waitFor(t, q, "the second probe", func() bool { return core.probeCount() == 2 && v.Report() != nil })
-	if len(core.fixes) != 1 || core.fixes[0] != fix {
+	if len(core.fixes) != 1 || !reflect.DeepEqual(core.fixes[0], fix) {
 		t.Errorf("fixes applied: %v", core.fixes)
 	}
 	if got := core.probed[1].Profile; got.Port != 465 || got.TLS != transport.TLSImplicit {

@@ -148,23 +148,29 @@ func (s *Secrets) Forms() []string {
 // Redact returns text with every registered form replaced by Redacted: long
 // forms anywhere, short forms as whole words (see the rule above). A nil
 // set redacts nothing.
-func (s *Secrets) Redact(text string) string { return s.redact(text, true) }
+func (s *Secrets) Redact(text string) string { return s.redact(text, true, 0) }
 
 // RedactOwn is Redact for a line Herald wrote itself: only the forms of
 // MinAnywhere bytes or more are replaced.
-func (s *Secrets) RedactOwn(text string) string { return s.redact(text, false) }
+func (s *Secrets) RedactOwn(text string) string { return s.redact(text, false, 0) }
 
-func (s *Secrets) redact(text string, short bool) string {
+// RedactReply is Redact for a server line that starts with a reply code of
+// n bytes ("250 " or "250-"): a short form inside the code is left alone,
+// since it is the code and not an echo.
+func (s *Secrets) RedactReply(text string, n int) string { return s.redact(text, true, n) }
+
+func (s *Secrets) redact(text string, short bool, code int) string {
 	if s == nil || text == "" {
 		return text
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return redactForms(text, s.forms, short)
+	return redactForms(text, s.forms, short, code)
 }
 
-// redactForms applies the rule to text for forms.
-func redactForms(text string, forms []string, short bool) string {
+// redactForms applies the rule to text for forms; short occurrences that
+// end within the first code bytes are kept.
+func redactForms(text string, forms []string, short bool, code int) string {
 	var spans [][2]int
 	for _, f := range forms {
 		if len(f) < MinAnywhere && !short {
@@ -176,7 +182,7 @@ func redactForms(text string, forms []string, short bool) string {
 				break
 			}
 			i, j := off+k, off+k+len(f)
-			if len(f) >= MinAnywhere || wholeWord(text, f, i, j) {
+			if len(f) >= MinAnywhere || (j > code && wholeWord(text, f, i, j)) {
 				spans = append(spans, [2]int{i, j})
 			}
 			off = i + 1 // overlapping occurrences too

@@ -93,9 +93,7 @@ func (r *Recorder) redactEvent(dir Dir, text string) string {
 	case Client:
 		return r.secrets.RedactOwn(text)
 	case Server:
-		if n := replyCodeLen(text); n > 0 {
-			return text[:n] + r.secrets.Redact(text[n:])
-		}
+		return r.secrets.RedactReply(text, replyCodeLen(text))
 	}
 	return r.secrets.Redact(text)
 }

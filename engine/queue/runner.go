@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -284,7 +283,7 @@ func (r *Runner) work(ctx context.Context, profile string) {
 	if t.Retry != nil {
 		policy = *t.Retry
 	}
-	p := &profileRun{r: r, profile: profile, t: t, policy: policy.normalized()}
+	p := &profileRun{r: r, profile: profile, t: t, policy: policy.normalized(), sec: profileSecrets(t)}
 	if t.PerMinute > 0 {
 		p.interval = time.Minute / time.Duration(t.PerMinute)
 	}
@@ -326,7 +325,8 @@ type profileRun struct {
 	profile  string
 	t        Target
 	policy   RetryPolicy
-	interval time.Duration // between messages, for PerMinute
+	interval time.Duration       // between messages, for PerMinute
+	sec      *transcript.Secrets // the profile's secrets, for redact
 
 	mu       sync.Mutex
 	nextSlot time.Time
@@ -644,15 +644,24 @@ func (p *profileRun) sessionFailed(ctx context.Context, items []store.ClaimedQue
 	}
 }
 
-// redact removes the profile's secret, in every form it travels in, from
-// text that will be stored (a server may echo what it was sent).
-func (p *profileRun) redact(text string) string {
-	if pw := p.t.Config.Password; len(pw) >= 4 {
-		for _, f := range transcript.SecretForms(pw) {
-			text = strings.ReplaceAll(text, f, transcript.Redacted)
-		}
+// profileSecrets is the set of the target's secrets (its own and its
+// fallbacks' passwords or tokens), in every form.
+func profileSecrets(t Target) *transcript.Secrets {
+	sec := transcript.NewSecrets()
+	sec.Add(t.Config.Password)
+	for _, fb := range t.Fallbacks {
+		sec.Add(fb.Password)
 	}
-	return text
+	return sec
+}
+
+// redact removes the profile's secrets, in every form Herald derives from
+// them and by the rule of transcript.Secrets (short ones as whole words),
+// from text that will be stored (a server may echo what it was sent). The
+// transport has already redacted its results of these and of every SASL
+// payload it sent; this is the store's own guard.
+func (p *profileRun) redact(text string) string {
+	return p.sec.Redact(text)
 }
 
 // slowDown pauses the profile after a 421 or a rate-limit reply.

@@ -30,7 +30,7 @@ func echoForms(mech AuthMethod, user, pw string) []string {
 		forms = append(forms, b, strings.TrimRight(b, "="))
 	case AuthCRAMMD5:
 		h := hmac.New(md5.New, []byte(pw))
-		h.Write([]byte("<1896.697170952@echo.herald.test>"))
+		h.Write([]byte(smtptest.EchoChallenge))
 		d := hex.EncodeToString(h.Sum(nil))
 		resps = [][]byte{[]byte(user + " " + d)}
 		forms = append(forms, d)

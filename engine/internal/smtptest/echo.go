@@ -13,6 +13,9 @@ import (
 	"time"
 )
 
+// EchoChallenge is the CRAM-MD5 challenge of an echoing server.
+const EchoChallenge = "<1896.697170952@echo.herald.test>"
+
 // EchoOptions configure an echoing server (StartEcho).
 type EchoOptions struct {
 	// Implicit serves TLS from the first byte; StartTLS offers STARTTLS.
@@ -153,7 +156,7 @@ func (e *Echo) serve(c *Conn) {
 			case "LOGIN":
 				steps = []string{"VXNlcm5hbWU6", "UGFzc3dvcmQ6"}
 			case "CRAM-MD5":
-				steps = []string{base64.StdEncoding.EncodeToString([]byte("<1896.697170952@echo.herald.test>"))}
+				steps = []string{base64.StdEncoding.EncodeToString([]byte(EchoChallenge))}
 			default:
 				if initial == "" {
 					steps = []string{""}

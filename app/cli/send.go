@@ -574,21 +574,43 @@ type jsonSend struct {
 	Transcript   []jsonEvent     `json:"transcript"`
 }
 
-func jsonResult(r *transport.Result, rec *transcript.Recorder, msgID string) jsonSend {
-	out := jsonSend{
-		OK: r.OK, Stage: string(r.Stage), Class: string(r.Class), Code: r.Code, EnhancedCode: r.EnhancedCode,
-		MessageID: msgID, QueuedAs: r.QueuedAs, ElapsedMs: float64(r.Elapsed.Microseconds()) / 1000,
-		Recipients: []jsonRecipient{}, Transcript: []jsonEvent{},
-	}
+// shownResult is a result's server-given and error texts as every output
+// shows them: redacted of the session's secrets by the recorder's rule. The
+// transport has redacted them already; text and JSON output both go through
+// this one place so neither can show what the other hides.
+type shownResult struct {
+	queuedAs, err, hint   string
+	messages              []string // per recipient, in order
+	tlsSubject, tlsIssuer string
+}
+
+func showResult(r *transport.Result, rec *transcript.Recorder) shownResult {
+	s := shownResult{queuedAs: rec.Redact(r.QueuedAs)}
 	if r.Err != nil {
-		out.Error = rec.Redact(r.Err.Error())
-		out.Hint = transport.Hint(r.Err)
+		s.err, s.hint = rec.Redact(r.Err.Error()), rec.Redact(transport.Hint(r.Err))
 	}
 	for _, rc := range r.Recipients {
-		out.Recipients = append(out.Recipients, jsonRecipient{rc.Addr, rc.Accepted, rc.Code, rc.EnhancedCode, rec.Redact(rc.Message)})
+		s.messages = append(s.messages, rec.Redact(rc.Message))
 	}
 	if t := r.TLS; t != nil {
-		out.TLS = &jsonTLS{t.Version, t.Cipher, t.Subject, t.Issuer, t.NotAfter, t.Verified}
+		s.tlsSubject, s.tlsIssuer = rec.Redact(t.Subject), rec.Redact(t.Issuer)
+	}
+	return s
+}
+
+func jsonResult(r *transport.Result, rec *transcript.Recorder, msgID string) jsonSend {
+	sh := showResult(r, rec)
+	out := jsonSend{
+		OK: r.OK, Stage: string(r.Stage), Class: string(r.Class), Code: r.Code, EnhancedCode: r.EnhancedCode,
+		MessageID: msgID, QueuedAs: sh.queuedAs, ElapsedMs: float64(r.Elapsed.Microseconds()) / 1000,
+		Error: sh.err, Hint: sh.hint,
+		Recipients: []jsonRecipient{}, Transcript: []jsonEvent{},
+	}
+	for i, rc := range r.Recipients {
+		out.Recipients = append(out.Recipients, jsonRecipient{rc.Addr, rc.Accepted, rc.Code, rc.EnhancedCode, sh.messages[i]})
+	}
+	if t := r.TLS; t != nil {
+		out.TLS = &jsonTLS{t.Version, t.Cipher, sh.tlsSubject, sh.tlsIssuer, t.NotAfter, t.Verified}
 	}
 	for _, e := range rec.Events() {
 		out.Transcript = append(out.Transcript, jsonEvent{e.Time, e.Ms, string(e.Dir), e.TLS, e.Text})
@@ -597,6 +619,7 @@ func jsonResult(r *transport.Result, rec *transcript.Recorder, msgID string) jso
 }
 
 func printResult(w io.Writer, r *transport.Result, msgID string, rec *transcript.Recorder) {
+	sh := showResult(r, rec)
 	if r.OK {
 		if r.Stage != transport.StageDone {
 			fmt.Fprintf(w, "ok: stopped cleanly after %s\n", r.Stage)
@@ -608,21 +631,21 @@ func printResult(w io.Writer, r *transport.Result, msgID string, rec *transcript
 				accepted++
 			}
 		}
-		fmt.Fprintf(w, "sent %s to %d of %d recipients: %s\n", msgID, accepted, len(r.Recipients), rec.Redact(r.QueuedAs))
-		for _, rc := range r.Recipients {
+		fmt.Fprintf(w, "sent %s to %d of %d recipients: %s\n", msgID, accepted, len(r.Recipients), sh.queuedAs)
+		for i, rc := range r.Recipients {
 			if !rc.Accepted {
-				fmt.Fprintf(w, "rejected %s: %d %s %s\n", rc.Addr, rc.Code, rc.EnhancedCode, rec.Redact(rc.Message))
+				fmt.Fprintf(w, "rejected %s: %d %s %s\n", rc.Addr, rc.Code, rc.EnhancedCode, sh.messages[i])
 			}
 		}
 		return
 	}
 	msg := "unknown error"
 	if r.Err != nil {
-		msg = rec.Redact(r.Err.Error())
+		msg = sh.err
 	}
 	fmt.Fprintf(w, "failed at %s (%s): %s\n", r.Stage, r.Class, msg)
-	if h := transport.Hint(r.Err); h != "" {
-		fmt.Fprintf(w, "hint: %s\n", h)
+	if sh.hint != "" {
+		fmt.Fprintf(w, "hint: %s\n", sh.hint)
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 // random text, keeps no form of that secret. Every span of the result
 // between two Redacted markers is original text; none may hold a form of
 // MinAnywhere bytes or more, nor a shorter form standing between spaces.
-// The same holds for the lines a Recorder keeps.
+// The same holds for the lines a Recorder keeps, and a form cut short by a
+// truncation (before Cut) keeps none of its long prefixes.
 func FuzzRedact(f *testing.F) {
 	f.Add("hunter22", "535 5.7.8 credentials", "rejected")
 	f.Add("a", "250 ok", "queued as a")
@@ -34,6 +35,15 @@ func FuzzRedact(f *testing.F) {
 			check(t, "Redact", text, s.Redact(text), forms)
 			rec.Server(true, "535 "+text)
 			rec.Info(false, text)
+			// A form cut by a truncation keeps none of its MinAnywhere-byte
+			// prefixes before the cut mark.
+			if len(form) > MinAnywhere {
+				k := MinAnywhere + len(before)%(len(form)-MinAnywhere)
+				cut := before + " " + form[:k] + Cut
+				if out := s.Redact(cut); strings.Contains(strings.TrimPrefix(out, before), form[:k]+Cut) {
+					t.Fatalf("Redact(%q) = %q: the cut form survives", cut, out)
+				}
+			}
 		}
 		for _, e := range rec.Events() {
 			check(t, "recorded", "", e.Text, forms)

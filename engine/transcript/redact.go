@@ -39,6 +39,10 @@ import (
 //     wholesale by Redacted, so the rest is Herald's own text (commands,
 //     addresses, sizes) where a short secret can only be a coincidence.
 //
+// A text Herald shortened ends its cut part with Cut ("..."): a prefix of a
+// form of MinAnywhere bytes or more directly before it is redacted too, so
+// a truncation cannot leave part of a secret behind.
+//
 // Every occurrence is found in the original text first (overlapping ones
 // included) and the covered spans are merged, so a replacement never
 // creates or hides another match, and each merged span becomes one Redacted.
@@ -187,6 +191,7 @@ func redactForms(text string, forms []string, short bool, code int) string {
 			}
 			off = i + 1 // overlapping occurrences too
 		}
+		spans = cutSpans(text, f, spans)
 	}
 	if len(spans) == 0 {
 		return text
@@ -206,6 +211,30 @@ func redactForms(text string, forms []string, short bool, code int) string {
 	}
 	b.WriteString(text[pos:])
 	return b.String()
+}
+
+// Cut marks where Herald shortened a text (a long reply line, a quoted
+// reply in an error): a form cut there is redacted as far as it goes.
+const Cut = "..."
+
+// cutSpans adds to spans every prefix of f of MinAnywhere bytes or more that
+// text holds directly before Cut: what is left of a form a truncation cut.
+func cutSpans(text, f string, spans [][2]int) [][2]int {
+	if len(f) <= MinAnywhere || !strings.Contains(text, Cut) {
+		return spans
+	}
+	for k := len(f) - 1; k >= MinAnywhere; k-- {
+		p := f[:k] + Cut
+		for off := 0; off+len(p) <= len(text); {
+			i := strings.Index(text[off:], p)
+			if i < 0 {
+				break
+			}
+			spans = append(spans, [2]int{off + i, off + i + k})
+			off += i + 1
+		}
+	}
+	return spans
 }
 
 // wholeWord reports whether the occurrence text[i:j] of f stands as a word.

@@ -193,3 +193,18 @@ func TestSecretWithLineBreak(t *testing.T) {
 		}
 	}
 }
+
+func TestCutFormRedacted(t *testing.T) {
+	r := New()
+	r.AddSecret("hunter22-long")
+	r.Server(false, "xx hunter22-lo...")
+	r.Info(false, `not SMTP: "xx hunter22-lo..."`)
+	for _, e := range r.Events() {
+		if strings.Contains(e.Text, "hunter") {
+			t.Fatalf("the cut secret leaked: %q", e.Text)
+		}
+	}
+	if got := r.Redact("hun..."); got != "hun..." {
+		t.Fatalf("a prefix under MinAnywhere bytes was taken: %q", got)
+	}
+}

@@ -105,3 +105,35 @@ func TestEchoedCredentialsRedactedAtTheSource(t *testing.T) {
 		}
 	}
 }
+
+// An echo in a line that is not SMTP, or too long, is cut when shown: no
+// part of a form may survive the cut.
+func TestEchoCutInNonSMTPLines(t *testing.T) {
+	for _, tail := range []string{"", strings.Repeat("z", 5000)} {
+		sc := smtptest.StartScript(t, func(c *smtptest.Conn) {
+			c.Greet("AUTH PLAIN")
+			l, err := c.Expect("AUTH PLAIN")
+			if err != nil {
+				return
+			}
+			c.Line("xx" + strings.Repeat(".", 60) + strings.TrimPrefix(l, "AUTH PLAIN ") + tail)
+			c.Read()
+		})
+		for _, withRec := range []bool{true, false} {
+			cfg := Config{Host: "127.0.0.1", Port: sc.Port, TLS: TLSNone, Auth: AuthPlain, Username: "ann", Password: testPass,
+				AllowInsecureAuth: true, Timeout: 5 * time.Second}
+			if withRec {
+				cfg.Transcript = transcript.New()
+			}
+			res := Send(context.Background(), cfg, env(), bytes.NewReader(msg))
+			out := resultText(res)
+			if withRec {
+				out += transcriptText(cfg.Transcript)
+			}
+			blob := base64.StdEncoding.EncodeToString([]byte("\x00ann\x00" + testPass))
+			if res.OK || strings.Contains(out, blob[:6]) {
+				t.Fatalf("tail %d, transcript %v: part of the payload survives:\n%s", len(tail), withRec, out)
+			}
+		}
+	}
+}

@@ -158,3 +158,16 @@ func TestJSONAndTextRedactAlike(t *testing.T) {
 		}
 	}
 }
+
+// --quit-after tls without TLS stops before AUTH: no credentials leave.
+func TestQuitAfterTLSWithoutTLSSendsNoCredentials(t *testing.T) {
+	addr := startEchoServer(t)
+	r := runCLI(t, "", map[string]string{"PW": "Correct-Horse-9"}, "send", "--server", addr, "--tls", "none", "--user", "ann",
+		"--password-env", "PW", "--allow-insecure-auth", "--auth", "plain", "--quit-after", "tls")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "stopped cleanly after tls") {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stderr, "C  AUTH") || !strings.Contains(r.stderr, "C  QUIT") {
+		t.Fatalf("AUTH sent, or no QUIT:\n%s", r.stderr)
+	}
+}

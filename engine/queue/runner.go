@@ -638,7 +638,7 @@ func (p *profileRun) sessionFailed(ctx context.Context, items []store.ClaimedQue
 		}
 		if res.Class == transport.ClassPermanent {
 			out.State = string(Held)
-			out.Hint = transport.Hint(err) + " Then release the messages: herald queue release --all."
+			out.Hint = p.redact(transport.Hint(err)) + " Then release the messages: herald queue release --all."
 		}
 		finish(it, out)
 	}
@@ -702,7 +702,7 @@ func (p *profileRun) outcome(it *store.ClaimedQueueItem, res *transport.Result) 
 	}
 	if res.Err != nil {
 		out.Stage, out.Code, out.Enhanced = string(res.Stage), res.Code, res.EnhancedCode
-		out.Error, out.Hint = p.redact(res.Err.Error()), transport.Hint(res.Err)
+		out.Error, out.Hint = p.redact(res.Err.Error()), p.redact(transport.Hint(res.Err))
 	}
 	retryAt := func() time.Time { return now.Add(p.policy.Backoff(it.Attempts + 1)) }
 	switch {

@@ -306,6 +306,9 @@ func (c *Client) scrub(err error) {
 		return
 	}
 	e.Msg, e.Reply = c.sec.Redact(e.Msg), c.sec.Redact(e.Reply)
+	for i, o := range e.Offered {
+		e.Offered[i] = c.sec.Redact(o)
+	}
 	e.Err = redactErr(c.sec, e.Err)
 }
 

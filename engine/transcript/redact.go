@@ -176,6 +176,7 @@ func (s *Secrets) redact(text string, short bool, code int) string {
 // end within the first code bytes are kept.
 func redactForms(text string, forms []string, short bool, code int) string {
 	var spans [][2]int
+	hasCut := strings.Contains(text, Cut)
 	for _, f := range forms {
 		if len(f) < MinAnywhere && !short {
 			continue
@@ -191,7 +192,9 @@ func redactForms(text string, forms []string, short bool, code int) string {
 			}
 			off = i + 1 // overlapping occurrences too
 		}
-		spans = cutSpans(text, f, spans)
+		if hasCut {
+			spans = cutSpans(text, f, spans)
+		}
 	}
 	if len(spans) == 0 {
 		return text
@@ -220,21 +223,24 @@ const Cut = "..."
 // cutSpans adds to spans every prefix of f of MinAnywhere bytes or more that
 // text holds directly before Cut: what is left of a form a truncation cut.
 func cutSpans(text, f string, spans [][2]int) [][2]int {
-	if len(f) <= MinAnywhere || !strings.Contains(text, Cut) {
+	if len(f) <= MinAnywhere {
 		return spans
 	}
-	for k := len(f) - 1; k >= MinAnywhere; k-- {
-		p := f[:k] + Cut
-		for off := 0; off+len(p) <= len(text); {
-			i := strings.Index(text[off:], p)
-			if i < 0 {
+	for off := 0; ; {
+		c := strings.Index(text[off:], Cut)
+		if c < 0 {
+			return spans
+		}
+		c += off
+		// The longest prefix ending at c covers the shorter ones.
+		for k := min(len(f)-1, c); k >= MinAnywhere; k-- {
+			if text[c-k:c] == f[:k] {
+				spans = append(spans, [2]int{c - k, c})
 				break
 			}
-			spans = append(spans, [2]int{off + i, off + i + k})
-			off += i + 1
 		}
+		off = c + 1
 	}
-	return spans
 }
 
 // wholeWord reports whether the occurrence text[i:j] of f stands as a word.

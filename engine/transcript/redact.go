@@ -37,7 +37,9 @@ import (
 //     lines) get the long forms only: the lines that carry credentials, AUTH
 //     and each SASL response, are recorded with their payload replaced
 //     wholesale by Redacted, so the rest is Herald's own text (commands,
-//     addresses, sizes) where a short secret can only be a coincidence.
+//     addresses, sizes) where a short secret can only be a coincidence. The
+//     reply code that starts a server line ("535 ") is structure, not an
+//     echo: a short form within it is kept (RedactReply).
 //
 // A text Herald shortened ends its cut part with Cut ("..."): a prefix of a
 // form of MinAnywhere bytes or more directly before it is redacted too, so

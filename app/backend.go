@@ -86,13 +86,15 @@ func (b *Backend) Send(ctx context.Context, d message.Draft, rec *transcript.Rec
 	return Outcome(res, r.MessageID, rec)
 }
 
-// Outcome puts a transport result into words for the window.
+// Outcome puts a transport result into words for the window. Every text
+// from the session (the server's words, the error, the hint) goes through
+// the recorder's redaction, as in the CLI's output.
 func Outcome(res *transport.Result, msgID string, rec *transcript.Recorder) ui.Outcome {
 	if res.OK {
 		var rejected []string
 		for _, rc := range res.Recipients {
 			if !rc.Accepted {
-				rejected = append(rejected, fmt.Sprintf("%s (%d %s)", rc.Addr, rc.Code, rc.Message))
+				rejected = append(rejected, fmt.Sprintf("%s (%d %s)", rc.Addr, rc.Code, rec.Redact(rc.Message)))
 			}
 		}
 		s := fmt.Sprintf("Sent %s in %d ms: %s", msgID, res.Elapsed.Milliseconds(), rec.Redact(res.QueuedAs))
@@ -105,7 +107,7 @@ func Outcome(res *transport.Result, msgID string, rec *transcript.Recorder) ui.O
 	if res.Err != nil {
 		msg = rec.Redact(res.Err.Error())
 	}
-	return ui.Outcome{Summary: fmt.Sprintf("Failed at %s (%s): %s", res.Stage, res.Class, msg), Hint: transport.HintFor(res.Err).Text}
+	return ui.Outcome{Summary: fmt.Sprintf("Failed at %s (%s): %s", res.Stage, res.Class, msg), Hint: rec.Redact(transport.HintFor(res.Err).Text)}
 }
 
 // Inbox implements ui.Backend.

@@ -553,22 +553,26 @@ type jsonSend struct {
 	Transcript   []jsonEvent     `json:"transcript"`
 }
 
+// jsonResult is the result as JSON. Every text a server gave or an error
+// holds goes through the recorder's redaction (the transport has redacted
+// them already; text and JSON output share this rule, so neither can show
+// what the other hides).
 func jsonResult(r *transport.Result, rec *transcript.Recorder, msgID string, wc wordCtx) jsonSend {
 	out := jsonSend{
 		OK: r.OK, Stage: string(r.Stage), Class: string(r.Class), Code: r.Code, EnhancedCode: r.EnhancedCode,
-		MessageID: msgID, QueuedAs: r.QueuedAs, ElapsedMs: float64(r.Elapsed.Microseconds()) / 1000,
+		MessageID: msgID, QueuedAs: rec.Redact(r.QueuedAs), ElapsedMs: float64(r.Elapsed.Microseconds()) / 1000,
 		Recipients: []jsonRecipient{}, Transcript: []jsonEvent{}, Fixes: []hint.Fix{},
 	}
 	if r.Err != nil {
 		h := transport.HintFor(r.Err)
 		out.Error = rec.Redact(r.Err.Error())
-		out.Hint, out.Fixes = wordHint(h, wc), hintFixes(h)
+		out.Hint, out.Fixes = rec.Redact(wordHint(h, wc)), hintFixes(h)
 	}
 	for _, rc := range r.Recipients {
 		out.Recipients = append(out.Recipients, jsonRecipient{rc.Addr, rc.Accepted, rc.Code, rc.EnhancedCode, rec.Redact(rc.Message)})
 	}
 	if t := r.TLS; t != nil {
-		out.TLS = &jsonTLS{t.Version, t.Cipher, t.Subject, t.Issuer, t.NotAfter, t.Verified}
+		out.TLS = &jsonTLS{t.Version, t.Cipher, rec.Redact(t.Subject), rec.Redact(t.Issuer), t.NotAfter, t.Verified}
 	}
 	for _, e := range rec.Events() {
 		out.Transcript = append(out.Transcript, jsonEvent{e.Time, e.Ms, string(e.Dir), e.TLS, e.Text})
@@ -586,7 +590,7 @@ func printResult(w io.Writer, r *transport.Result, msgID string, rec *transcript
 	for _, l := range sum.Rejected {
 		fmt.Fprintln(w, l)
 	}
-	if h := wordHint(sum.Hint, wc); h != "" {
+	if h := rec.Redact(wordHint(sum.Hint, wc)); h != "" {
 		fmt.Fprintf(w, "hint: %s\n", h)
 	}
 }

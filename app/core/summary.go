@@ -48,5 +48,10 @@ func Describe(r *transport.Result, msgID string, rec *transcript.Recorder) Summa
 	if r.Err != nil {
 		msg = redact(r.Err.Error())
 	}
-	return Summary{Line: fmt.Sprintf("failed at %s (%s): %s", r.Stage, r.Class, msg), Hint: transport.HintFor(r.Err)}
+	return Summary{Line: fmt.Sprintf("failed at %s (%s): %s", r.Stage, r.Class, msg), Hint: redactHint(transport.HintFor(r.Err), redact)}
+}
+
+func redactHint(h hint.Hint, redact func(string) string) hint.Hint {
+	h.Text = redact(h.Text)
+	return h
 }

@@ -285,7 +285,7 @@ func (r *Runner) work(ctx context.Context, profile string) {
 	if t.Retry != nil {
 		policy = *t.Retry
 	}
-	p := &profileRun{r: r, profile: profile, t: t, policy: policy.normalized()}
+	p := &profileRun{r: r, profile: profile, t: t, policy: policy.normalized(), sec: profileSecrets(t)}
 	if t.PerMinute > 0 {
 		p.interval = time.Minute / time.Duration(t.PerMinute)
 	}
@@ -328,7 +328,8 @@ type profileRun struct {
 	profile  string
 	t        Target
 	policy   RetryPolicy
-	interval time.Duration // between messages, for PerMinute
+	interval time.Duration       // between messages, for PerMinute
+	sec      *transcript.Secrets // the profile's secrets, for redact
 
 	mu       sync.Mutex
 	nextSlot time.Time
@@ -641,22 +642,31 @@ func (p *profileRun) sessionFailed(ctx context.Context, items []store.ClaimedQue
 		if res.Class == transport.ClassPermanent {
 			out.State = string(Held)
 			h := transport.HintFor(err)
-			h.Text = strings.TrimSpace(h.Text + " Then release the held messages.")
+			h.Text = p.redact(strings.TrimSpace(h.Text + " Then release the held messages."))
 			out.Hint = hint.Hint{Text: h.Text, Fixes: append(h.Fixes, hint.Fix{Setting: hint.ReleaseHeld, Label: "Release the held messages"}), Link: h.Link}.Encode()
 		}
 		finish(it, out)
 	}
 }
 
-// redact removes the profile's secret, in every form it travels in, from
-// text that will be stored (a server may echo what it was sent).
-func (p *profileRun) redact(text string) string {
-	if pw := p.t.Config.Password; len(pw) >= 4 {
-		for _, f := range transcript.SecretForms(pw) {
-			text = strings.ReplaceAll(text, f, transcript.Redacted)
-		}
+// profileSecrets is the set of the target's secrets (its own and its
+// fallbacks' passwords or tokens), in every form.
+func profileSecrets(t Target) *transcript.Secrets {
+	sec := transcript.NewSecrets()
+	sec.Add(t.Config.Password)
+	for _, fb := range t.Fallbacks {
+		sec.Add(fb.Password)
 	}
-	return text
+	return sec
+}
+
+// redact removes the profile's secrets, in every form Herald derives from
+// them and by the rule of transcript.Secrets (short ones as whole words),
+// from text that will be stored (a server may echo what it was sent). The
+// transport has already redacted its results of these and of every SASL
+// payload it sent; this is the store's own guard.
+func (p *profileRun) redact(text string) string {
+	return p.sec.Redact(text)
 }
 
 // slowDown pauses the profile after a 421 or a rate-limit reply.
@@ -697,7 +707,7 @@ func (p *profileRun) outcome(it *store.ClaimedQueueItem, res *transport.Result) 
 	}
 	if res.Err != nil {
 		out.Stage, out.Code, out.Enhanced = string(res.Stage), res.Code, res.EnhancedCode
-		out.Error, out.Hint = p.redact(res.Err.Error()), transport.Hint(res.Err)
+		out.Error, out.Hint = p.redact(res.Err.Error()), p.redact(transport.Hint(res.Err))
 	}
 	retryAt := func() time.Time { return now.Add(p.policy.Backoff(it.Attempts + 1)) }
 	switch {

@@ -5,7 +5,6 @@
 package transcript
 
 import (
-	"encoding/base64"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,64 +61,70 @@ type Recorder struct {
 	start   time.Time
 	now     func() time.Time
 	events  []Event
-	secrets []string
+	secrets *Secrets
 	subs    map[*Subscription]struct{}
 }
 
 // New returns a recorder whose elapsed times count from now.
 func New() *Recorder {
-	return &Recorder{start: time.Now(), now: time.Now, subs: map[*Subscription]struct{}{}}
+	return &Recorder{start: time.Now(), now: time.Now, secrets: NewSecrets(), subs: map[*Subscription]struct{}{}}
 }
 
-// AddSecret registers a value that must never appear in the transcript: the
-// value itself and its standard and URL base64 forms are replaced by
-// Redacted in every later event and in Redact. Empty and very short values
-// (under 4 bytes) are ignored because replacing them would mangle ordinary
-// text; such secrets are still covered by protocol-level redaction of AUTH.
-func (r *Recorder) AddSecret(secret string) {
-	if len(secret) < 4 {
-		return
+// AddSecret registers a value that must never appear in the transcript:
+// every form SecretForms derives from it is redacted, by the rule of this
+// package (see Secrets), in every later event and in Redact, whatever the
+// value's length. An empty value is ignored.
+func (r *Recorder) AddSecret(secret string) { r.secrets.Add(secret) }
+
+// Secrets is the recorder's set of secret forms: what is added to it is
+// redacted from every later event and by Redact.
+func (r *Recorder) Secrets() *Secrets { return r.secrets }
+
+// Redact returns s with every registered secret form replaced (the full
+// rule: long forms anywhere, short ones as whole words).
+func (r *Recorder) Redact(s string) string { return r.secrets.Redact(s) }
+
+// redactEvent redacts one event's text by its direction: a line Herald
+// wrote gets the long forms only (its credentials were replaced wholesale
+// by the caller), a server line the full rule after its reply code, a note
+// the full rule.
+func (r *Recorder) redactEvent(dir Dir, text string) string {
+	switch dir {
+	case Client:
+		return r.secrets.RedactOwn(text)
+	case Server:
+		return r.secrets.RedactReply(text, replyCodeLen(text))
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.secrets = append(r.secrets, SecretForms(secret)...)
+	return r.secrets.Redact(text)
 }
 
-// SecretForms returns the forms under which a secret may travel on the wire or
-// in logs: the value and its base64 encodings (standard and raw, URL-safe).
-func SecretForms(secret string) []string {
-	forms := []string{secret}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		forms = append(forms, enc.EncodeToString([]byte(secret)))
+// replyCodeLen is the length of the "NNN-" or "NNN " (or bare "NNN") that
+// starts a reply line, 0 when there is none.
+func replyCodeLen(s string) int {
+	if len(s) < 3 || s[0] < '2' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' {
+		return 0
 	}
-	return forms
-}
-
-// Redact returns s with every registered secret replaced.
-func (r *Recorder) Redact(s string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return redact(s, r.secrets)
-}
-
-func redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" && strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, Redacted)
-		}
+	if len(s) == 3 {
+		return 3
 	}
-	return s
+	if s[3] == ' ' || s[3] == '-' {
+		return 4
+	}
+	return 0
 }
 
 // Add records one line. Text is redacted of registered secrets, and any CR or
-// LF in it is shown escaped so one event is always one line.
+// LF in it is shown escaped so one event is always one line (redaction runs
+// before and after the escaping, so neither can reveal a form).
 func (r *Recorder) Add(dir Dir, tls bool, text string) {
+	text = r.redactEvent(dir, text)
 	if strings.ContainsAny(text, "\r\n") {
 		text = strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(text)
+		text = r.redactEvent(dir, text)
 	}
 	r.mu.Lock()
 	now := r.now()
-	e := Event{Time: now, Elapsed: now.Sub(r.start), Dir: dir, TLS: tls, Text: redact(text, r.secrets)}
+	e := Event{Time: now, Elapsed: now.Sub(r.start), Dir: dir, TLS: tls, Text: text}
 	e.Ms = float64(e.Elapsed.Microseconds()) / 1000
 	r.events = append(r.events, e)
 	for s := range r.subs {

@@ -23,8 +23,12 @@ import (
 // Client is an open SMTP session, ready for messages after Dial. It is not
 // safe for concurrent use: one goroutine drives one session.
 type Client struct {
-	cfg  Config
-	rec  *transcript.Recorder
+	cfg Config
+	rec *transcript.Recorder
+	// sec holds every form of the secret and of each SASL response sent
+	// (the recorder's set when there is one): server text is redacted of
+	// them as it is read, so no result or error can carry them.
+	sec  *transcript.Secrets
 	raw  net.Conn // the TCP connection: deadlines go here
 	conn net.Conn // raw, or the TLS connection over it
 	br   *bufio.Reader
@@ -66,12 +70,15 @@ func dial(ctx context.Context, cfg Config, until Stage) (*Client, error) {
 	// Without a recorder nothing is recorded: the hot path of bulk sending
 	// pays for no transcript it would throw away.
 	rec := cfg.Transcript
-	if rec != nil && cfg.Password != "" {
-		rec.AddSecret(cfg.Password)
+	sec := transcript.NewSecrets()
+	if rec != nil {
+		sec = rec.Secrets()
 	}
-	c := &Client{cfg: cfg, rec: rec, ctx: ctx}
+	sec.Add(cfg.Password)
+	c := &Client{cfg: cfg, rec: rec, sec: sec, ctx: ctx}
 	hook := func(st Stage, err error) error {
 		if err != nil {
+			c.scrub(err)
 			c.noteFail(st, err)
 		}
 		if cfg.OnStage != nil {
@@ -91,12 +98,14 @@ func dial(ctx context.Context, cfg Config, until Stage) (*Client, error) {
 		c.Quit() // politely where the session still works, else just close
 		return nil, err
 	}
-	if stageAt(StageConnect, until) {
-		return c, nil
-	}
 	stop := c.watch(ctx)
 	defer stop()
 
+	// A stage limit (until) ends the session after that stage and before
+	// anything of the next is sent. The greeting is always read first, even
+	// for "connect" (after the handshake on implicit TLS), since QUIT may
+	// only follow it. Where the mode has no TLS stage, "tls" stops before
+	// AUTH as well.
 	if cfg.TLS == TLSImplicit {
 		if err := c.handshake(ctx); err != nil {
 			return fail(StageTLS, err)
@@ -114,7 +123,7 @@ func dial(ctx context.Context, cfg Config, until Stage) (*Client, error) {
 		return fail(StageEHLO, err)
 	}
 	hook(StageEHLO, nil)
-	if stageAt(StageEHLO, until) && (cfg.TLS != TLSStartTLS || until == StageEHLO) {
+	if stageAt(StageEHLO, until) {
 		return c, nil
 	}
 	if cfg.TLS == TLSStartTLS {
@@ -122,9 +131,12 @@ func dial(ctx context.Context, cfg Config, until Stage) (*Client, error) {
 			return fail(StageTLS, err)
 		}
 		hook(StageTLS, nil)
-		if stageAt(StageTLS, until) {
-			return c, nil
+	}
+	if stageAt(StageTLS, until) {
+		if cfg.TLS == TLSNone {
+			c.note("no TLS in this mode: stopping before authentication")
 		}
+		return c, nil
 	}
 	method, err := c.chooseAuth()
 	if err != nil {
@@ -246,8 +258,20 @@ func (c *Client) arm(st Stage) error {
 }
 
 // readReply reads one reply under the deadline; after a failure the
-// session is broken.
+// session is broken. The text of every line (after its code) is redacted
+// of the session's secrets, so whatever is built from it (errors,
+// QueuedAs, recipients' messages) is too.
 func (c *Client) readReply(st Stage) (*Reply, error) {
+	r, err := c.readReplyRaw(st)
+	if err == nil {
+		c.redactReply(r)
+	}
+	return r, err
+}
+
+// readReplyRaw is readReply keeping the lines as they came (the EHLO reply,
+// whose lines are protocol data); its error is redacted all the same.
+func (c *Client) readReplyRaw(st Stage) (*Reply, error) {
 	if err := c.arm(st); err != nil {
 		return nil, err
 	}
@@ -255,13 +279,49 @@ func (c *Client) readReply(st Stage) (*Reply, error) {
 	if err != nil {
 		c.broken = true
 		if e, ok := err.(*Error); ok {
-			e.Msg = string(st) + ": " + e.Msg
+			e.Msg = string(st) + ": " + c.sec.Redact(e.Msg)
 			return nil, e
 		}
 		return nil, netError(c.ctx, st, "read the "+string(st)+" reply", err)
 	}
 	c.lastCode, c.lastEnh = r.Code, r.Enhanced
 	return r, nil
+}
+
+// redactReply redacts the text of r's lines in place, codes kept.
+func (c *Client) redactReply(r *Reply) {
+	for i, l := range r.Lines {
+		if len(l) > 4 {
+			r.Lines[i] = c.sec.RedactReply(l, 4)
+		}
+	}
+}
+
+// scrub redacts a session error in place (its message and reply text) and
+// wraps its cause so that the cause's text is redacted too: a last guard
+// for text that did not come through readReply.
+func (c *Client) scrub(err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		return
+	}
+	e.Msg, e.Reply = c.sec.Redact(e.Msg), c.sec.Redact(e.Reply)
+	for i, o := range e.Offered {
+		e.Offered[i] = c.sec.Redact(o)
+	}
+	e.Err = redactErr(c.sec, e.Err)
+}
+
+// scrubResult redacts every text of a result: QueuedAs, the recipients'
+// messages and the error.
+func (c *Client) scrubResult(res *Result) {
+	res.QueuedAs = c.sec.Redact(res.QueuedAs)
+	for i := range res.Recipients {
+		res.Recipients[i].Message = c.sec.Redact(res.Recipients[i].Message)
+	}
+	if res.Err != nil {
+		c.scrub(res.Err)
+	}
 }
 
 // send writes one command line; shown is what the transcript records
@@ -322,7 +382,10 @@ func (c *Client) banner() error {
 // it) and records the extensions.
 func (c *Client) hello(st Stage) error {
 	name := EHLOName(c.cfg)
-	r, err := c.cmd(st, "EHLO "+name)
+	if err := c.send(st, "EHLO "+name, "EHLO "+name); err != nil {
+		return err
+	}
+	r, err := c.readReplyRaw(st)
 	if err != nil {
 		return err
 	}
@@ -331,6 +394,7 @@ func (c *Client) hello(st Stage) error {
 		c.maxSize = sizeLimit(c.ext)
 		return nil
 	}
+	c.redactReply(r)
 	if r.Code != 500 && r.Code != 502 && r.Code != 504 && r.Code != 550 {
 		return replyError(st, "EHLO refused", r)
 	}
@@ -579,13 +643,13 @@ func (c *Client) chooseAuth() (AuthMethod, error) {
 // is recorded as [redacted], and each encoded response is registered as a
 // secret so it cannot surface elsewhere either.
 func (c *Client) auth(m AuthMethod) error {
-	sasl, err := NewSASL(m, c.cfg.Username, c.cfg.Password, c.cfg.Host, c.rec)
+	sasl, err := newSASL(m, c.cfg.Username, c.cfg.Password, c.cfg.Host, c.sec)
 	var line, shown string
 	if err == nil {
 		line, shown, err = sasl.Start(c.tls, c.offeredAuth())
 	}
 	if err != nil {
-		return &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindAuthExchange, Msg: "start " + m.saslName(), Err: err}
+		return &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindAuthExchange, Msg: "start " + m.saslName(), Err: redactErr(c.sec, err)}
 	}
 	if err := c.send(StageAuth, line, shown); err != nil {
 		return err

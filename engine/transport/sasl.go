@@ -12,29 +12,36 @@ import (
 
 // SASL is the client side of one AUTH exchange (RFC 4954) with go-mail's
 // mechanisms: it makes the lines to send and answers the server's
-// challenges; the caller sends and reads. Every encoded response is
-// registered with the recorder as a secret, and the lines after the
-// mechanism name are meant to be recorded as transcript.Redacted, so no
-// credential can surface in a transcript.
+// challenges; the caller sends and reads. The secret and every response
+// sent are registered, in every form transcript.SecretForms and
+// transcript.PayloadForms list, in the exchange's secret set (the
+// recorder's when there is one), and the lines after the mechanism name
+// are meant to be recorded as transcript.Redacted, so no credential can
+// surface in a transcript, an error or a result.
 type SASL struct {
 	auth gmsmtp.Auth
-	rec  *transcript.Recorder
+	sec  *transcript.Secrets
+	user string
 	host string
 	mech string
-	// sent holds every encoded response and the secret's own forms, for
-	// Redact.
-	sent []string
 }
 
 // NewSASL prepares an exchange with mechanism m (not AuthAuto or AuthNone)
 // for user with secret (the password, or the access token for
-// AuthXOAUTH2) on host. rec (nil for none) receives the encoded
-// responses as secrets; registering the secret itself is the caller's.
+// AuthXOAUTH2) on host. The secret and each response are registered with
+// rec (nil for none; Redact works either way).
 func NewSASL(m AuthMethod, user, secret, host string, rec *transcript.Recorder) (*SASL, error) {
-	s := &SASL{rec: rec, host: host}
-	if len(secret) >= 4 {
-		s.sent = transcript.SecretForms(secret)
+	sec := transcript.NewSecrets()
+	if rec != nil {
+		sec = rec.Secrets()
 	}
+	return newSASL(m, user, secret, host, sec)
+}
+
+// newSASL is NewSASL registering with sec.
+func newSASL(m AuthMethod, user, secret, host string, sec *transcript.Secrets) (*SASL, error) {
+	s := &SASL{sec: sec, user: user, host: host}
+	sec.Add(secret)
 	switch m {
 	case AuthPlain:
 		s.auth = gmsmtp.PlainAuth("", user, secret, host, true)
@@ -82,7 +89,9 @@ func (s *SASL) Mech() string { return s.mech }
 
 // Next answers a 334 challenge, given as the reply's text (base64): the
 // line to send, to be recorded as transcript.Redacted. After an error the
-// caller cancels the exchange by sending "*" (RFC 4954 4).
+// caller cancels the exchange by sending "*" (RFC 4954 4); the error's
+// text is redacted (a mechanism may quote the challenge, which a server
+// can make an echo).
 func (s *SASL) Next(challenge string) (string, error) {
 	c, err := base64.StdEncoding.DecodeString(strings.TrimSpace(challenge))
 	if err != nil {
@@ -90,19 +99,38 @@ func (s *SASL) Next(challenge string) (string, error) {
 	}
 	next, err := s.auth.Next(c, true)
 	if err != nil {
-		return "", err
+		return "", redactErr(s.sec, err)
 	}
 	return s.encode(next), nil
 }
 
-// encode is base64 of b, registered as a secret.
+// encode is base64 of b, registered with every form of the response: the
+// base64 text, and the response itself unless it is the user name (LOGIN
+// sends that alone, and redacting it would blank every address of the
+// user); with CRAM-MD5 also the digest alone, with SCRAM the proof.
 func (s *SASL) encode(b []byte) string {
 	e := base64.StdEncoding.EncodeToString(b)
-	if s.rec != nil {
-		s.rec.AddSecret(e)
+	forms := transcript.PayloadForms(b)
+	if string(b) == s.user {
+		forms = forms[:0]
+		for _, f := range transcript.PayloadForms(b) {
+			if f != s.user {
+				forms = append(forms, f)
+			}
+		}
 	}
-	if len(e) >= 4 {
-		s.sent = append(s.sent, e)
+	s.sec.AddForms(forms...)
+	switch strings.ToUpper(s.mech) {
+	case "CRAM-MD5":
+		if i := strings.LastIndexByte(string(b), ' '); i >= 0 {
+			s.sec.AddForms(string(b[i+1:]))
+		}
+	case "SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS":
+		for _, attr := range strings.Split(string(b), ",") {
+			if v, ok := strings.CutPrefix(attr, "p="); ok {
+				s.sec.AddForms(v)
+			}
+		}
 	}
 	return e
 }
@@ -110,9 +138,30 @@ func (s *SASL) encode(b []byte) string {
 // Redact replaces in text every response this exchange sent and every form
 // of the secret: a server may echo them in its refusal, and that text ends
 // up in errors, reports and the outbox.
-func (s *SASL) Redact(text string) string {
-	for _, f := range s.sent {
-		text = strings.ReplaceAll(text, f, transcript.Redacted)
+func (s *SASL) Redact(text string) string { return s.sec.Redact(text) }
+
+// redactedError is an error whose text is redacted; it unwraps to the
+// original, so errors.Is and errors.As still see through it.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactErr returns err with its text redacted by sec, or err itself when
+// there is nothing to redact.
+func redactErr(sec *transcript.Secrets, err error) error {
+	if err == nil {
+		return nil
 	}
-	return text
+	if _, ok := err.(*redactedError); ok {
+		return err
+	}
+	msg := err.Error()
+	if r := sec.Redact(msg); r != msg {
+		return &redactedError{msg: r, err: err}
+	}
+	return err
 }

@@ -24,10 +24,11 @@ func Send(ctx context.Context, cfg Config, env Envelope, body io.Reader) *Result
 	}
 	c, err := dial(ctx, cfg, until)
 	if err != nil {
-		res.fail(err)
+		res.fail(err) // dial has redacted err
 		res.Elapsed = time.Since(start)
 		return res
 	}
+	defer c.scrubResult(res)
 	res.TLS = c.info
 	switch cfg.QuitAfter {
 	case "":
@@ -297,11 +298,15 @@ func (c *Client) Send(ctx context.Context, env Envelope, body io.Reader) (*Resul
 		c.noteFail(StageMail, err)
 		return res, err
 	}
+	var res *Result
 	if pipe {
 		results, _ := c.sendPipelined(ctx, []Envelope{env}, []io.Reader{body})
-		return results[0], results[0].Err
+		res = results[0]
+	} else {
+		res, _ = c.sendPlain(ctx, env, body)
 	}
-	return c.sendPlain(ctx, env, body)
+	c.scrubResult(res)
+	return res, res.Err
 }
 
 // bodyParams returns the MAIL parameters a body needs (SIZE, BODY) when the

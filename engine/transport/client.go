@@ -45,6 +45,9 @@ type Client struct {
 
 	lastCode int
 	lastEnh  string
+	// pending lists the verbs of the commands sent whose replies are not
+	// read yet, oldest first ("greeting" for the banner).
+	pending []string
 
 	buf []byte     // scratch: body copies and scans, one message at a time
 	dw  dataWriter // the body encoder, reused message after message
@@ -246,7 +249,11 @@ func (c *Client) arm(st Stage) error {
 }
 
 // readReply reads one reply under the deadline; after a failure the
-// session is broken.
+// session is broken. The reply is checked against the command it answers
+// (the oldest one still waiting): a reply that does not fit it (354 to
+// MAIL, 250 to DATA) or data that no command asked for, already read with
+// the reply, is a KindUnexpectedReply error, since every later reply would
+// be taken as the answer to the wrong command.
 func (c *Client) readReply(st Stage) (*Reply, error) {
 	if err := c.arm(st); err != nil {
 		return nil, err
@@ -260,8 +267,102 @@ func (c *Client) readReply(st Stage) (*Reply, error) {
 		}
 		return nil, netError(c.ctx, st, "read the "+string(st)+" reply", err)
 	}
+	verb := ""
+	if len(c.pending) > 0 {
+		verb = c.pending[0]
+		c.pending = c.pending[1:]
+		if len(c.pending) == 0 {
+			c.pending = c.pending[:0:cap(c.pending)]
+		}
+	}
+	if want, ok := replyFits(verb, r.Code); !ok {
+		c.broken = true
+		return nil, &Error{Stage: st, Class: ClassPermanent, Kind: KindUnexpectedReply, Code: r.Code, EnhancedCode: r.Enhanced, Reply: r.Text(),
+			Msg: fmt.Sprintf("protocol error: the server answered %s with %d, which does not fit (expected %s, or a 4xx/5xx refusal); the session was ended and nothing more was sent", verbName(verb), r.Code, want)}
+	}
+	if len(c.pending) == 0 {
+		if n := c.br.Buffered(); n > 0 {
+			// Whatever follows would be taken as the reply to the next
+			// command: a shifted reply is a lie about every later one.
+			c.broken = true
+			peek, _ := c.br.Peek(min(n, 60))
+			kind := KindUnexpectedReply
+			msg := fmt.Sprintf("protocol error: after its reply to %s the server sent %d more bytes that no command asked for (\"%s\"); the session was ended and nothing more was sent", verbName(verb), n, truncate(Printable(peek), 60))
+			if verb == "STARTTLS" {
+				// Plaintext sent after the 220 would be taken as if it
+				// came over TLS (the STARTTLS command injection of
+				// CVE-2011-0411 and kin).
+				kind = KindProtocol // as the console says it
+				msg = fmt.Sprintf("the server sent %d bytes after its STARTTLS reply, before TLS: refusing them (a possible injection attack)", n)
+			}
+			return nil, &Error{Stage: st, Class: ClassPermanent, Kind: kind, Msg: msg}
+		}
+	}
 	c.lastCode, c.lastEnh = r.Code, r.Enhanced
 	return r, nil
+}
+
+// expect records that a command (its verb: "MAIL", "." for the final dot)
+// waits for a reply.
+func (c *Client) expect(line string) {
+	verb, _, _ := strings.Cut(line, " ")
+	c.pending = append(c.pending, strings.ToUpper(verb))
+}
+
+// replyFits reports whether code may answer the command verb (RFC 5321
+// 4.3.2 and the extensions' RFCs) and, when it may not, what was expected.
+// A 4xx or 5xx answer fits every command.
+func replyFits(verb string, code int) (string, bool) {
+	if code >= 400 {
+		return "", true
+	}
+	var want []int
+	switch verb {
+	case "greeting", "STARTTLS":
+		want = []int{220}
+	case "EHLO", "HELO", "MAIL", "RSET", "NOOP":
+		want = []int{250}
+	case "RCPT":
+		want = []int{250, 251}
+	case "AUTH":
+		want = []int{235, 334}
+	case "DATA":
+		want = []int{354}
+	case ".", "QUIT":
+		if code/100 == 2 {
+			return "", true
+		}
+		return "2xx", false
+	default:
+		return "", true
+	}
+	for _, w := range want {
+		if code == w {
+			return "", true
+		}
+	}
+	s := make([]string, len(want))
+	for i, w := range want {
+		s[i] = strconv.Itoa(w)
+	}
+	return strings.Join(s, " or "), false
+}
+
+// verbName names a command in a message.
+func verbName(verb string) string {
+	switch verb {
+	case "greeting":
+		return "the connection (its greeting)"
+	case "MAIL":
+		return "MAIL FROM"
+	case "RCPT":
+		return "RCPT TO"
+	case ".":
+		return "the end of the message (the final dot)"
+	case "":
+		return "nothing"
+	}
+	return verb
 }
 
 // send writes one command line; shown is what the transcript records
@@ -271,6 +372,11 @@ func (c *Client) send(st Stage, line, shown string) error {
 		return err
 	}
 	c.recClient(shown)
+	if st == StageAuth {
+		c.expect("AUTH") // SASL responses are answered as AUTH is
+	} else {
+		c.expect(line)
+	}
 	c.bw.WriteString(line)
 	c.bw.WriteString("\r\n")
 	if err := c.bw.Flush(); err != nil {
@@ -284,6 +390,7 @@ func (c *Client) send(st Stage, line, shown string) error {
 // later flush sends it (with the rest of a pipelined group).
 func (c *Client) queue(line string) {
 	c.recClient(line)
+	c.expect(line)
 	c.bw.WriteString(line)
 	c.bw.WriteString("\r\n")
 }
@@ -307,6 +414,7 @@ func (c *Client) cmd(st Stage, line string) (*Reply, error) {
 }
 
 func (c *Client) banner() error {
+	c.expect("greeting")
 	r, err := c.readReply(StageBanner)
 	if err != nil {
 		return err
@@ -369,12 +477,7 @@ func (c *Client) startTLS(ctx context.Context) error {
 	if r.Code != 220 {
 		return replyError(StageTLS, "the server offers STARTTLS but refused it", r)
 	}
-	if n := c.br.Buffered(); n > 0 {
-		// Plaintext sent after the 220 would be taken as if it came over
-		// TLS (the STARTTLS command injection of CVE-2011-0411 and kin).
-		c.broken = true
-		return errorf(StageTLS, ClassPermanent, KindProtocol, "the server sent %d bytes after its STARTTLS reply, before TLS: refusing them (a possible injection attack)", n)
-	}
+	// readReply has refused any byte sent after the 220 (before TLS).
 	if err := c.handshake(ctx); err != nil {
 		return err
 	}

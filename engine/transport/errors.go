@@ -49,6 +49,11 @@ const (
 	// KindPipeliningMissing: Config.Pipelining is PipeliningOn and the
 	// server does not advertise PIPELINING.
 	KindPipeliningMissing Kind = "pipelining-missing"
+	// KindUnexpectedReply: the server's reply does not fit the command it
+	// answers (354 to MAIL, 250 to DATA), or it sent data no command asked
+	// for (an extra reply line): the replies are out of step, so the
+	// session ends. Class permanent.
+	KindUnexpectedReply Kind = "unexpected-reply"
 	// KindNotSent: an earlier failure ended the session of a batch before
 	// this message was sent; the server cannot have accepted it.
 	KindNotSent Kind = "not-sent"

@@ -522,7 +522,9 @@ type TLSVerdict struct {
 // cfg.RootCAs or, when that is nil, the system's CAs plus those of
 // cfg.CAFile; failing that, accepted only when the leaf's SHA-256 is
 // cfg.PinnedSHA256 (hex, colons and case ignored). Verification is never
-// skipped. The handshake records its outcome in the returned verdict, so a
+// skipped, and an RSA key shorter than MinRSABits anywhere in the
+// verified chain (or in a pinned leaf) fails it (*WeakKeyError). The
+// handshake records its outcome in the returned verdict, so a
 // configuration serves one handshake. A CA file that cannot be read or
 // holds no PEM certificate is a *Error (StageTLS, KindInput).
 func TLSClientConfig(cfg Config) (*tls.Config, *TLSVerdict, error) {
@@ -561,13 +563,19 @@ func TLSClientConfig(cfg Config) (*tls.Config, *TLSVerdict, error) {
 			for _, ic := range cs.PeerCertificates[1:] {
 				inter.AddCert(ic)
 			}
-			_, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
+			chains, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
 			if err == nil {
+				if err := checkKeys(chains[0]); err != nil {
+					return err
+				}
 				v.Verified = true
 				return nil
 			}
 			sum := sha256.Sum256(leaf.Raw)
 			if pin != "" && hex.EncodeToString(sum[:]) == pin {
+				if err := checkKeys(cs.PeerCertificates[:1]); err != nil {
+					return err
+				}
 				v.Pinned = true
 				return nil
 			}

@@ -46,7 +46,7 @@ type Client struct {
 	lastCode int
 	lastEnh  string
 	// pending lists the verbs of the commands sent whose replies are not
-	// read yet, oldest first ("greeting" for the banner).
+	// read yet, oldest first ("GREETING" for the banner).
 	pending []string
 
 	buf []byte     // scratch: body copies and scans, one message at a time
@@ -318,7 +318,7 @@ func replyFits(verb string, code int) (string, bool) {
 	}
 	var want []int
 	switch verb {
-	case "greeting", "STARTTLS":
+	case "GREETING", "STARTTLS":
 		want = []int{220}
 	case "EHLO", "HELO", "MAIL", "RSET", "NOOP":
 		want = []int{250}
@@ -351,7 +351,7 @@ func replyFits(verb string, code int) (string, bool) {
 // verbName names a command in a message.
 func verbName(verb string) string {
 	switch verb {
-	case "greeting":
+	case "GREETING":
 		return "the connection (its greeting)"
 	case "MAIL":
 		return "MAIL FROM"
@@ -414,7 +414,7 @@ func (c *Client) cmd(st Stage, line string) (*Reply, error) {
 }
 
 func (c *Client) banner() error {
-	c.expect("greeting")
+	c.expect("GREETING")
 	r, err := c.readReply(StageBanner)
 	if err != nil {
 		return err

@@ -60,6 +60,11 @@ func (r *Result) fail(err error) {
 	r.OK, r.Err = false, err
 	var e *Error
 	if errors.As(err, &e) {
+		if e.Kind == KindUnexpectedReply {
+			// The replies were out of step: what they said about the
+			// recipients cannot be trusted.
+			r.Recipients = nil
+		}
 		r.Stage, r.Class = e.Stage, e.Class
 		if e.Code > 0 {
 			r.Code, r.EnhancedCode = e.Code, e.EnhancedCode

@@ -623,13 +623,11 @@ func DescribeTLS(cs tls.ConnectionState, verified, pinned bool) *TLSInfo {
 	if len(cs.PeerCertificates) > 0 {
 		leaf := cs.PeerCertificates[0]
 		sum := sha256.Sum256(leaf.Raw)
-		i.Subject, i.Issuer, i.DNSNames = leaf.Subject.String(), leaf.Issuer.String(), leaf.DNSNames
-		for _, ip := range leaf.IPAddresses {
-			i.DNSNames = append(i.DNSNames, ip.String())
-		}
+		// The server chose these names: keep them safe for a terminal.
+		i.Subject, i.Issuer, i.DNSNames = Printable([]byte(leaf.Subject.String())), Printable([]byte(leaf.Issuer.String())), certNames(leaf)
 		i.NotBefore, i.NotAfter, i.LeafSHA256 = leaf.NotBefore, leaf.NotAfter, hex.EncodeToString(sum[:])
 		for _, pc := range cs.PeerCertificates {
-			i.Chain = append(i.Chain, CertInfo{Subject: pc.Subject.String(), Issuer: pc.Issuer.String(), NotAfter: pc.NotAfter})
+			i.Chain = append(i.Chain, CertInfo{Subject: Printable([]byte(pc.Subject.String())), Issuer: Printable([]byte(pc.Issuer.String())), NotAfter: pc.NotAfter})
 		}
 	}
 	return i

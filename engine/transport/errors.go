@@ -233,7 +233,7 @@ func ClassifyTLSError(msg string, err error) *Error {
 		if len(names) > 0 {
 			what = strings.Join(names, ", ")
 		}
-		plain(KindCertName, "the server's certificate is for %s, not for %s", what, hostErr.Host)
+		plain(KindCertName, "the server's certificate is for %s, not for %s", what, Printable([]byte(hostErr.Host)))
 	case errors.As(err, &invalid):
 		c := invalid.Cert
 		switch {
@@ -316,26 +316,27 @@ func selfSigned(c *x509.Certificate) bool {
 }
 
 // certName names a certificate by its subject's common name, or its whole
-// subject, or its first DNS name.
+// subject, or its first DNS name, made safe for a terminal (the server
+// chose these bytes).
 func certName(c *x509.Certificate) string {
 	switch {
 	case c.Subject.CommonName != "":
-		return "CN=" + c.Subject.CommonName
+		return Printable([]byte("CN=" + c.Subject.CommonName))
 	case len(c.Subject.String()) > 0:
-		return c.Subject.String()
+		return Printable([]byte(c.Subject.String()))
 	case len(c.DNSNames) > 0:
-		return c.DNSNames[0]
+		return Printable([]byte(c.DNSNames[0]))
 	}
 	return "no subject"
 }
 
-// issuerName names a certificate's issuer.
+// issuerName names a certificate's issuer, made safe for a terminal.
 func issuerName(c *x509.Certificate) string {
 	if c.Issuer.CommonName != "" {
-		return "CN=" + c.Issuer.CommonName
+		return Printable([]byte("CN=" + c.Issuer.CommonName))
 	}
 	if s := c.Issuer.String(); s != "" {
-		return s
+		return Printable([]byte(s))
 	}
 	return "an unnamed authority"
 }
@@ -345,7 +346,10 @@ func certNames(c *x509.Certificate) []string {
 	if c == nil {
 		return nil
 	}
-	names := append([]string(nil), c.DNSNames...)
+	var names []string
+	for _, n := range c.DNSNames {
+		names = append(names, Printable([]byte(n)))
+	}
 	for _, ip := range c.IPAddresses {
 		names = append(names, ip.String())
 	}

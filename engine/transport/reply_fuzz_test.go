@@ -105,3 +105,18 @@ func FuzzPrintable(f *testing.F) {
 		}
 	})
 }
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"250 ok":                    "250 ok",
+		"220 \x1b[31mred\x07":       `220 \x1b[31mred\x07`,
+		"550 caf\xc3\xa9 \u00fcber": "550 café über",
+		"250 \xff\xfe":              `250 \xff\xfe`,
+		"250 \xc2\x9b2J":            `250 \xc2\x9b2J`,
+		"250 a\tb\x7f\x00":          `250 a` + "\t" + `b\x7f\x00`,
+	} {
+		if got := Printable([]byte(in)); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -46,8 +46,9 @@ type Client struct {
 	lastCode int
 	lastEnh  string
 	// pending lists the verbs of the commands sent whose replies are not
-	// read yet, oldest first ("GREETING" for the banner).
+	// read yet, oldest first ("GREETING" for the banner), from head on.
 	pending []string
+	head    int
 
 	buf []byte     // scratch: body copies and scans, one message at a time
 	dw  dataWriter // the body encoder, reused message after message
@@ -268,11 +269,11 @@ func (c *Client) readReply(st Stage) (*Reply, error) {
 		return nil, netError(c.ctx, st, "read the "+string(st)+" reply", err)
 	}
 	verb := ""
-	if len(c.pending) > 0 {
-		verb = c.pending[0]
-		c.pending = c.pending[1:]
-		if len(c.pending) == 0 {
-			c.pending = c.pending[:0:cap(c.pending)]
+	if c.head < len(c.pending) {
+		verb = c.pending[c.head]
+		c.head++
+		if c.head == len(c.pending) {
+			c.pending, c.head = c.pending[:0], 0
 		}
 	}
 	if want, ok := replyFits(verb, r.Code); !ok {
@@ -280,7 +281,7 @@ func (c *Client) readReply(st Stage) (*Reply, error) {
 		return nil, &Error{Stage: st, Class: ClassPermanent, Kind: KindUnexpectedReply, Code: r.Code, EnhancedCode: r.Enhanced, Reply: r.Text(),
 			Msg: fmt.Sprintf("protocol error: the server answered %s with %d, which does not fit (expected %s, or a 4xx/5xx refusal); the session was ended and nothing more was sent", verbName(verb), r.Code, want)}
 	}
-	if len(c.pending) == 0 {
+	if c.head == len(c.pending) {
 		if n := c.br.Buffered(); n > 0 {
 			// Whatever follows would be taken as the reply to the next
 			// command: a shifted reply is a lie about every later one.

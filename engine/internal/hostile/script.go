@@ -39,7 +39,8 @@ type Script struct {
 	// reply to the final dot; a key "TLS:MAIL" applies only after TLS and
 	// comes first. The lines are sent in one write; in them {line} is the
 	// client's command line, {arg} what follows its verb, {sasl} the SASL
-	// responses of the exchange joined by spaces. An entry with no line
+	// responses of the exchange joined by spaces, {plain} the same decoded
+	// from base64 (NULs as spaces), {hex} the decoded responses in hex. An entry with no line
 	// closes the connection instead. The script then goes on as the
 	// reply's code says: 220 to STARTTLS starts TLS, 354 to DATA reads a
 	// body. For AUTH the override is the final answer, after the
@@ -138,6 +139,15 @@ func (sc *Script) run(s *Session) {
 
 // override returns the Replies entry for verb, placeholders filled in.
 func (sc *Script) override(s *Session, verb, line, arg, sasl string) ([]string, bool) {
+	var plain, hexed []string
+	for _, f := range strings.Fields(sasl) {
+		b, err := base64.StdEncoding.DecodeString(f)
+		if err != nil {
+			continue
+		}
+		plain = append(plain, strings.ReplaceAll(string(b), "\x00", " "))
+		hexed = append(hexed, hex.EncodeToString(b))
+	}
 	lines, ok := sc.Replies["TLS:"+verb]
 	if !ok || !s.TLS {
 		lines, ok = sc.Replies[verb]
@@ -154,7 +164,7 @@ func (sc *Script) override(s *Session, verb, line, arg, sasl string) ([]string, 
 	if !ok {
 		return nil, false
 	}
-	r := strings.NewReplacer("{line}", line, "{arg}", arg, "{sasl}", sasl)
+	r := strings.NewReplacer("{line}", line, "{arg}", arg, "{sasl}", sasl, "{plain}", strings.Join(plain, " "), "{hex}", strings.Join(hexed, " "))
 	out := make([]string, len(lines))
 	for i, l := range lines {
 		out[i] = r.Replace(l)

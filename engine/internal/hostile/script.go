@@ -37,14 +37,16 @@ type Script struct {
 	// Replies override the answer to a command, keyed by its verb in upper
 	// case ("MAIL", "RCPT", "DATA", "AUTH", "STARTTLS"...), "." for the
 	// reply to the final dot; a key "TLS:MAIL" applies only after TLS and
-	// comes first. The lines are sent in one write; in them {line} is the
-	// client's command line, {arg} what follows its verb, {sasl} the SASL
-	// responses of the exchange joined by spaces, {plain} the same decoded
-	// from base64 (NULs as spaces), {hex} the decoded responses in hex. An entry with no line
-	// closes the connection instead. The script then goes on as the
-	// reply's code says: 220 to STARTTLS starts TLS, 354 to DATA reads a
-	// body. For AUTH the override is the final answer, after the
-	// mechanism's challenges.
+	// comes first. The lines are sent in one write. In them {line} is the
+	// client's command line, {arg} what follows its verb, {sasl} the
+	// client's responses in the last SASL exchange joined by spaces,
+	// {plain} the same decoded from base64 (NULs as spaces) and {hex} the
+	// decoded responses in hex; the SASL ones stay filled after AUTH, for
+	// an echo in any later reply. An entry with no line closes the
+	// connection instead. The script then goes on as the reply's first
+	// code says: 220 to STARTTLS starts TLS, 354 to DATA reads a body. For
+	// AUTH the override is the final answer, after the mechanism's
+	// challenges.
 	Replies map[string][]string
 	// Rcpt overrides the answer to RCPT TO for single addresses.
 	Rcpt map[string][]string
@@ -75,6 +77,7 @@ func (sc *Script) run(s *Session) {
 	if s.Reply(banner...) != nil {
 		return
 	}
+	sasl := "" // the last SASL exchange's responses, for {sasl} in later replies
 	for {
 		if !s.Pending() {
 			if s.Flush() != nil {
@@ -93,12 +96,13 @@ func (sc *Script) run(s *Session) {
 			continue
 		}
 		if verb == "AUTH" {
-			if !sc.auth(s, line, arg) {
+			var ok bool
+			if ok, sasl = sc.auth(s, line, arg); !ok {
 				return
 			}
 			continue
 		}
-		lines, over := sc.override(s, verb, line, arg, "")
+		lines, over := sc.override(s, verb, line, arg, sasl)
 		if over && len(lines) == 0 {
 			return
 		}
@@ -125,7 +129,7 @@ func (sc *Script) run(s *Session) {
 			if _, err := s.ReadData(); err != nil {
 				return
 			}
-			lines, over := sc.override(s, ".", ".", "", "")
+			lines, over := sc.override(s, ".", ".", "", sasl)
 			if over && len(lines) == 0 {
 				return
 			}
@@ -220,8 +224,8 @@ func (sc *Script) standard(s *Session, verb, arg string) []string {
 }
 
 // auth runs a SASL exchange (PLAIN, LOGIN, CRAM-MD5) and answers it; it
-// reports whether the session goes on.
-func (sc *Script) auth(s *Session, line, arg string) bool {
+// reports whether the session goes on, and the client's responses.
+func (sc *Script) auth(s *Session, line, arg string) (bool, string) {
 	mech, initial, hasInitial := strings.Cut(arg, " ")
 	mech = strings.ToUpper(mech)
 	var sasl []string
@@ -280,14 +284,15 @@ func (sc *Script) auth(s *Session, line, arg string) bool {
 		}
 	default:
 		s.Reply("504 5.5.4 Unrecognized authentication type")
-		return true
+		return true, ""
 	}
-	if lines, over := sc.override(s, "AUTH", line, arg, strings.Join(sasl, " ")); over {
+	all := strings.Join(sasl, " ")
+	if lines, over := sc.override(s, "AUTH", line, arg, all); over {
 		if len(lines) == 0 {
-			return false
+			return false, all
 		}
 		s.Reply(lines...)
-		return true
+		return true, all
 	}
 	switch {
 	case !ok:
@@ -297,5 +302,5 @@ func (sc *Script) auth(s *Session, line, arg string) bool {
 	default:
 		s.Reply("535 5.7.8 Error: authentication failed")
 	}
-	return true
+	return true, all
 }

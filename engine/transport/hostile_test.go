@@ -159,6 +159,9 @@ func TestHostilePeers(t *testing.T) {
 		}}, cfg: func(c *Config) { c.Timeout = 300 * time.Millisecond },
 			kind: KindTimeout, class: ClassTemporary, stage: StageMail, last: "MAIL", never: []string{"RCPT"}},
 
+		{name: "TLS alert as a greeting", script: hostile.Script{Banner: []string{"\x15\x03\x01\x00\x02\x02\x28"}},
+			kind: KindProtocol, class: ClassPermanent, stage: StageBanner, msg: []string{`\x15\x03\x01\x00\x02\x02(`}, last: "", never: []string{"EHLO"}},
+
 		// Credentials.
 		{name: "credentials echoed", script: hostile.Script{Replies: map[string][]string{"AUTH": {"535 5.7.8 you sent {arg} and {sasl}"}}},
 			cfg:  func(c *Config) { withAuth(c); c.AllowInsecureAuth = true },

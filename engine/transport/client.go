@@ -704,6 +704,11 @@ func (c *Client) auth(m AuthMethod) error {
 	for steps := 0; ; steps++ {
 		r, err := c.readReply(StageAuth)
 		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				// An out-of-step or garbled reply may echo the exchange.
+				e.Reply, e.Msg = sasl.Redact(e.Reply), sasl.Redact(e.Msg)
+			}
 			return err
 		}
 		switch {

@@ -169,6 +169,12 @@ func TestHostilePeers(t *testing.T) {
 		{name: "credentials echoed, login", script: hostile.Script{Exts: []string{"AUTH LOGIN"}, Replies: map[string][]string{"AUTH": {"535 5.7.8 you sent {sasl}"}}},
 			cfg:  func(c *Config) { withAuth(c); c.Auth = AuthLogin; c.AllowInsecureAuth = true },
 			kind: KindReply, class: ClassPermanent, stage: StageAuth, last: "-", never: []string{"MAIL"}},
+		{name: "250 to AUTH, echoing", script: hostile.Script{Replies: map[string][]string{"AUTH": {"250 2.0.0 you sent {sasl} {plain}"}}},
+			cfg:  func(c *Config) { withAuth(c); c.AllowInsecureAuth = true },
+			kind: KindUnexpectedReply, class: ClassPermanent, stage: StageAuth, msg: []string{"AUTH with 250"}, last: "AUTH", never: []string{"MAIL", "QUIT"}},
+		{name: "extra reply to AUTH, echoing", script: hostile.Script{Replies: map[string][]string{"AUTH": {"235 2.7.0 ok", "250 you sent {sasl}"}}},
+			cfg:  func(c *Config) { withAuth(c); c.AllowInsecureAuth = true },
+			kind: KindUnexpectedReply, class: ClassPermanent, stage: StageAuth, last: "AUTH", never: []string{"MAIL", "QUIT"}},
 		{name: "no password in clear", script: hostile.Script{}, cfg: withAuth,
 			kind: KindInsecureAuth, class: ClassPermanent, stage: StageAuth, last: "EHLO", never: []string{"AUTH"}},
 

@@ -149,7 +149,7 @@ func TestTestExitCodes(t *testing.T) {
 		{"wrong password", []string{"--server", sb.addr, "--ca-file", ca, "--user", "ann", "--password-env", "BAD"}, ExitAuth, "auth", "Wrong user name or password"},
 		{"nothing listening", []string{"--server", closed}, ExitConnect, "connect", "Nothing listens on port"},
 		{"starttls missing", []string{"--server", plain.addr, "--tls", "starttls"}, ExitTLS, "tls", "did not offer STARTTLS"},
-		{"certificate not trusted", []string{"--server", sb.addr}, ExitTLS, "tls", "--ca-file"},
+		{"certificate not trusted", []string{"--server", sb.addr}, ExitTLS, "tls", "self-signed"},
 		{"password in clear refused", []string{"--server", plain.addr, "--tls", "none", "--user", "ann", "--password-env", "PW"}, ExitAuth, "auth", "--allow-insecure-auth"},
 	}
 	for _, c := range cases {

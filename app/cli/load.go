@@ -192,6 +192,9 @@ func printLoadReport(w io.Writer, r *load.Report) {
 	}
 	fmt.Fprintf(w, "herald load: %d messages (%d bytes, %s each) to %s over %d sessions (%d opened, %d pipelined)\n",
 		r.Requested, r.MessageBytes, rcpts, r.Server, r.Sessions, r.Connections, r.Pipelined)
+	if r.Stopped != "" {
+		fmt.Fprintf(w, "  STOPPED     %s\n", r.Stopped)
+	}
 	pct := 0.0
 	if r.Requested > 0 {
 		pct = 100 * float64(r.Accepted) / float64(r.Requested)

@@ -491,7 +491,8 @@ func (p *prober) afterFailedDial(ctx context.Context, cfg transport.Config, err 
 		return
 	}
 	switch kindOf(err) {
-	case transport.KindCertUnknownAuth, transport.KindCertExpired, transport.KindCertName, transport.KindCertInvalid:
+	case transport.KindCertUnknownAuth, transport.KindCertSelfSigned, transport.KindCertExpired, transport.KindCertNotYetValid,
+		transport.KindCertName, transport.KindCertWeakKey, transport.KindCertInvalid:
 	default:
 		return
 	}
@@ -530,9 +531,15 @@ func tlsInfoAgain(ctx context.Context, cfg transport.Config) *transport.TLSInfo 
 func certProblem(k transport.Kind, host string) string {
 	switch k {
 	case transport.KindCertUnknownAuth:
-		return "the certificate is self-signed or from an authority this machine does not trust"
+		return "the certificate is from an authority this machine does not trust"
+	case transport.KindCertSelfSigned:
+		return "the certificate is self-signed"
 	case transport.KindCertExpired:
-		return "the certificate has expired (or is not valid yet)"
+		return "the certificate has expired"
+	case transport.KindCertNotYetValid:
+		return "the certificate is not valid yet"
+	case transport.KindCertWeakKey:
+		return "the certificate's RSA key is too short (under 2048 bits)"
 	case transport.KindCertName:
 		return "the certificate is not issued for " + host
 	}

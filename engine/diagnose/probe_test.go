@@ -337,7 +337,8 @@ func TestProbeCertificateFailures(t *testing.T) {
 		hint    string
 	}{
 		{"expired", ca.Issue(t, time.Now().Add(-72*time.Hour), time.Now().Add(-time.Hour), "127.0.0.1"), "has expired", "has expired"},
-		{"self-signed", smtptest.SelfSigned(t, "127.0.0.1"), "self-signed", "CA certificate file"},
+		{"self-signed", smtptest.SelfSigned(t, "127.0.0.1"), "self-signed", "pin its fingerprint"},
+		{"not yet valid", ca.Issue(t, time.Now().Add(time.Hour), time.Now().Add(72*time.Hour), "127.0.0.1"), "not valid yet", "not valid yet"},
 		{"wrong name", ca.Issue(t, time.Now().Add(-time.Hour), time.Now().Add(90*24*time.Hour), "smtp.elsewhere.test"), "not issued for 127.0.0.1", "not issued for this host name"},
 	}
 	for _, mode := range []transport.TLSMode{transport.TLSImplicit, transport.TLSStartTLS} {

@@ -156,6 +156,10 @@ type Report struct {
 	Latency        Latency      `json:"latency"`
 	Replies        []ReplyCount `json:"replies"`
 	Errors         []ErrorCount `json:"errors"`
+	// Stopped says why the run ended before every message had its turn
+	// when a failure no retry can mend ended it (a permanent refusal of the
+	// login, or of TLS, is the same for every session); "" otherwise.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // AllAccepted reports whether every requested message was accepted for
@@ -247,8 +251,37 @@ type run struct {
 	done     atomic.Int64
 	accepted atomic.Int64
 
-	mu    sync.Mutex
-	stats stats
+	// stop ends the run early; stopped is why (guarded by mu).
+	stop    context.CancelCauseFunc
+	mu      sync.Mutex
+	stats   stats
+	stopped string
+}
+
+// stopOn ends the whole run when err, the failure of a session's setup,
+// would be the same for every session: a permanent failure of TLS or
+// authentication (a wrong password must not be tried once per message).
+// It reports whether it did.
+func (r *run) stopOn(err error) bool {
+	var e *transport.Error
+	if !errors.As(err, &e) || e.Class != transport.ClassPermanent || (e.Stage != transport.StageAuth && e.Stage != transport.StageTLS) {
+		return false
+	}
+	r.mu.Lock()
+	if r.stopped == "" {
+		r.stopped = fmt.Sprintf("the run stopped at the first permanent %s failure, which every session would meet: %v", stageWord(e.Stage), err)
+	}
+	r.mu.Unlock()
+	r.stop(err)
+	return true
+}
+
+// stageWord names a session stage in the stop message.
+func stageWord(st transport.Stage) string {
+	if st == transport.StageAuth {
+		return "authentication"
+	}
+	return string(st)
 }
 
 // claim takes up to n messages from the pool and returns how many it got.
@@ -269,7 +302,8 @@ func (r *run) claim(n int) int {
 // Run sends Options.Messages messages over Options.Sessions concurrent
 // sessions and reports what happened. It returns an error only for
 // invalid options; every failure of the server or the network is in the
-// report. Canceling ctx ends the run early (the report counts the messages
+// report. A permanent failure of authentication or TLS stops the run
+// (Report.Stopped says so; the messages not tried count as NotSent). Canceling ctx ends the run early (the report counts the messages
 // not tried as NotSent).
 func Run(ctx context.Context, o Options) (*Report, error) {
 	opts, err := o.withDefaults()
@@ -278,6 +312,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r := &run{o: opts, tpl: newTemplate(opts), env: transport.Envelope{From: opts.From, To: Recipients(opts.To, opts.Recipients)}}
 	r.stats.init()
+	ctx, r.stop = context.WithCancelCause(ctx)
+	defer r.stop(nil)
 
 	start := time.Now()
 	stopProgress := r.progress(ctx, start)
@@ -383,6 +419,9 @@ func (r *run) worker(ctx context.Context) {
 				res.Err = err
 				r.record(&st, res)
 				c = nil
+				if r.stopOn(err) {
+					return
+				}
 				continue
 			}
 			if c.Pipelined() {
@@ -481,6 +520,7 @@ func (r *run) report(elapsed time.Duration) *Report {
 		rep.Errors = append(rep.Errors, ErrorCount{Class: k.class, Stage: k.stage, Kind: k.kind, Count: e.count, First: e.first})
 	}
 	slices.SortFunc(rep.Errors, func(a, b ErrorCount) int { return b.Count - a.Count })
+	rep.Stopped = r.stopped
 	return rep
 }
 

@@ -275,3 +275,28 @@ func TestBrokenSessionsGiveMessagesBack(t *testing.T) {
 		t.Fatal("unknown outcomes reported as temporary")
 	}
 }
+
+// TestWrongPasswordStopsTheRun: a permanent AUTH failure is the same for
+// every session, so the run stops after it instead of logging in (and
+// failing) once per message.
+func TestWrongPasswordStopsTheRun(t *testing.T) {
+	ca := smtptest.NewCA(t)
+	cert := ca.Issue(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "127.0.0.1")
+	s := smtptest.Start(t, smtptest.Options{Cert: &cert, Implicit: true, User: "ann", Pass: "right-password"})
+	cfg := cfgFor(s.Port)
+	cfg.TLS, cfg.RootCAs = transport.TLSImplicit, ca.Pool
+	cfg.Auth, cfg.Username, cfg.Password = transport.AuthPlain, "ann", "wrong-password"
+	rep, err := Run(context.Background(), Options{Transport: cfg, Messages: 20, Sessions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.AuthAttempts()); n > 2 {
+		t.Fatalf("%d logins for one wrong password (at most one per session)", n)
+	}
+	if rep.Accepted != 0 || rep.Permanent == 0 || rep.NotSent < 18 || rep.Messages+rep.NotSent != 20 {
+		t.Fatalf("%+v", rep)
+	}
+	if !strings.Contains(rep.Stopped, "authentication") || !strings.Contains(rep.Stopped, "535") || rep.OnlyTemporary() {
+		t.Fatalf("stopped %q", rep.Stopped)
+	}
+}

@@ -49,6 +49,10 @@ type Client struct {
 
 	lastCode int
 	lastEnh  string
+	// pending lists the verbs of the commands sent whose replies are not
+	// read yet, oldest first ("GREETING" for the banner), from head on.
+	pending []string
+	head    int
 
 	buf []byte     // scratch: body copies and scans, one message at a time
 	dw  dataWriter // the body encoder, reused message after message
@@ -258,9 +262,13 @@ func (c *Client) arm(st Stage) error {
 }
 
 // readReply reads one reply under the deadline; after a failure the
-// session is broken. The text of every line (after its code) is redacted
-// of the session's secrets, so whatever is built from it (errors,
-// QueuedAs, recipients' messages) is too.
+// session is broken. The reply is checked against the command it answers
+// (the oldest one still waiting): a reply that does not fit it (354 to
+// MAIL, 250 to DATA) or data that no command asked for, already read with
+// the reply, is a KindUnexpectedReply error, since every later reply would
+// be taken as the answer to the wrong command. The text of every line
+// (after its code) is redacted of the session's secrets, so whatever is
+// built from it (errors, QueuedAs, recipients' messages) is too.
 func (c *Client) readReply(st Stage) (*Reply, error) {
 	r, err := c.readReplyRaw(st)
 	if err == nil {
@@ -271,7 +279,12 @@ func (c *Client) readReply(st Stage) (*Reply, error) {
 
 // readReplyRaw is readReply keeping the lines as they came (the EHLO reply,
 // whose lines are protocol data); its error is redacted all the same.
-func (c *Client) readReplyRaw(st Stage) (*Reply, error) {
+func (c *Client) readReplyRaw(st Stage) (_ *Reply, err error) {
+	defer func() {
+		if err != nil {
+			c.scrub(err) // the server's text in a protocol error too
+		}
+	}()
 	if err := c.arm(st); err != nil {
 		return nil, err
 	}
@@ -283,6 +296,37 @@ func (c *Client) readReplyRaw(st Stage) (*Reply, error) {
 			return nil, e
 		}
 		return nil, netError(c.ctx, st, "read the "+string(st)+" reply", err)
+	}
+	verb := ""
+	if c.head < len(c.pending) {
+		verb = c.pending[c.head]
+		c.head++
+		if c.head == len(c.pending) {
+			c.pending, c.head = c.pending[:0], 0
+		}
+	}
+	if want, ok := replyFits(verb, r.Code); !ok {
+		c.broken = true
+		return nil, &Error{Stage: st, Class: ClassPermanent, Kind: KindUnexpectedReply, Code: r.Code, EnhancedCode: r.Enhanced, Reply: r.Text(),
+			Msg: fmt.Sprintf("protocol error: the server answered %s with %d, which does not fit (expected %s, or a 4xx/5xx refusal); the session was ended and nothing more was sent", verbName(verb), r.Code, want)}
+	}
+	if c.head == len(c.pending) {
+		if n := c.br.Buffered(); n > 0 {
+			// Whatever follows would be taken as the reply to the next
+			// command: a shifted reply is a lie about every later one.
+			c.broken = true
+			peek, _ := c.br.Peek(min(n, 60))
+			kind := KindUnexpectedReply
+			msg := fmt.Sprintf("protocol error: after its reply to %s the server sent %d more bytes that no command asked for (\"%s\"); the session was ended and nothing more was sent", verbName(verb), n, truncate(Printable(peek), 60))
+			if verb == "STARTTLS" {
+				// Plaintext sent after the 220 would be taken as if it
+				// came over TLS (the STARTTLS command injection of
+				// CVE-2011-0411 and kin).
+				kind = KindProtocol // as the console says it
+				msg = fmt.Sprintf("the server sent %d bytes after its STARTTLS reply, before TLS: refusing them (a possible injection attack)", n)
+			}
+			return nil, &Error{Stage: st, Class: ClassPermanent, Kind: kind, Msg: msg}
+		}
 	}
 	c.lastCode, c.lastEnh = r.Code, r.Enhanced
 	return r, nil
@@ -324,6 +368,69 @@ func (c *Client) scrubResult(res *Result) {
 	}
 }
 
+// expect records that a command (its verb: "MAIL", "." for the final dot)
+// waits for a reply.
+func (c *Client) expect(line string) {
+	verb, _, _ := strings.Cut(line, " ")
+	c.pending = append(c.pending, strings.ToUpper(verb))
+}
+
+// replyFits reports whether code may answer the command verb (RFC 5321
+// 4.3.2 and the extensions' RFCs) and, when it may not, what was expected.
+// A 4xx or 5xx answer fits every command.
+func replyFits(verb string, code int) (string, bool) {
+	if code >= 400 {
+		return "", true
+	}
+	var want []int
+	switch verb {
+	case "GREETING", "STARTTLS":
+		want = []int{220}
+	case "EHLO", "HELO", "MAIL", "RSET", "NOOP":
+		want = []int{250}
+	case "RCPT":
+		want = []int{250, 251}
+	case "AUTH":
+		want = []int{235, 334}
+	case "DATA":
+		want = []int{354}
+	case ".", "QUIT":
+		if code/100 == 2 {
+			return "", true
+		}
+		return "2xx", false
+	default:
+		return "", true
+	}
+	for _, w := range want {
+		if code == w {
+			return "", true
+		}
+	}
+	s := make([]string, len(want))
+	for i, w := range want {
+		s[i] = strconv.Itoa(w)
+	}
+	return strings.Join(s, " or "), false
+}
+
+// verbName names a command in a message.
+func verbName(verb string) string {
+	switch verb {
+	case "GREETING":
+		return "the connection (its greeting)"
+	case "MAIL":
+		return "MAIL FROM"
+	case "RCPT":
+		return "RCPT TO"
+	case ".":
+		return "the end of the message (the final dot)"
+	case "":
+		return "nothing"
+	}
+	return verb
+}
+
 // send writes one command line; shown is what the transcript records
 // (redacted for AUTH).
 func (c *Client) send(st Stage, line, shown string) error {
@@ -331,6 +438,11 @@ func (c *Client) send(st Stage, line, shown string) error {
 		return err
 	}
 	c.recClient(shown)
+	if st == StageAuth {
+		c.expect("AUTH") // SASL responses are answered as AUTH is
+	} else {
+		c.expect(line)
+	}
 	c.bw.WriteString(line)
 	c.bw.WriteString("\r\n")
 	if err := c.bw.Flush(); err != nil {
@@ -344,6 +456,7 @@ func (c *Client) send(st Stage, line, shown string) error {
 // later flush sends it (with the rest of a pipelined group).
 func (c *Client) queue(line string) {
 	c.recClient(line)
+	c.expect(line)
 	c.bw.WriteString(line)
 	c.bw.WriteString("\r\n")
 }
@@ -367,6 +480,7 @@ func (c *Client) cmd(st Stage, line string) (*Reply, error) {
 }
 
 func (c *Client) banner() error {
+	c.expect("GREETING")
 	r, err := c.readReply(StageBanner)
 	if err != nil {
 		return err
@@ -433,12 +547,7 @@ func (c *Client) startTLS(ctx context.Context) error {
 	if r.Code != 220 {
 		return replyError(StageTLS, "the server offers STARTTLS but refused it", r)
 	}
-	if n := c.br.Buffered(); n > 0 {
-		// Plaintext sent after the 220 would be taken as if it came over
-		// TLS (the STARTTLS command injection of CVE-2011-0411 and kin).
-		c.broken = true
-		return errorf(StageTLS, ClassPermanent, KindProtocol, "the server sent %d bytes after its STARTTLS reply, before TLS: refusing them (a possible injection attack)", n)
-	}
+	// readReply has refused any byte sent after the 220 (before TLS).
 	if err := c.handshake(ctx); err != nil {
 		return err
 	}
@@ -483,7 +592,9 @@ type TLSVerdict struct {
 // cfg.RootCAs or, when that is nil, the system's CAs plus those of
 // cfg.CAFile; failing that, accepted only when the leaf's SHA-256 is
 // cfg.PinnedSHA256 (hex, colons and case ignored). Verification is never
-// skipped. The handshake records its outcome in the returned verdict, so a
+// skipped, and an RSA key shorter than MinRSABits anywhere in the
+// verified chain (or in a pinned leaf) fails it (*WeakKeyError). The
+// handshake records its outcome in the returned verdict, so a
 // configuration serves one handshake. A CA file that cannot be read or
 // holds no PEM certificate is a *Error (StageTLS, KindInput).
 func TLSClientConfig(cfg Config) (*tls.Config, *TLSVerdict, error) {
@@ -522,13 +633,19 @@ func TLSClientConfig(cfg Config) (*tls.Config, *TLSVerdict, error) {
 			for _, ic := range cs.PeerCertificates[1:] {
 				inter.AddCert(ic)
 			}
-			_, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
+			chains, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
 			if err == nil {
+				if err := checkKeys(chains[0]); err != nil {
+					return err
+				}
 				v.Verified = true
 				return nil
 			}
 			sum := sha256.Sum256(leaf.Raw)
 			if pin != "" && hex.EncodeToString(sum[:]) == pin {
+				if err := checkKeys(cs.PeerCertificates[:1]); err != nil {
+					return err
+				}
 				v.Pinned = true
 				return nil
 			}
@@ -576,13 +693,11 @@ func DescribeTLS(cs tls.ConnectionState, verified, pinned bool) *TLSInfo {
 	if len(cs.PeerCertificates) > 0 {
 		leaf := cs.PeerCertificates[0]
 		sum := sha256.Sum256(leaf.Raw)
-		i.Subject, i.Issuer, i.DNSNames = leaf.Subject.String(), leaf.Issuer.String(), leaf.DNSNames
-		for _, ip := range leaf.IPAddresses {
-			i.DNSNames = append(i.DNSNames, ip.String())
-		}
+		// The server chose these names: keep them safe for a terminal.
+		i.Subject, i.Issuer, i.DNSNames = Printable([]byte(leaf.Subject.String())), Printable([]byte(leaf.Issuer.String())), certNames(leaf)
 		i.NotBefore, i.NotAfter, i.LeafSHA256 = leaf.NotBefore, leaf.NotAfter, hex.EncodeToString(sum[:])
 		for _, pc := range cs.PeerCertificates {
-			i.Chain = append(i.Chain, CertInfo{Subject: pc.Subject.String(), Issuer: pc.Issuer.String(), NotAfter: pc.NotAfter})
+			i.Chain = append(i.Chain, CertInfo{Subject: Printable([]byte(pc.Subject.String())), Issuer: Printable([]byte(pc.Issuer.String())), NotAfter: pc.NotAfter})
 		}
 	}
 	return i
@@ -658,6 +773,11 @@ func (c *Client) auth(m AuthMethod) error {
 	for steps := 0; ; steps++ {
 		r, err := c.readReply(StageAuth)
 		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				// An out-of-step or garbled reply may echo the exchange.
+				e.Reply, e.Msg = sasl.Redact(e.Reply), sasl.Redact(e.Msg)
+			}
 			return err
 		}
 		switch {

@@ -170,6 +170,13 @@ var hintRules = []hintRule{
 		Fixes: fixes(fixImplicit465, fixStartTLS587)},
 	{Kind: KindNetwork, Text: "The network connection failed: check the network and try again.",
 		Fixes: fixes(fixRetry)},
+	// Certificate kinds added by the protocol-honesty work
+	{Kind: KindCertSelfSigned, Text: "The server's certificate is self-signed: no authority vouches for it. For a test server you run yourself, trust that certificate (as a CA file) or pin its fingerprint; for any other server, ask its admin for a certificate from a public CA.",
+		Fixes: fixes(fixPin, fixCAFile)},
+	{Kind: KindCertNotYetValid, Text: "The server's certificate is not valid yet: check this machine's date and time first; if they are right, the admin installed a certificate too early."},
+	{Kind: KindCertWeakKey, Text: "The server's certificate chain uses an RSA key shorter than 2048 bits, which can be broken: Herald refuses it. The admin must issue a certificate with a stronger key."},
+	{Kind: KindUnexpectedReply, Text: "The server's replies are out of step with the commands (an extra reply, or a reply that does not fit the command): a broken server, or something on the path tampering with the connection. Herald ended the session and sent nothing more; the transcript shows what arrived.",
+		Fixes: fixes(fixRetry)},
 }
 
 func (r hintRule) matches(e *Error) bool {

@@ -355,8 +355,7 @@ func (c *Client) readDotReply(t *txn) {
 		// Whatever happened after the final dot (a drop, a timeout,
 		// garbage), the server may have taken the message.
 		c.broken = true
-		c.failTxn(t, &Error{Stage: StageData, Class: ClassUnknown, Kind: KindUnknownAfterData,
-			Msg: "the connection was lost after the message was sent, before the server answered: it may or may not have been accepted", Err: err})
+		c.failTxn(t, afterDataError(err))
 		return
 	}
 	if r.Code/100 != 2 {

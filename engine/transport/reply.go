@@ -3,7 +3,9 @@ package transport
 import (
 	"bufio"
 	"errors"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/herald-smtp/herald/engine/transcript"
 )
@@ -101,6 +103,11 @@ func (r *Reply) Extensions() map[string]string {
 // arrives (a nil rec records nothing; tls says whether the line came over
 // TLS). The caller sets the connection's deadline.
 //
+// Server text enters Herald here, and only here: every line is made safe
+// for a terminal with Printable before it is recorded or kept, so an
+// escape sequence, a BEL or the bytes of a TLS alert show as \x1b, \x07,
+// \x15 in transcripts, replies and errors.
+//
 // When the server's answer is not a reply — a line longer than br's buffer
 // (see MaxReplyLine), a line that is not "NNN", "NNN text" or "NNN-text"
 // with NNN from 200 to 599, a continuation line with another code, or more
@@ -116,23 +123,23 @@ func ReadReply(br *bufio.Reader, rec *transcript.Recorder, tls bool, st Stage) (
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			if rec != nil {
-				rec.Server(tls, string(line[:80])+"...")
+				rec.Server(tls, Printable(line[:80])+"...")
 			}
 			return nil, errorf(st, ClassPermanent, KindReplyTooLong, "the server sent a reply line longer than %d bytes", br.Size())
 		}
 		if err != nil {
 			if len(line) > 0 && rec != nil {
-				rec.Server(tls, string(line))
+				rec.Server(tls, Printable(line))
 			}
 			return nil, err
 		}
-		text := string(trimEOL(line))
+		text := Printable(trimEOL(line))
 		if rec != nil {
 			rec.Server(tls, text)
 		}
 		code, sep, ok := parseReplyLine(text)
 		if !ok || (n > 0 && code != r.Code) || n >= MaxReplyLines {
-			return nil, errorf(st, ClassPermanent, KindProtocol, "the server's reply is not SMTP: %q", truncate(text, 80))
+			return nil, errorf(st, ClassPermanent, KindProtocol, "the server's reply is not SMTP: \"%s\"", truncate(text, 80))
 		}
 		r.Code = code
 		r.Lines = append(r.Lines, text)
@@ -152,11 +159,73 @@ func trimEOL(b []byte) []byte {
 	return b
 }
 
+// truncate shortens s to at most n bytes plus "...", never cutting a UTF-8
+// sequence or an escape made by Printable in two.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	if i := strings.LastIndexByte(s[max(0, n-3):n], '\\'); i >= 0 {
+		n = max(0, n-3) + i
+	}
 	return s[:n] + "..."
+}
+
+// Printable returns the server text b safe to show on a terminal: C0
+// control bytes (except tab), DEL, C1 controls and bytes that are not
+// UTF-8 become \xNN escapes; everything else, UTF-8 text included, is kept
+// as is. Text without such bytes is returned unchanged, at the cost of a
+// scan.
+func Printable(b []byte) string {
+	clean := true
+	for _, c := range b {
+		if (c < 0x20 && c != '\t') || c >= 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return string(b)
+	}
+	var sb strings.Builder
+	sb.Grow(len(b) + 8)
+	esc := func(c byte) {
+		sb.WriteString(`\x`)
+		if c < 0x10 {
+			sb.WriteByte('0')
+		}
+		sb.WriteString(strconv.FormatUint(uint64(c), 16))
+	}
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < 0x80 {
+			if (c < 0x20 && c != '\t') || c == 0x7f {
+				esc(c)
+			} else {
+				sb.WriteByte(c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			esc(c)
+			i++
+			continue
+		case r >= 0x80 && r <= 0x9f: // C1 controls (CSI is U+009B)
+			for _, x := range b[i : i+size] {
+				esc(x)
+			}
+		default:
+			sb.Write(b[i : i+size])
+		}
+		i += size
+	}
+	return sb.String()
 }
 
 // parseReplyLine checks "250-text", "250 text" or a bare "250" and returns

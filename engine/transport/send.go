@@ -61,6 +61,11 @@ func (r *Result) fail(err error) {
 	r.OK, r.Err = false, err
 	var e *Error
 	if errors.As(err, &e) {
+		if e.Kind == KindUnexpectedReply {
+			// The replies were out of step: what they said about the
+			// recipients cannot be trusted.
+			r.Recipients = nil
+		}
 		r.Stage, r.Class = e.Stage, e.Class
 		if e.Code > 0 {
 			r.Code, r.EnhancedCode = e.Code, e.EnhancedCode
@@ -379,8 +384,7 @@ func (c *Client) sendPlain(ctx context.Context, env Envelope, body io.Reader) (*
 		// Whatever happened after the final dot (a drop, a timeout, garbage),
 		// the server may have taken the message.
 		c.broken = true
-		return fail(&Error{Stage: StageData, Class: ClassUnknown, Kind: KindUnknownAfterData,
-			Msg: "the connection was lost after the message was sent, before the server answered: it may or may not have been accepted", Err: err})
+		return fail(afterDataError(err))
 	}
 	if r.Code/100 != 2 {
 		err := replyError(StageData, "message refused", r)
@@ -450,6 +454,7 @@ func (c *Client) writeBody(body io.Reader) error {
 		c.rec.Client(c.tls, fmt.Sprintf("[message: %d bytes in %d lines]", dw.enc.Bytes(), dw.enc.Lines()))
 		c.rec.Client(c.tls, ".")
 	}
+	c.expect(".")
 	return nil
 }
 
@@ -459,4 +464,19 @@ func (c *Client) scratch() []byte {
 		c.buf = make([]byte, 32<<10)
 	}
 	return c.buf
+}
+
+// afterDataError is the error of a message whose final dot was sent but
+// whose reply could not be read (err): the server may or may not have
+// taken the message, so the class is ClassUnknown. A reply that does not
+// fit the dot keeps its kind and says so.
+func afterDataError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) && e.Kind == KindUnexpectedReply {
+		e.Class = ClassUnknown
+		e.Msg += "; the message may or may not have been accepted"
+		return e
+	}
+	return &Error{Stage: StageData, Class: ClassUnknown, Kind: KindUnknownAfterData,
+		Msg: "the connection was lost after the message was sent, before the server answered: it may or may not have been accepted", Err: err}
 }

@@ -117,7 +117,8 @@ func TestCertificateFailures(t *testing.T) {
 	}{
 		{"expired", ca.Issue(t, now.Add(-48*time.Hour), now.Add(-time.Hour), "127.0.0.1"), KindCertExpired},
 		{"wrong name", ca.Issue(t, now.Add(-time.Hour), now.Add(time.Hour), "mail.other.test"), KindCertName},
-		{"self-signed", smtptest.SelfSigned(t, "127.0.0.1"), KindCertUnknownAuth},
+		{"self-signed", smtptest.SelfSigned(t, "127.0.0.1"), KindCertSelfSigned},
+		{"not yet valid", ca.Issue(t, now.Add(time.Hour), now.Add(48*time.Hour), "127.0.0.1"), KindCertNotYetValid},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

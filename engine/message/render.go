@@ -23,6 +23,35 @@ type Envelope struct {
 	To []string
 }
 
+// Validate checks that every address of the envelope is one addr-spec
+// that can travel in MAIL FROM or RCPT TO as it is (ParseAddress's SMTP
+// form: no display name, no angle brackets, no parameters smuggled after
+// it), and that there is at least one recipient. An empty From is the null
+// sender and allowed. Problems are *FieldError values ("from", "to[i]")
+// joined.
+func (e Envelope) Validate() error {
+	var errs []error
+	check := func(field, a string) {
+		smtp, err := ParseAddress(field, a)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case smtp != strings.TrimSpace(a):
+			errs = append(errs, fieldErr(field, "%q is not a bare address (as %s)", a, smtp))
+		}
+	}
+	if e.From != "" {
+		check("from", e.From)
+	}
+	if len(e.To) == 0 {
+		errs = append(errs, fieldErr("to", "at least one recipient is required"))
+	}
+	for i, a := range e.To {
+		check(fmt.Sprintf("to[%d]", i), a)
+	}
+	return errors.Join(errs...)
+}
+
 // Rendered is a draft turned into RFC 5322 bytes, ready to queue or send.
 type Rendered struct {
 	// Envelope is the SMTP envelope; it includes the Bcc recipients.
@@ -44,19 +73,19 @@ func Render(d Draft) (*Rendered, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	from, err := parseAddress("from", d.From)
+	from, fromSMTP, err := parseAddress("from", d.From)
 	if err != nil {
 		return nil, err
 	}
 	m := gomail.NewMsg(gomail.WithEncoding(gomail.EncodingQP), gomail.WithCharset(gomail.CharsetUTF8), gomail.WithNoDefaultUserAgent())
 	m.FromMailAddress(from)
-	env := Envelope{From: from.Address}
+	env := Envelope{From: fromSMTP}
 	seen := map[string]bool{}
-	addRcpt := func(a *mail.Address) {
-		k := envelopeKey(a.Address)
+	addRcpt := func(smtp string) {
+		k := envelopeKey(smtp)
 		if !seen[k] {
 			seen[k] = true
-			env.To = append(env.To, a.Address)
+			env.To = append(env.To, smtp)
 		}
 	}
 	for _, l := range []struct {
@@ -66,12 +95,12 @@ func Render(d Draft) (*Rendered, error) {
 	}{{"to", d.To, m.ToMailAddress}, {"cc", d.Cc, m.CcMailAddress}, {"bcc", d.Bcc, m.BccMailAddress}} {
 		var list []*mail.Address
 		for i, s := range l.addrs {
-			a, err := parseAddress(fmt.Sprintf("%s[%d]", l.name, i), s)
+			a, smtp, err := parseAddress(fmt.Sprintf("%s[%d]", l.name, i), s)
 			if err != nil {
 				return nil, err
 			}
 			list = append(list, a)
-			addRcpt(a)
+			addRcpt(smtp)
 		}
 		if len(list) > 0 {
 			l.set(list...)
@@ -79,7 +108,7 @@ func Render(d Draft) (*Rendered, error) {
 	}
 	utf8Header := false
 	if d.ReplyTo != "" {
-		a, err := parseAddress("reply-to", d.ReplyTo)
+		a, _, err := parseAddress("reply-to", d.ReplyTo)
 		if err != nil {
 			return nil, err
 		}

@@ -73,13 +73,35 @@ func (r *Result) fail(err error) {
 // angle brackets and spaces (go-mail has already parsed the addresses a
 // draft gives; an envelope may also come from an .eml or a caller).
 func validAddress(a string) error {
-	if strings.ContainsAny(a, "\r\n\x00<> \t") {
+	rest := a
+	if strings.HasPrefix(a, `"`) {
+		// A quoted local part ("john doe"@example.com, RFC 5321 4.1.2) may
+		// hold spaces; the rest of the address may not.
+		if end := quotedEnd(a); end > 0 {
+			rest = strings.ReplaceAll(a[:end], " ", "") + a[end:]
+		}
+	}
+	if strings.ContainsAny(rest, "\r\n\x00<> \t") {
 		return fmt.Errorf("%q contains a character not allowed in an address", a)
 	}
 	if a != "" && !strings.Contains(a, "@") && !strings.EqualFold(a, "postmaster") {
 		return fmt.Errorf("%q is not an address: missing @", a)
 	}
 	return nil
+}
+
+// quotedEnd returns the index just after the quoted string that starts a,
+// or 0 when it is not closed.
+func quotedEnd(a string) int {
+	for i := 1; i < len(a); i++ {
+		switch a[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return 0
 }
 
 func isASCII(s string) bool {

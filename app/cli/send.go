@@ -422,10 +422,22 @@ func readInput(path string, env Env) ([]byte, error) {
 	return b, nil
 }
 
-// buildMessage returns the envelope and the bytes to send.
+// buildMessage returns the envelope and the bytes to send. Every address is
+// checked here, before any connection: an invalid one is a usage error
+// that names the field.
 func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, error) {
-	var envl transport.Envelope
-	rcpts := append(append(append([]string{}, f.to.values...), f.cc.values...), f.bcc.values...)
+	menv, raw, msgID, err := f.buildMessage1(env)
+	if err != nil {
+		return transport.Envelope{}, nil, "", err
+	}
+	if err := menv.Validate(); err != nil {
+		return transport.Envelope{}, nil, "", usagef("%s", message.Explain(err))
+	}
+	return transport.Envelope{From: menv.From, To: menv.To}, raw, msgID, nil
+}
+
+func (f *sendFlags) buildMessage1(env Env) (message.Envelope, []byte, string, error) {
+	var envl message.Envelope
 	if f.eml != "" {
 		if f.subject != "" || f.body != "" || f.bodyFile != "" || f.htmlFile != "" || len(f.attach.values) > 0 || len(f.headers.values) > 0 {
 			return envl, nil, "", usagef("--eml sends a prepared message as it is: --subject, --body, --body-file, --html-file, --attach and --header do not apply")
@@ -438,8 +450,12 @@ func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, e
 		if err != nil {
 			return envl, nil, "", usagef("--eml %s: %v", f.eml, err)
 		}
-		me := p.Envelope()
-		envl = transport.Envelope{From: me.From, To: me.To}
+		if !f.quiet {
+			for _, c := range p.Changes {
+				fmt.Fprintf(env.Stderr, "herald: --eml %s: %s\n", f.eml, c)
+			}
+		}
+		envl = p.Envelope()
 		raw := p.Bytes
 		if f.from == "" && f.prof != nil && f.redirect {
 			f.from = f.prof.FromAddress
@@ -447,19 +463,27 @@ func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, e
 		if f.from != "" {
 			a, err := message.ParseAddress("from", f.from)
 			if err != nil {
-				return envl, nil, "", usagef("%v", err)
+				return envl, nil, "", usagef("%s", message.Explain(err))
 			}
 			envl.From = a
 		}
-		if len(rcpts) > 0 {
-			envl.To = nil
-			for i, r := range rcpts {
-				a, err := message.ParseAddress(fmt.Sprintf("to[%d]", i), r)
-				if err != nil {
-					return envl, nil, "", usagef("%v", err)
-				}
-				envl.To = append(envl.To, a)
+		var rcpts []string
+		var errs []error
+		for _, l := range []struct {
+			name  string
+			addrs []string
+		}{{"to", f.to.values}, {"cc", f.cc.values}, {"bcc", f.bcc.values}} {
+			for i, r := range l.addrs {
+				a, err := message.ParseAddress(fmt.Sprintf("%s[%d]", l.name, i), r)
+				errs = append(errs, err)
+				rcpts = append(rcpts, a)
 			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return envl, nil, "", usagef("%s", message.Explain(err))
+		}
+		if len(rcpts) > 0 {
+			envl.To = rcpts
 		}
 		if f.redirect {
 			if len(rcpts) == 0 {
@@ -467,18 +491,18 @@ func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, e
 			}
 			resentFrom := f.from
 			if resentFrom == "" {
-				resentFrom = me.From
+				resentFrom = envl.From
 			}
 			raw, err = message.Resend(p.Bytes, message.ResendOptions{From: resentFrom, To: rcpts})
 			if err != nil {
-				return envl, nil, "", usagef("--redirect: %v", err)
+				return envl, nil, "", usagef("--redirect: %s", message.Explain(err))
 			}
 		}
-		if envl.From == "" && !f.redirect && f.from == "" && me.From == "" {
+		if envl.From == "" {
 			return envl, nil, "", usagef("--eml %s has no From header: give --from", f.eml)
 		}
 		if len(envl.To) == 0 {
-			return envl, nil, "", usagef("--eml %s has no recipients in To or Cc: give --to", f.eml)
+			return envl, nil, "", usagef("--eml %s has no recipients in To, Cc or Bcc: give --to", f.eml)
 		}
 		return envl, raw, p.MessageID, nil
 	}
@@ -528,9 +552,9 @@ func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, e
 	}
 	r, err := message.Render(d)
 	if err != nil {
-		return envl, nil, "", usagef("invalid message: %v", err)
+		return envl, nil, "", usagef("%s", message.Explain(err))
 	}
-	return transport.Envelope{From: r.Envelope.From, To: r.Envelope.To}, r.Bytes, r.MessageID, nil
+	return r.Envelope, r.Bytes, r.MessageID, nil
 }
 
 type jsonEvent struct {

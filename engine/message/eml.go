@@ -135,7 +135,11 @@ func headerAddresses(hdr mail.Header, h string) ([]string, error) {
 	}
 	out := make([]string, 0, len(list))
 	for _, a := range list {
-		smtp, err := smtpForm(strings.ToLower(h), a.Address, a)
+		shown := a.Address
+		if at := strings.LastIndexByte(shown, '@'); at > 0 {
+			shown = smtpLocal(shown[:at]) + shown[at:]
+		}
+		smtp, err := smtpForm(strings.ToLower(h), shown, a)
 		if err != nil {
 			return nil, fmt.Errorf("reading .eml: %s header: %s", h, err.(*FieldError).Msg)
 		}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/mail"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -68,8 +71,173 @@ type Rendered struct {
 
 // Render validates the draft and renders it with go-mail. Text and HTML
 // bodies are normalised to CRLF and quoted-printable encoded; Bcc recipients
-// go into the envelope only.
+// go into the envelope only. Attachments are read once, straight into the
+// result (sized exactly beforehand), so a large file is held in memory only
+// as its encoded form in Bytes.
 func Render(d Draft) (*Rendered, error) {
+	p, err := Prepare(d)
+	if err != nil {
+		return nil, err
+	}
+	return p.Render()
+}
+
+// EstimateSize validates the draft and returns the size in bytes its
+// rendering will have, without reading any attachment (their sizes come
+// from the file system). It is exact unless a file changes before the
+// message is rendered. Compare it with a server's SIZE limit before
+// rendering a large message.
+func EstimateSize(d Draft) (int64, error) {
+	p, err := Prepare(d)
+	if err != nil {
+		return 0, err
+	}
+	return p.Size(), nil
+}
+
+// Prepared is a validated draft whose headers and text are rendered and
+// whose attachments are not read yet: its Size is known, and WriteTo or
+// Render read each attachment once, streaming it through the base64
+// encoder.
+type Prepared struct {
+	meta  Rendered // everything but Bytes
+	skel  []byte   // the message with a marker where each attachment's body goes
+	parts []preparedPart
+	size  int64
+}
+
+// preparedPart is one attachment waiting to be encoded.
+type preparedPart struct {
+	at      int    // offset of its marker in skel
+	marker  int    // length of the marker
+	path    string // the file to read, or
+	data    []byte // the content given in the draft
+	rawSize int64
+}
+
+// Size returns the size in bytes of the rendered message.
+func (p *Prepared) Size() int64 { return p.size }
+
+// Envelope returns the SMTP envelope; it includes the Bcc recipients.
+func (p *Prepared) Envelope() Envelope { return p.meta.Envelope }
+
+// Render reads the attachments and returns the complete message.
+func (p *Prepared) Render() (*Rendered, error) {
+	var buf bytes.Buffer
+	buf.Grow(int(p.size))
+	if _, err := p.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	r := p.meta
+	r.Envelope.To = append([]string(nil), p.meta.Envelope.To...)
+	r.Bytes = buf.Bytes()
+	return &r, nil
+}
+
+// WriteTo writes the complete message to w, reading each attachment as it
+// goes; nothing but a small buffer is held in memory.
+func (p *Prepared) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	last := 0
+	for i, pt := range p.parts {
+		n, err := w.Write(p.skel[last:pt.at])
+		total += int64(n)
+		if err != nil {
+			return total, fmt.Errorf("writing message: %w", err)
+		}
+		var src io.Reader
+		if pt.data != nil {
+			src = bytes.NewReader(pt.data)
+		} else {
+			f, err := os.Open(pt.path)
+			if err != nil {
+				return total, fieldErr(fmt.Sprintf("attachment[%d]", i), "%v", err)
+			}
+			src = f
+			defer f.Close()
+		}
+		m, err := writeBase64(w, src)
+		total += m
+		if err != nil {
+			return total, fmt.Errorf("attachment[%d]: %w", i, err)
+		}
+		last = pt.at + pt.marker
+	}
+	n, err := w.Write(p.skel[last:])
+	total += int64(n)
+	if err != nil {
+		return total, fmt.Errorf("writing message: %w", err)
+	}
+	return total, nil
+}
+
+// b64Line is the length of a base64 line without CRLF, as go-mail writes it.
+const b64Line = 76
+
+// base64Size is the size of n bytes base64 encoded in lines of 76
+// characters, each ending in CRLF.
+func base64Size(n int64) int64 {
+	enc := (n + 2) / 3 * 4
+	return enc + 2*((enc+b64Line-1)/b64Line)
+}
+
+// lineBreaker writes what it is given in lines of b64Line characters, each
+// followed by CRLF (the last one on Close).
+type lineBreaker struct {
+	w    io.Writer
+	line [b64Line + 2]byte
+	used int
+	n    int64
+}
+
+func (l *lineBreaker) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		c := copy(l.line[l.used:b64Line], p)
+		l.used += c
+		p = p[c:]
+		written += c
+		if l.used == b64Line {
+			if err := l.flush(); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+func (l *lineBreaker) flush() error {
+	l.line[l.used], l.line[l.used+1] = '\r', '\n'
+	n, err := l.w.Write(l.line[:l.used+2])
+	l.n += int64(n)
+	l.used = 0
+	return err
+}
+
+func (l *lineBreaker) Close() error {
+	if l.used > 0 {
+		return l.flush()
+	}
+	return nil
+}
+
+// writeBase64 streams src to w, base64 encoded in lines of 76 characters.
+func writeBase64(w io.Writer, src io.Reader) (int64, error) {
+	lb := &lineBreaker{w: w}
+	enc := base64.NewEncoder(base64.StdEncoding, lb)
+	if _, err := io.Copy(enc, src); err != nil {
+		return lb.n, fmt.Errorf("reading: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return lb.n, err
+	}
+	err := lb.Close()
+	return lb.n, err
+}
+
+// Prepare validates the draft and renders everything but the content of
+// its attachments, which is read only by the Prepared's WriteTo or Render.
+func Prepare(d Draft) (*Prepared, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
@@ -145,37 +313,134 @@ func Render(d Draft) (*Rendered, error) {
 	if d.HTML != "" {
 		m.AddAlternativeString(gomail.TypeTextHTML, NormalizeBody(d.HTML))
 	}
+
+	// Each attachment's body is a unique random marker in the skeleton
+	// go-mail renders (45 bytes: one line of base64); WriteTo streams the
+	// encoded file in place of that line.
+	markers := make([]string, len(d.Attachments))
+	parts := make([]preparedPart, len(d.Attachments))
 	for i, a := range d.Attachments {
 		field := fmt.Sprintf("attachment[%d]", i)
-		data := a.Data
-		if data == nil {
-			if data, err = os.ReadFile(a.Path); err != nil {
+		pt := preparedPart{data: a.Data, rawSize: int64(len(a.Data))}
+		if a.Data == nil {
+			st, err := os.Stat(a.Path)
+			if err != nil {
 				return nil, fieldErr(field, "%v", err)
 			}
+			pt.path, pt.rawSize = a.Path, st.Size()
 		}
-		var opts []gomail.FileOption
-		if a.ContentType != "" {
-			opts = append(opts, gomail.WithFileContentType(gomail.ContentType(a.ContentType)))
+		parts[i] = pt
+		var token [45]byte
+		if _, err := rand.Read(token[:]); err != nil {
+			return nil, fmt.Errorf("rendering message: %w", err)
 		}
-		if err := m.AttachReader(attachmentName(a), bytes.NewReader(data), opts...); err != nil {
+		markers[i] = base64.StdEncoding.EncodeToString(token[:]) + "\r\n"
+		if err := m.AttachReader(attachmentName(a), bytes.NewReader(token[:]), attachmentHeaders(attachmentName(a), a.ContentType)); err != nil {
 			return nil, fmt.Errorf("%s: attaching: %w", field, err)
 		}
 	}
 
-	var buf bytes.Buffer
-	if _, err := m.WriteTo(&buf); err != nil {
+	var skel bytes.Buffer
+	if _, err := m.WriteTo(&skel); err != nil {
 		return nil, fmt.Errorf("rendering message: %w", err)
 	}
-	out := buf.Bytes()
+	out := skel.Bytes()
 	if err := checkCRLF(out); err != nil {
 		return nil, fmt.Errorf("rendering message: %w", err)
 	}
-	r := &Rendered{Envelope: env, MessageID: "<" + id + ">", Subject: d.Subject, Bytes: out}
-	r.NeedsSMTPUTF8 = utf8Header || !isASCII(env.From)
-	for _, a := range env.To {
-		r.NeedsSMTPUTF8 = r.NeedsSMTPUTF8 || !isASCII(a)
+	size := int64(len(out))
+	from0 := 0
+	for i := range parts {
+		at := bytes.Index(out[from0:], []byte(markers[i]))
+		if at < 0 {
+			return nil, fmt.Errorf("rendering message: attachment[%d] is missing from the rendered message", i)
+		}
+		parts[i].at, parts[i].marker = from0+at, len(markers[i])
+		from0 = parts[i].at + parts[i].marker
+		size += base64Size(parts[i].rawSize) - int64(parts[i].marker)
 	}
-	return r, nil
+	p := &Prepared{meta: Rendered{Envelope: env, MessageID: "<" + id + ">", Subject: d.Subject}, skel: out, parts: parts, size: size}
+	p.meta.NeedsSMTPUTF8 = utf8Header || !isASCII(env.From)
+	for _, a := range env.To {
+		p.meta.NeedsSMTPUTF8 = p.meta.NeedsSMTPUTF8 || !isASCII(a)
+	}
+	return p, nil
+}
+
+// attachmentHeaders sets an attachment's Content-Type, Content-Disposition
+// and Content-Transfer-Encoding, so go-mail writes them as they are: the
+// file name as an RFC 2231 parameter where it is not plain ASCII (RFC 2047
+// encoded words are not allowed inside a quoted parameter, RFC 2047
+// section 5), with every character kept, quotes included.
+func attachmentHeaders(name, contentType string) gomail.FileOption {
+	ct := contentType
+	if ct == "" {
+		ct = mime.TypeByExtension(filepath.Ext(name))
+	}
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	return func(f *gomail.File) {
+		f.Header.Set("Content-Type", ct+";"+fileParam("name", name))
+		f.Header.Set("Content-Disposition", "attachment;"+fileParam("filename", name))
+		f.Header.Set("Content-Transfer-Encoding", "base64")
+	}
+}
+
+// isContinuation reports whether v starts with a percent-encoded UTF-8
+// continuation byte (%80 to %BF).
+func isContinuation(v string) bool {
+	return len(v) >= 3 && v[0] == '%' && strings.IndexByte("89AB", v[1]) >= 0
+}
+
+// paramChunk is the longest encoded piece of a parameter on one line.
+const paramChunk = 60
+
+// fileParam returns " attr=value" for a MIME parameter, each piece folded
+// onto its own line: a quoted string when value is short printable ASCII
+// without quote or backslash, else RFC 2231 UTF-8 percent-encoding, split
+// into continuations (attr*0*=, attr*1*=, ...) when long.
+func fileParam(attr, value string) string {
+	plain := len(value) <= paramChunk
+	for i := 0; i < len(value) && plain; i++ {
+		c := value[i]
+		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\'
+	}
+	if plain {
+		return "\r\n " + attr + `="` + value + `"`
+	}
+	var enc strings.Builder
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0) {
+			enc.WriteByte(c)
+		} else {
+			fmt.Fprintf(&enc, "%%%02X", c)
+		}
+	}
+	v := enc.String()
+	if len(v)+len("UTF-8''") <= paramChunk {
+		return "\r\n " + attr + "*=UTF-8''" + v
+	}
+	var b strings.Builder
+	for n := 0; v != ""; n++ {
+		prefix := ""
+		if n == 0 {
+			prefix = "UTF-8''"
+		}
+		cut := min(paramChunk-len(prefix), len(v))
+		// Never split a %XX triplet, nor a UTF-8 character: some readers
+		// decode each piece on its own.
+		if i := strings.LastIndexByte(v[:cut], '%'); i >= 0 && i > cut-3 {
+			cut = i
+		}
+		for cut < len(v) && cut >= 3 && isContinuation(v[cut:]) {
+			cut -= 3
+		}
+		fmt.Fprintf(&b, ";\r\n %s*%d*=%s%s", attr, n, prefix, v[:cut])
+		v = v[cut:]
+	}
+	return strings.TrimPrefix(b.String(), ";")
 }
 
 // WriteEML writes a rendered message to w as an .eml file (RFC 5322, CRLF).

@@ -283,7 +283,7 @@ func Prepare(d Draft) (*Prepared, error) {
 		m.ReplyToMailAddress(a)
 		utf8Header = !isASCII(a.Address)
 	}
-	m.Subject(d.Subject)
+	m.Subject(literalText(d.Subject))
 
 	date := d.Date
 	if date.IsZero() {
@@ -303,7 +303,7 @@ func Prepare(d Draft) (*Prepared, error) {
 	hasUA := false
 	for _, h := range d.Headers {
 		hasUA = hasUA || strings.EqualFold(h.Name, "User-Agent") || strings.EqualFold(h.Name, "X-Mailer")
-		m.SetGenHeader(gomail.Header(h.Name), h.Value)
+		m.SetGenHeader(gomail.Header(h.Name), literalText(h.Value))
 	}
 	if !hasUA {
 		m.SetGenHeader(gomail.HeaderUserAgent, "Herald")
@@ -365,6 +365,25 @@ func Prepare(d Draft) (*Prepared, error) {
 		p.meta.NeedsSMTPUTF8 = p.meta.NeedsSMTPUTF8 || !isASCII(a)
 	}
 	return p, nil
+}
+
+// literalText returns s so that a reader decodes it to s again: ASCII text
+// that looks like an RFC 2047 encoded word ("=?utf-8?q?x?=") would be
+// decoded by every reader, so it is encoded itself, as base64 words of at
+// most 75 characters. Other text is left to go-mail, which encodes
+// non-ASCII text as a whole.
+func literalText(s string) string {
+	if !strings.Contains(s, "=?") || !isASCII(s) {
+		return s
+	}
+	const chunk = 45 // 60 base64 characters: "=?UTF-8?B?" + 60 + "?=" is 72
+	var words []string
+	for len(s) > 0 {
+		n := min(chunk, len(s))
+		words = append(words, "=?UTF-8?B?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, " ")
 }
 
 // attachmentHeaders sets an attachment's Content-Type, Content-Disposition

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -130,5 +131,33 @@ func TestMessageOverSIZEIsExitData(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "C  MAIL FROM") {
 		t.Error("MAIL was sent for a message larger than SIZE")
+	}
+}
+
+// A message larger than the server's SIZE is refused before its
+// attachments are read: a 64 MiB attachment against SIZE 1,000,000 costs
+// no memory to speak of (it was rendered, several copies at once, before).
+func TestLargeAttachmentOverSIZEIsNotRendered(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{MaxSize: 1_000_000})
+	path := filepath.Join(t.TempDir(), "big.iso")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(64 << 20); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	f.Close()
+	var r runResult
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r = runCLI(t, "", nil, "send", "--server", sb.addr, "--tls", "none", "--from", "a@herald.test", "--to", "b@herald.test", "--attach", path)
+	runtime.ReadMemStats(&after)
+	if r.code != ExitData || !strings.Contains(r.stdout, "accepts at most 1000000") {
+		t.Fatalf("exit %d, want %d\n%s", r.code, ExitData, r.stdout)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+		t.Errorf("refusing the message allocated %d MiB: it was rendered", got>>20)
 	}
 }

@@ -2,6 +2,7 @@ package message
 
 import (
 	"bytes"
+	"io"
 	"mime"
 	"net/mail"
 	"os"
@@ -101,5 +102,40 @@ func TestAttachmentFromFileStreams(t *testing.T) {
 	var buf bytes.Buffer
 	if n, err := p.WriteTo(&buf); err != nil || n != p.Size() || !bytes.Equal(buf.Bytes(), r.Bytes) {
 		t.Errorf("WriteTo wrote %d bytes (%v), differing from Render", n, err)
+	}
+}
+
+func TestLazyReaderTellsSizeBeforeRendering(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.bin")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("z"), 5000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := validDraft()
+	d.Attachments = []Attachment{{Path: path}}
+	p, err := Prepare(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr := p.Reader()
+	if int64(lr.Len()) != p.Size() || lr.Size() != p.Size() || p.rendered != nil {
+		t.Fatalf("Len %d Size %d, rendered %v: want the size without rendering", lr.Len(), lr.Size(), p.rendered != nil)
+	}
+	b, err := io.ReadAll(lr)
+	if err != nil || int64(len(b)) != p.Size() || lr.Len() != 0 {
+		t.Fatalf("read %d bytes (%v), Len after %d", len(b), err, lr.Len())
+	}
+	r, err := p.Render()
+	if err != nil || !bytes.Equal(r.Bytes, b) {
+		t.Fatalf("Render differs from the reader (%v)", err)
+	}
+	head := make([]byte, 10)
+	if n, err := p.Reader().ReadAt(head, 0); n != 10 || err != nil || string(head) != string(b[:10]) {
+		t.Errorf("ReadAt = %d, %v, %q", n, err, head)
+	}
+	// A file gone by the time the message is read is an error, not a short message.
+	p2, _ := Prepare(d)
+	os.Remove(path)
+	if _, err := io.ReadAll(p2.Reader()); err == nil {
+		t.Error("reading with the attachment gone succeeded")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -104,6 +105,10 @@ type Prepared struct {
 	skel  []byte   // the message with a marker where each attachment's body goes
 	parts []preparedPart
 	size  int64
+
+	once      sync.Once // renders once for Render and Reader
+	rendered  []byte
+	renderErr error
 }
 
 // preparedPart is one attachment waiting to be encoded.
@@ -121,18 +126,21 @@ func (p *Prepared) Size() int64 { return p.size }
 // Envelope returns the SMTP envelope; it includes the Bcc recipients.
 func (p *Prepared) Envelope() Envelope { return p.meta.Envelope }
 
-// Render reads the attachments and returns the complete message.
+// Render reads the attachments and returns the complete message; it
+// renders once, however often it (or a Reader) is called.
 func (p *Prepared) Render() (*Rendered, error) {
-	var buf bytes.Buffer
-	buf.Grow(int(p.size))
-	if _, err := p.WriteTo(&buf); err != nil {
+	b, err := p.bytes()
+	if err != nil {
 		return nil, err
 	}
 	r := p.meta
 	r.Envelope.To = append([]string(nil), p.meta.Envelope.To...)
-	r.Bytes = buf.Bytes()
+	r.Bytes = b
 	return &r, nil
 }
+
+// MessageID returns the Message-ID header value, with angle brackets.
+func (p *Prepared) MessageID() string { return p.meta.MessageID }
 
 // WriteTo writes the complete message to w, reading each attachment as it
 // goes; nothing but a small buffer is held in memory.
@@ -169,6 +177,79 @@ func (p *Prepared) WriteTo(w io.Writer) (int64, error) {
 		return total, fmt.Errorf("writing message: %w", err)
 	}
 	return total, nil
+}
+
+// Reader returns the message as a reader that is rendered only when first
+// read: Len and Size tell its length before, so a sender can compare it
+// with a server's SIZE limit and refuse a message that is too large
+// without reading a single attachment. ReadAt is supported (after
+// rendering, like Read). Each call returns a new reader; they share one
+// rendering.
+func (p *Prepared) Reader() *LazyReader { return &LazyReader{p: p} }
+
+// LazyReader is a Prepared message as an io.Reader and io.ReaderAt that
+// renders on first use; see Prepared.Reader.
+type LazyReader struct {
+	p *Prepared
+	r *bytes.Reader
+}
+
+// Len returns the number of bytes not yet read.
+func (l *LazyReader) Len() int {
+	if l.r == nil {
+		return int(l.p.Size())
+	}
+	return l.r.Len()
+}
+
+// Size returns the length of the whole message.
+func (l *LazyReader) Size() int64 {
+	if l.r == nil {
+		return l.p.Size()
+	}
+	return l.r.Size()
+}
+
+func (l *LazyReader) open() error {
+	if l.r != nil {
+		return nil
+	}
+	b, err := l.p.bytes()
+	if err != nil {
+		return err
+	}
+	l.r = bytes.NewReader(b)
+	return nil
+}
+
+// Read renders the message on first use and reads from it.
+func (l *LazyReader) Read(b []byte) (int, error) {
+	if err := l.open(); err != nil {
+		return 0, err
+	}
+	return l.r.Read(b)
+}
+
+// ReadAt renders the message on first use and reads from it at off.
+func (l *LazyReader) ReadAt(b []byte, off int64) (int, error) {
+	if err := l.open(); err != nil {
+		return 0, err
+	}
+	return l.r.ReadAt(b, off)
+}
+
+// bytes renders the message once and keeps the result.
+func (p *Prepared) bytes() ([]byte, error) {
+	p.once.Do(func() {
+		var buf bytes.Buffer
+		buf.Grow(int(p.size))
+		if _, err := p.WriteTo(&buf); err != nil {
+			p.renderErr = err
+			return
+		}
+		p.rendered = buf.Bytes()
+	})
+	return p.rendered, p.renderErr
 }
 
 // b64Line is the length of a base64 line without CRLF, as go-mail writes it.

@@ -330,15 +330,25 @@ func (c *Client) Send(ctx context.Context, env Envelope, body io.Reader) (*Resul
 // reader can tell its size, or a KindSize error when the server's SIZE
 // limit is smaller.
 func (c *Client) bodyParams(body io.Reader) ([]string, error) {
+	_, sizeOffered := c.ext["SIZE"]
+	tooLarge := func(size int64) error {
+		return &Error{Stage: StageMail, Class: ClassPermanent, Kind: KindSize,
+			Msg: fmt.Sprintf("the message is %d bytes and the server accepts at most %d (SIZE)", size, c.maxSize)}
+	}
+	// The size first, before the body is scanned: a body that is rendered
+	// only when first read (it tells its Len before) is never rendered for
+	// a message the server would refuse.
+	if l, ok := body.(interface{ Len() int }); ok && sizeOffered && c.maxSize > 0 && int64(l.Len()) > c.maxSize {
+		return nil, tooLarge(int64(l.Len()))
+	}
 	size, eightBit, known := c.messageFacts(body)
 	if !known {
 		return nil, nil
 	}
 	var extra []string
-	if _, ok := c.ext["SIZE"]; ok {
+	if sizeOffered {
 		if n := c.maxSize; n > 0 && size > n {
-			return nil, &Error{Stage: StageMail, Class: ClassPermanent, Kind: KindSize,
-				Msg: fmt.Sprintf("the message is %d bytes and the server accepts at most %d (SIZE)", size, n)}
+			return nil, tooLarge(size)
 		}
 		extra = append(extra, " SIZE="+strconv.FormatInt(size, 10))
 	}

@@ -39,17 +39,25 @@ func countingListener(t *testing.T) (addr string, accepted *atomic.Int32) {
 func TestQuotedLocalPartReachesEnvelopeQuoted(t *testing.T) {
 	sb := startSandbox(t, sandbox.Config{})
 	r := runCLI(t, "", nil, "send", "--server", sb.addr, "--tls", "none", "--from", `"ann..x"@herald.test`,
-		"--to", `"bob@evil.example"@example.com`, "--cc", `"john..doe"@example.com`, "--body", "hi")
+		"--to", `"bob@evil.example"@example.com`, "--cc", `"john..doe"@example.com`, "--bcc", `"john doe"@example.com`, "--body", "hi")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{`C  MAIL FROM:<"ann..x"@herald.test>`, `C  RCPT TO:<"bob@evil.example"@example.com>`, `C  RCPT TO:<"john..doe"@example.com>`} {
+	for _, want := range []string{`C  MAIL FROM:<"ann..x"@herald.test>`, `C  RCPT TO:<"bob@evil.example"@example.com>`, `C  RCPT TO:<"john..doe"@example.com>`, `C  RCPT TO:<"john doe"@example.com>`, "S  250 "} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("transcript lacks %s:\n%s", want, r.stderr)
 		}
 	}
 	if strings.Contains(r.stderr, "RCPT TO:<bob@evil.example@example.com>") {
 		t.Error("the quotes were dropped from the envelope")
+	}
+	msgs := sb.messages(t)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	m, _ := sb.st.SandboxMessage(context.Background(), msgs[0].ID)
+	if len(m.To) != 3 || m.To[2] != `"john doe"@example.com` && m.To[2] != "john doe@example.com" {
+		t.Errorf("the sandbox captured the envelope %q", m.To)
 	}
 }
 

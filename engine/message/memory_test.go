@@ -40,7 +40,7 @@ func allocated(f func()) uint64 {
 // the heap holds the encoded message and little else (the old path held
 // the file, a copy of it and two growing buffers: about 5 times the size).
 func TestRenderLargeAttachmentMemory(t *testing.T) {
-	const size = 16 << 20
+	const size = 8 << 20
 	path := bigFile(t, size)
 	d := validDraft()
 	d.Attachments = []Attachment{{Path: path}}

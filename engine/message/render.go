@@ -241,9 +241,10 @@ func (l *LazyReader) ReadAt(b []byte, off int64) (int, error) {
 // bytes renders the message once and keeps the result.
 func (p *Prepared) bytes() ([]byte, error) {
 	p.once.Do(func() {
-		var buf bytes.Buffer
-		buf.Grow(int(p.size))
-		if _, err := p.WriteTo(&buf); err != nil {
+		// One allocation of the exact size (bytes.Buffer.Grow may take
+		// twice as much).
+		buf := bytes.NewBuffer(make([]byte, 0, p.size))
+		if _, err := p.WriteTo(buf); err != nil {
 			p.renderErr = err
 			return
 		}

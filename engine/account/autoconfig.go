@@ -67,8 +67,8 @@ const (
 // for email, named after the provider, with FromAddress email.
 func ParseAutoconfig(r io.Reader, email string) ([]Profile, error) {
 	email = strings.TrimSpace(email)
-	if strings.ContainsAny(email, "\r\n\x00") {
-		return nil, fmt.Errorf("autoconfig: the address %q holds a line break or NUL", email)
+	if strings.ContainsAny(email, "\r\n\x00") || !utf8.ValidString(email) {
+		return nil, fmt.Errorf("autoconfig: the address %q holds a line break, NUL or invalid UTF-8", email)
 	}
 	data, err := io.ReadAll(io.LimitReader(r, maxAutoconfigSize+1))
 	if err != nil {

@@ -92,8 +92,8 @@ func ParsePrefsJS(r io.Reader) ([]Profile, error) {
 			p.FromName = strings.TrimSpace(prefs.str("mail.identity." + ident + ".fullName"))
 		}
 		for what, v := range map[string]string{key + "hostname": host, key + "username": p.Username, "the identity's useremail": p.FromAddress, "the identity's fullName": p.FromName} {
-			if strings.ContainsAny(v, "\r\n\x00") {
-				return nil, fmt.Errorf("prefs.js: %s %q holds a line break or NUL", what, v)
+			if strings.ContainsAny(v, "\r\n\x00") || !utf8.ValidString(v) {
+				return nil, fmt.Errorf("prefs.js: %s %q holds a line break, NUL or invalid UTF-8", what, v)
 			}
 		}
 		if strings.ContainsFunc(host, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {

@@ -39,6 +39,7 @@ func TestParseAddressRefusesSmuggling(t *testing.T) {
 		`a@[1.2.3.4> x]`,
 		`a@-bad.example`,
 		`a@example..com`,
+		"\"a\tb\"@example.com",
 	} {
 		got, err := ParseAddress("to[0]", in)
 		var fe *FieldError

@@ -287,6 +287,9 @@ func smtpForm(field, t string, a *mail.Address) (string, error) {
 	if strings.ContainsAny(local, "<>") {
 		return "", fieldErr(field, "%q is not an address: the part before @ contains < or >", t)
 	}
+	if strings.ContainsFunc(local, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", fieldErr(field, "%q is not an address: the part before @ contains a tab or control character", t)
+	}
 	if !validDomain(domain) {
 		return "", fieldErr(field, "%q is not an address: %q is not a host name", t, domain)
 	}

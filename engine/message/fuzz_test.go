@@ -17,7 +17,7 @@ import (
 // adding anything after it: no CR, LF, NUL, angle brackets, and white space
 // only inside a leading quoted local part.
 func envelopeSafe(a string) bool {
-	if strings.ContainsAny(a, "\r\n\x00<>") {
+	if strings.ContainsAny(a, "\r\n\x00<>\t") || strings.ContainsFunc(a, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return false
 	}
 	rest := a
@@ -36,7 +36,7 @@ func envelopeSafe(a string) bool {
 			return false
 		}
 	}
-	return !strings.ContainsAny(rest, " \t") && strings.HasPrefix(rest[strings.LastIndexByte(rest, '@'):], "@")
+	return !strings.ContainsAny(rest, " ") && strings.HasPrefix(rest[strings.LastIndexByte(rest, '@'):], "@")
 }
 
 // FuzzParseAddress: whatever the input, an accepted address is safe on an

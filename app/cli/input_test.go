@@ -169,3 +169,36 @@ func TestLargeAttachmentOverSIZEIsNotRendered(t *testing.T) {
 		t.Errorf("refusing the message allocated %d MiB: it was rendered", got>>20)
 	}
 }
+
+// Lines over 998 characters never reach the wire: headers are folded, a
+// plain body is re-encoded, and what cannot be fixed safely is refused
+// before connecting.
+func TestEMLLongLines(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{})
+	dir := t.TempDir()
+	fixable := filepath.Join(dir, "fix.eml")
+	msg := "From: a@herald.test\nTo: b@herald.test\nX-Long: " + strings.Repeat("word ", 300) + "\nSubject: s\n\n" + strings.Repeat("x", 1500) + "\n"
+	if err := os.WriteFile(fixable, []byte(msg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", nil, "send", "--server", sb.addr, "--tls", "none", "--eml", fixable)
+	if r.code != ExitOK || !strings.Contains(r.stderr, "folded header lines") || !strings.Contains(r.stderr, "re-encoded the body as quoted-printable") {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	m, _ := sb.st.SandboxMessage(context.Background(), sb.messages(t)[0].ID)
+	for _, l := range strings.Split(string(m.Raw), "\r\n") {
+		if len(l) > 998 {
+			t.Fatalf("a line of %d characters reached the server", len(l))
+		}
+	}
+	addr, accepted := countingListener(t)
+	broken := filepath.Join(dir, "multi.eml")
+	msg = "From: a@herald.test\nTo: b@herald.test\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\n" + strings.Repeat("x", 1200) + "\n--b--\n"
+	if err := os.WriteFile(broken, []byte(msg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, "", nil, "send", "--server", addr, "--tls", "none", "--eml", broken)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "line 7 has 1200 characters") || accepted.Load() != 0 {
+		t.Fatalf("exit %d, %d connections\n%s", r.code, accepted.Load(), r.stderr)
+	}
+}

@@ -154,7 +154,7 @@ func (p *Parsed) fitForSMTP(hdr mail.Header) error {
 	orig := p.Bytes
 	if _, ok := hdr["Bcc"]; ok {
 		p.Bytes = stripHeader(p.Bytes, "Bcc")
-		p.Changes = append(p.Changes, "removed the Bcc header (its addresses stay in the envelope)")
+		p.Changes = append(p.Changes, "removed the Bcc header, which the other recipients must not see")
 	}
 	hdrEnd := bytes.Index(p.Bytes, []byte("\r\n\r\n"))
 	if hdrEnd < 0 {

@@ -246,8 +246,8 @@ func TestBadInputIsUsageError(t *testing.T) {
 		})
 	}
 	r := runCLI(t, "", nil, "send", "--from", "a@b.test", "--to", "c@d.test,nobody")
-	if !strings.Contains(r.stderr, "to[1]") {
-		t.Fatalf("error does not name the field to[1]: %s", r.stderr)
+	if !strings.Contains(r.stderr, `To: "nobody" is not an address`) {
+		t.Fatalf("error does not name the field To: %s", r.stderr)
 	}
 }
 

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"errors"
+
 	"github.com/herald-smtp/herald/engine/transport"
 )
 
@@ -15,7 +17,7 @@ const (
 	ExitAuth      = 5  // authentication failed or was refused by Herald's policy
 	ExitSender    = 6  // the sender (MAIL FROM) was rejected
 	ExitRecipient = 7  // a recipient (RCPT TO) was rejected; with others accepted the message went to those
-	ExitData      = 8  // the message (DATA) was rejected
+	ExitData      = 8  // the message was rejected: at DATA, or as larger than the server's SIZE limit
 	ExitTemporary = 9  // the server answered with a temporary (4xx) error at any stage: try again later
 	ExitUnknown   = 10 // the connection was lost after the message was sent: it may or may not have been accepted
 )
@@ -32,6 +34,13 @@ func exitCode(r *transport.Result) int {
 	}
 	if r.Class == transport.ClassUnknown {
 		return ExitUnknown
+	}
+	// A message too large for the server is the message's fault, not the
+	// sender's, whether Herald refused it before MAIL (SIZE) or the server
+	// did (552 / 5.3.4).
+	var te *transport.Error
+	if errors.As(r.Err, &te) && te.Kind == transport.KindSize || r.EnhancedCode == "5.3.4" || r.Code == 552 && r.Stage == transport.StageMail {
+		return ExitData
 	}
 	if r.Code >= 400 && r.Code < 500 {
 		return ExitTemporary

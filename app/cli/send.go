@@ -135,11 +135,11 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 	}
 	var (
 		env2  transport.Envelope
-		raw   []byte
+		body  sendBody
 		msgID string
 	)
 	if cfg.QuitAfter == "" || !earlyStages[cfg.QuitAfter] {
-		env2, raw, msgID, err = f.buildMessage(env)
+		env2, body, msgID, err = f.buildMessage(env)
 		if err != nil {
 			return ExitUsage, err
 		}
@@ -168,7 +168,7 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 			return ExitFailure, err
 		}
 	}
-	req := core.SendRequest{Profile: f.prof, Config: cfg, Envelope: env2, Message: raw, MessageID: msgID, Transcript: rec}
+	req := core.SendRequest{Profile: f.prof, Config: cfg, Envelope: env2, Body: body.reader, MessageID: msgID, Transcript: rec}
 	if f.prof != nil && !f.set["server"] {
 		req.Fallbacks = core.Fallbacks(f.prof, cfg)
 	}
@@ -413,24 +413,66 @@ func readInput(path string, env Env) ([]byte, error) {
 	return b, nil
 }
 
-// buildMessage returns the envelope and the bytes to send.
-func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, error) {
-	var envl transport.Envelope
-	rcpts := append(append(append([]string{}, f.to.values...), f.cc.values...), f.bcc.values...)
+// sendBody is the message to send: the bytes of a prepared .eml, or a draft
+// rendered only when the transport reads it, after it has compared the
+// message's size with the server's SIZE limit.
+type sendBody struct {
+	raw  []byte
+	prep *message.Prepared
+}
+
+func (b sendBody) reader() io.Reader {
+	if b.prep != nil {
+		return b.prep.Reader()
+	}
+	return bytes.NewReader(b.raw)
+}
+
+func (b sendBody) bytes() ([]byte, error) {
+	if b.prep == nil {
+		return b.raw, nil
+	}
+	r, err := b.prep.Render()
+	if err != nil {
+		return nil, err
+	}
+	return r.Bytes, nil
+}
+
+// buildMessage returns the envelope and the message to send. Every address
+// is checked here, before any connection: an invalid one is a usage error
+// that names the field.
+func (f *sendFlags) buildMessage(env Env) (transport.Envelope, sendBody, string, error) {
+	menv, body, msgID, err := f.buildMessage1(env)
+	if err != nil {
+		return transport.Envelope{}, sendBody{}, "", err
+	}
+	if err := menv.Validate(); err != nil {
+		return transport.Envelope{}, sendBody{}, "", usagef("%s", message.Explain(err))
+	}
+	return transport.Envelope{From: menv.From, To: menv.To}, body, msgID, nil
+}
+
+func (f *sendFlags) buildMessage1(env Env) (message.Envelope, sendBody, string, error) {
+	var envl message.Envelope
 	if f.eml != "" {
 		if f.subject != "" || f.body != "" || f.bodyFile != "" || f.htmlFile != "" || len(f.attach.values) > 0 || len(f.headers.values) > 0 {
-			return envl, nil, "", usagef("--eml sends a prepared message as it is: --subject, --body, --body-file, --html-file, --attach and --header do not apply")
+			return envl, sendBody{}, "", usagef("--eml sends a prepared message as it is: --subject, --body, --body-file, --html-file, --attach and --header do not apply")
 		}
 		data, err := readInput(f.eml, env)
 		if err != nil {
-			return envl, nil, "", err
+			return envl, sendBody{}, "", err
 		}
 		p, err := message.ReadEML(bytes.NewReader(data))
 		if err != nil {
-			return envl, nil, "", usagef("--eml %s: %v", f.eml, err)
+			return envl, sendBody{}, "", usagef("--eml %s: %v", f.eml, err)
 		}
-		me := p.Envelope()
-		envl = transport.Envelope{From: me.From, To: me.To}
+		if !f.quiet {
+			for _, c := range p.Changes {
+				fmt.Fprintf(env.Stderr, "herald: --eml %s: %s\n", f.eml, c)
+			}
+		}
+		envl = p.Envelope()
 		raw := p.Bytes
 		if f.from == "" && f.prof != nil && f.redirect {
 			f.from = f.prof.FromAddress
@@ -438,59 +480,67 @@ func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, e
 		if f.from != "" {
 			a, err := message.ParseAddress("from", f.from)
 			if err != nil {
-				return envl, nil, "", usagef("%v", err)
+				return envl, sendBody{}, "", usagef("%s", message.Explain(err))
 			}
 			envl.From = a
 		}
-		if len(rcpts) > 0 {
-			envl.To = nil
-			for i, r := range rcpts {
-				a, err := message.ParseAddress(fmt.Sprintf("to[%d]", i), r)
-				if err != nil {
-					return envl, nil, "", usagef("%v", err)
-				}
-				envl.To = append(envl.To, a)
+		var rcpts []string
+		var errs []error
+		for _, l := range []struct {
+			name  string
+			addrs []string
+		}{{"to", f.to.values}, {"cc", f.cc.values}, {"bcc", f.bcc.values}} {
+			for i, r := range l.addrs {
+				a, err := message.ParseAddress(fmt.Sprintf("%s[%d]", l.name, i), r)
+				errs = append(errs, err)
+				rcpts = append(rcpts, a)
 			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return envl, sendBody{}, "", usagef("%s", message.Explain(err))
+		}
+		if len(rcpts) > 0 {
+			envl.To = rcpts
 		}
 		if f.redirect {
 			if len(rcpts) == 0 {
-				return envl, nil, "", usagef("--redirect needs the new recipients in --to")
+				return envl, sendBody{}, "", usagef("--redirect needs the new recipients in --to")
 			}
 			resentFrom := f.from
 			if resentFrom == "" {
-				resentFrom = me.From
+				resentFrom = envl.From
 			}
 			raw, err = message.Resend(p.Bytes, message.ResendOptions{From: resentFrom, To: rcpts})
 			if err != nil {
-				return envl, nil, "", usagef("--redirect: %v", err)
+				return envl, sendBody{}, "", usagef("--redirect: %s", message.Explain(err))
 			}
 		}
-		if envl.From == "" && !f.redirect && f.from == "" && me.From == "" {
-			return envl, nil, "", usagef("--eml %s has no From header: give --from", f.eml)
+		if envl.From == "" {
+			return envl, sendBody{}, "", usagef("--eml %s has no From header: give --from", f.eml)
 		}
 		if len(envl.To) == 0 {
-			return envl, nil, "", usagef("--eml %s has no recipients in To or Cc: give --to", f.eml)
+			return envl, sendBody{}, "", usagef("--eml %s has no recipients in To, Cc or Bcc: give --to", f.eml)
 		}
-		return envl, raw, p.MessageID, nil
+		return envl, sendBody{raw: raw}, p.MessageID, nil
 	}
 	if f.redirect {
-		return envl, nil, "", usagef("--redirect works with --eml only")
+		return envl, sendBody{}, "", usagef("--redirect works with --eml only")
 	}
 	d := message.Draft{From: f.from, To: f.to.values, Cc: f.cc.values, Bcc: f.bcc.values, ReplyTo: f.replyTo, Subject: f.subject, Text: f.body}
 	if f.body != "" && f.bodyFile != "" {
-		return envl, nil, "", usagef("use only one of --body and --body-file")
+		return envl, sendBody{}, "", usagef("use only one of --body and --body-file")
 	}
 	if f.bodyFile != "" {
 		b, err := readInput(f.bodyFile, env)
 		if err != nil {
-			return envl, nil, "", fmt.Errorf("--body-file: %w", err)
+			return envl, sendBody{}, "", fmt.Errorf("--body-file: %w", err)
 		}
 		d.Text = string(b)
 	}
 	if f.htmlFile != "" {
 		b, err := readInput(f.htmlFile, env)
 		if err != nil {
-			return envl, nil, "", fmt.Errorf("--html-file: %w", err)
+			return envl, sendBody{}, "", fmt.Errorf("--html-file: %w", err)
 		}
 		d.HTML = string(b)
 	}
@@ -500,15 +550,18 @@ func (f *sendFlags) buildMessage(env Env) (transport.Envelope, []byte, string, e
 	for i, h := range f.headers.values {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok {
-			return envl, nil, "", usagef("--header %d (%q) is not \"Name: value\"", i+1, h)
+			return envl, sendBody{}, "", usagef("--header %d (%q) is not \"Name: value\"", i+1, h)
 		}
 		d.Headers = append(d.Headers, message.Header{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
 	}
-	r, err := core.Compose(f.prof, d)
-	if err != nil {
-		return envl, nil, "", usagef("invalid message: %v", err)
+	if f.prof != nil {
+		f.prof.ApplyTo(&d)
 	}
-	return transport.Envelope{From: r.Envelope.From, To: r.Envelope.To}, r.Bytes, r.MessageID, nil
+	p, err := message.Prepare(d)
+	if err != nil {
+		return envl, sendBody{}, "", usagef("%s", message.Explain(err))
+	}
+	return p.Envelope(), sendBody{prep: p}, p.MessageID(), nil
 }
 
 type jsonEvent struct {
@@ -610,9 +663,13 @@ func (f *sendFlags) enqueue(ctx context.Context, env Env, dataDir string) (int, 
 		}
 		sendAt = t
 	}
-	envl, raw, msgID, err := f.buildMessage(env)
+	envl, body, msgID, err := f.buildMessage(env)
 	if err != nil {
 		return ExitUsage, err
+	}
+	raw, err := body.bytes()
+	if err != nil {
+		return ExitUsage, usagef("%s", message.Explain(err))
 	}
 	profileID := SandboxProfile
 	if f.prof != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,11 @@ type SendRequest struct {
 	// Message is the whole RFC 5322 message (nil when Config.QuitAfter ends
 	// the session before DATA).
 	Message []byte
+	// Body, when set, is used instead of Message: it returns a fresh reader
+	// of the message for each try (a fallback server reads it again). A
+	// reader with a Len method (bytes.Reader, message.LazyReader) lets the
+	// server's SIZE be checked before anything is rendered or sent.
+	Body func() io.Reader
 	// MessageID and Subject describe the message for history and listings.
 	MessageID, Subject string
 	// Transcript records the session; nil makes one. Its subscribers see
@@ -82,7 +88,13 @@ func (c *Core) Send(ctx context.Context, req SendRequest) *SendResult {
 	}
 	stop := c.forwardLines(rec, out.Session, profileID)
 	try := func(cfg transport.Config) (*transport.Result, error) {
-		r := transport.Send(ctx, cfg, req.Envelope, bytes.NewReader(req.Message))
+		var body io.Reader
+		if req.Body != nil {
+			body = req.Body()
+		} else {
+			body = bytes.NewReader(req.Message)
+		}
+		r := transport.Send(ctx, cfg, req.Envelope, body)
 		if r.OK {
 			return r, nil
 		}

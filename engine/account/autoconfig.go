@@ -67,6 +67,9 @@ const (
 // for email, named after the provider, with FromAddress email.
 func ParseAutoconfig(r io.Reader, email string) ([]Profile, error) {
 	email = strings.TrimSpace(email)
+	if strings.ContainsAny(email, "\r\n\x00") || !utf8.ValidString(email) {
+		return nil, fmt.Errorf("autoconfig: the address %q holds a line break, NUL or invalid UTF-8", email)
+	}
 	data, err := io.ReadAll(io.LimitReader(r, maxAutoconfigSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("autoconfig: read: %w", err)
@@ -134,6 +137,9 @@ func autoconfigServer(s acServer, email string, oa *acOAuth2) (Profile, error) {
 	if strings.Contains(host, "%") {
 		return p, fmt.Errorf("hostname %q has a placeholder the address does not fill", host)
 	}
+	if strings.ContainsFunc(host, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {
+		return p, fmt.Errorf("hostname %q holds white space or a control character", host)
+	}
 	p.Host = host
 	switch st := strings.TrimSpace(s.SocketType); strings.ToLower(st) {
 	case "ssl", "tls":
@@ -162,6 +168,9 @@ func autoconfigServer(s acServer, email string, oa *acOAuth2) (Profile, error) {
 		user = "%EMAILADDRESS%"
 	}
 	p.Username = ExpandPlaceholders(user, email)
+	if strings.ContainsAny(p.Username, "\r\n\x00") {
+		return p, fmt.Errorf("username %q holds a line break or NUL", p.Username)
+	}
 	p.Auth = autoconfigAuth(s.Auth)
 	if p.Auth == AuthOAuth2 {
 		p.OAuth = autoconfigOAuth(oa, p.Host)

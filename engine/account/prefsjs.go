@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -89,6 +90,14 @@ func ParsePrefsJS(r io.Reader) ([]Profile, error) {
 		if ident := prefs.identityFor(id, id == defaultServer, identities); ident != "" {
 			p.FromAddress = strings.TrimSpace(prefs.str("mail.identity." + ident + ".useremail"))
 			p.FromName = strings.TrimSpace(prefs.str("mail.identity." + ident + ".fullName"))
+		}
+		for what, v := range map[string]string{key + "hostname": host, key + "username": p.Username, "the identity's useremail": p.FromAddress, "the identity's fullName": p.FromName} {
+			if strings.ContainsAny(v, "\r\n\x00") || !utf8.ValidString(v) {
+				return nil, fmt.Errorf("prefs.js: %s %q holds a line break, NUL or invalid UTF-8", what, v)
+			}
+		}
+		if strings.ContainsFunc(host, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {
+			return nil, fmt.Errorf("prefs.js: %shostname %q holds white space or a control character", key, host)
 		}
 		p.Normalize()
 		out = append(out, p)

@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -70,6 +71,61 @@ type FieldError struct {
 
 // Error returns "field: problem".
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Label names the field in a person's words: "From", "To", "Cc", "Bcc",
+// "Reply-To", "Subject", "Header 2", "Attachment 1", "Body", ...
+func (e *FieldError) Label() string {
+	name, idx, indexed := strings.Cut(e.Field, "[")
+	n := 0
+	if indexed {
+		n, _ = strconv.Atoi(strings.TrimSuffix(idx, "]"))
+	}
+	switch name {
+	case "from", "to", "cc", "bcc", "subject", "body":
+		return strings.ToUpper(name[:1]) + name[1:]
+	case "reply-to":
+		return "Reply-To"
+	case "message-id":
+		return "Message-ID"
+	case "resent-from":
+		return "Resent-From"
+	case "resent-to":
+		return "Resent-To"
+	case "resent-message-id":
+		return "Resent-Message-ID"
+	case "html":
+		return "HTML body"
+	case "header", "attachment":
+		return fmt.Sprintf("%s%s %d", strings.ToUpper(name[:1]), name[1:], n+1)
+	}
+	return e.Field
+}
+
+// Explain turns a validation error (one *FieldError, or several joined)
+// into text for a person: one line per problem, "Label: problem", such as
+// `To: "<a@b> SIZE=1" is not an address: unexpected text after the
+// address`. Other errors keep their own text.
+func Explain(err error) string {
+	if err == nil {
+		return ""
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	lines := make([]string, 0, len(errs))
+	for _, e := range errs {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			lines = append(lines, fe.Label()+": "+fe.Msg)
+		} else {
+			lines = append(lines, e.Error())
+		}
+	}
+	return strings.Join(lines, "\n")
+}
 
 func fieldErr(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -171,42 +227,145 @@ func (d Draft) Validate() error {
 }
 
 // ParseAddress parses one RFC 5322 address ("Name <a@b>" or "a@b") and
-// returns its bare addr-spec, or a *FieldError naming field.
+// returns its addr-spec in the form SMTP carries it: a local part that is not
+// a dot-string stays quoted ("john..doe"@example.com), so MAIL FROM and RCPT
+// TO name the same mailbox as the header. An address that could not travel
+// safely in an SMTP command (angle brackets or a line break in it, a domain
+// that is not a host name or address literal) is refused with a *FieldError
+// naming field.
 func ParseAddress(field, s string) (string, error) {
-	a, err := parseAddress(field, s)
-	if err != nil {
-		return "", err
-	}
-	return a.Address, nil
+	_, smtp, err := parseAddress(field, s)
+	return smtp, err
 }
 
-func parseAddress(field, s string) (*mail.Address, error) {
+// parseAddress parses s into the address as net/mail holds it (the local
+// part unquoted, for writing headers) and its SMTP form (see ParseAddress).
+func parseAddress(field, s string) (*mail.Address, string, error) {
 	if err := checkHeaderText(field, s); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	t := strings.TrimSpace(s)
 	if t == "" {
-		return nil, fieldErr(field, "empty address")
+		return nil, "", fieldErr(field, "empty address")
 	}
 	a, err := mail.ParseAddress(t)
 	if err != nil {
 		if !strings.Contains(t, "@") {
-			return nil, fieldErr(field, "%q: missing @", t)
+			return nil, "", fieldErr(field, "%q is not an address: missing @", t)
+		}
+		if list, lerr := mail.ParseAddressList(t); lerr == nil && len(list) > 1 {
+			return nil, "", fieldErr(field, "%q holds more than one address; give each one separately", t)
 		}
 		msg := strings.TrimPrefix(err.Error(), "mail: ")
 		if strings.Contains(msg, "expected single address") {
-			msg = "holds more than one address; give each one separately"
+			msg = "unexpected text after the address"
 		}
-		return nil, fieldErr(field, "%q: %s", t, msg)
+		return nil, "", fieldErr(field, "%q is not an address: %s", t, msg)
+	}
+	if err := checkHeaderText(field, a.Name); err != nil {
+		return nil, "", err
+	}
+	smtp, err := smtpForm(field, t, a)
+	if err != nil {
+		return nil, "", err
+	}
+	return a, smtp, nil
+}
+
+// smtpForm returns the SMTP form of a parsed address (t is the text the
+// user gave, for the error), or a *FieldError when it cannot travel safely
+// in MAIL FROM or RCPT TO.
+func smtpForm(field, t string, a *mail.Address) (string, error) {
+	if err := checkHeaderText(field, a.Address); err != nil {
+		return "", err
 	}
 	at := strings.LastIndexByte(a.Address, '@')
 	if at <= 0 || at == len(a.Address)-1 {
-		return nil, fieldErr(field, "%q: missing local part or domain", t)
+		return "", fieldErr(field, "%q is not an address: missing local part or domain", t)
 	}
-	if err := checkHeaderText(field, a.Name); err != nil {
-		return nil, err
+	local, domain := a.Address[:at], a.Address[at+1:]
+	if strings.ContainsAny(local, "<>") {
+		return "", fieldErr(field, "%q is not an address: the part before @ contains < or >", t)
 	}
-	return a, nil
+	if strings.ContainsFunc(local, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", fieldErr(field, "%q is not an address: the part before @ contains a tab or control character", t)
+	}
+	if !validDomain(domain) {
+		return "", fieldErr(field, "%q is not an address: %q is not a host name", t, domain)
+	}
+	return smtpLocal(local) + "@" + domain, nil
+}
+
+// smtpLocal returns a local part as RFC 5321 (with RFC 6531) writes it: a
+// dot-string as it is, anything else as a quoted string.
+func smtpLocal(local string) string {
+	if isDotString(local) {
+		return local
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(local); i++ {
+		if c := local[i]; c == '"' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(local[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// isDotString reports whether s is an RFC 5321 Dot-string, UTF-8 allowed
+// (RFC 6531).
+func isDotString(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 || c == '.' {
+			continue
+		}
+		if c <= 32 || c == 127 || strings.IndexByte("()<>[]:;@\\,\"", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validDomain reports whether d can follow the @ of an envelope address: a
+// host name (letters, digits, hyphens, underscores, UTF-8 for IDNs, dots
+// between labels) or an address literal such as [192.0.2.1] or
+// [IPv6:2001:db8::1].
+func validDomain(d string) bool {
+	if strings.HasPrefix(d, "[") && strings.HasSuffix(d, "]") {
+		lit := d[1 : len(d)-1]
+		if v6, ok := strings.CutPrefix(lit, "IPv6:"); ok {
+			lit = v6
+		}
+		if lit == "" {
+			return false
+		}
+		for i := 0; i < len(lit); i++ {
+			if c := lit[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '.' || c == ':') {
+				return false
+			}
+		}
+		return true
+	}
+	if d == "" || len(d) > 255 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !(c >= 0x80 || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkHeaderText refuses text that cannot safely go into a header: line

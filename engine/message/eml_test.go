@@ -147,7 +147,7 @@ func TestResendValidates(t *testing.T) {
 	}{
 		{ResendOptions{To: []string{"x@example.com"}}, msg, "resent-from: required"},
 		{ResendOptions{From: "r@example.net"}, msg, "resent-to: at least one recipient"},
-		{ResendOptions{From: "r@example.net", To: []string{"ok@example.com", "bad"}}, msg, `resent-to[1]: "bad": missing @`},
+		{ResendOptions{From: "r@example.net", To: []string{"ok@example.com", "bad"}}, msg, `resent-to[1]: "bad" is not an address: missing @`},
 		{ResendOptions{From: "r@example.net\r\nBcc: v@x.test", To: []string{"x@example.com"}}, msg, "resent-from: contains a line break"},
 		{ResendOptions{From: "r@example.net", To: []string{"x@example.com\nX: y"}}, msg, "resent-to[0]: contains a line break"},
 		{ResendOptions{From: "r@example.net", To: []string{"x@example.com"}, MessageID: "nope"}, msg, "resent-message-id:"},

@@ -22,14 +22,16 @@ type ResendOptions struct {
 }
 
 // Resend prepends a block of Resent-Date, Resent-From, Resent-To and
-// Resent-Message-ID to raw and keeps the original message byte for byte.
+// Resent-Message-ID to raw and keeps the original message byte for byte,
+// except that a Bcc header is removed: its recipients were the original
+// sender's secret and are not the new recipients (RFC 5322 3.6.3).
 // The options are validated first; errors are *FieldError values joined.
 func Resend(raw []byte, o ResendOptions) ([]byte, error) {
 	var errs []error
 	var from *mail.Address
 	if strings.TrimSpace(o.From) == "" {
 		errs = append(errs, fieldErr("resent-from", "required"))
-	} else if a, err := parseAddress("resent-from", o.From); err != nil {
+	} else if a, _, err := parseAddress("resent-from", o.From); err != nil {
 		errs = append(errs, err)
 	} else {
 		from = a
@@ -39,7 +41,7 @@ func Resend(raw []byte, o ResendOptions) ([]byte, error) {
 	}
 	var to []string
 	for i, s := range o.To {
-		a, err := parseAddress(fmt.Sprintf("resent-to[%d]", i), s)
+		a, _, err := parseAddress(fmt.Sprintf("resent-to[%d]", i), s)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -73,6 +75,7 @@ func Resend(raw []byte, o ResendOptions) ([]byte, error) {
 	if i := bytes.IndexByte(raw, '\n'); i >= 0 && (i == 0 || raw[i-1] != '\r') {
 		nl = "\n" // keep the original's line endings consistent
 	}
+	raw = stripHeader(raw, "Bcc")
 	var b bytes.Buffer
 	b.WriteString("Resent-Date: " + date.Format(time.RFC1123Z) + nl)
 	b.WriteString("Resent-From: " + from.String() + nl)

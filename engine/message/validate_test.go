@@ -50,12 +50,12 @@ func TestValidateRules(t *testing.T) {
 		want  string // exact Error() of the single problem
 	}{
 		{"from required", func(d *Draft) { d.From = " " }, "from", "from: required"},
-		{"from missing @", func(d *Draft) { d.From = "ann.example.com" }, "from", `from: "ann.example.com": missing @`},
-		{"to missing @", func(d *Draft) { d.To = []string{"a@x.test", "b@x.test", "carol"} }, "to[2]", `to[2]: "carol": missing @`},
-		{"cc unclosed", func(d *Draft) { d.Cc = []string{"Carol <c@x.test"} }, "cc[0]", `cc[0]: "Carol <c@x.test": unclosed angle-addr`},
+		{"from missing @", func(d *Draft) { d.From = "ann.example.com" }, "from", `from: "ann.example.com" is not an address: missing @`},
+		{"to missing @", func(d *Draft) { d.To = []string{"a@x.test", "b@x.test", "carol"} }, "to[2]", `to[2]: "carol" is not an address: missing @`},
+		{"cc unclosed", func(d *Draft) { d.Cc = []string{"Carol <c@x.test"} }, "cc[0]", `cc[0]: "Carol <c@x.test" is not an address: unclosed angle-addr`},
 		{"bcc empty entry", func(d *Draft) { d.Bcc = []string{"  "} }, "bcc[0]", "bcc[0]: empty address"},
-		{"two in one", func(d *Draft) { d.To = []string{"a@x.test, b@x.test"} }, "to[0]", `to[0]: "a@x.test, b@x.test": holds more than one address; give each one separately`},
-		{"reply-to", func(d *Draft) { d.ReplyTo = "nobody" }, "reply-to", `reply-to: "nobody": missing @`},
+		{"two in one", func(d *Draft) { d.To = []string{"a@x.test, b@x.test"} }, "to[0]", `to[0]: "a@x.test, b@x.test" holds more than one address; give each one separately`},
+		{"reply-to", func(d *Draft) { d.ReplyTo = "nobody" }, "reply-to", `reply-to: "nobody" is not an address: missing @`},
 		{"no recipient", func(d *Draft) { d.To = nil }, "to", "to: at least one recipient is required (to, cc or bcc)"},
 		{"subject line break", func(d *Draft) { d.Subject = "a\nb" }, "subject", "subject: contains a line break"},
 		{"subject control", func(d *Draft) { d.Subject = "a\x00b" }, "subject", "subject: contains the control character U+0000"},
@@ -176,7 +176,7 @@ func TestParseAddress(t *testing.T) {
 	}
 	bad := []struct{ in, want string }{
 		{"", "to[3]: empty address"},
-		{"ann", `to[3]: "ann": missing @`},
+		{"ann", `to[3]: "ann" is not an address: missing @`},
 		{"ann@", ""},
 		{"a b@c", ""},
 		{"ann@example.com\n", "to[3]: contains a line break"},

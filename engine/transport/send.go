@@ -79,13 +79,35 @@ func (r *Result) fail(err error) {
 // angle brackets and spaces (go-mail has already parsed the addresses a
 // draft gives; an envelope may also come from an .eml or a caller).
 func validAddress(a string) error {
-	if strings.ContainsAny(a, "\r\n\x00<> \t") {
+	rest := a
+	if strings.HasPrefix(a, `"`) {
+		// A quoted local part ("john doe"@example.com, RFC 5321 4.1.2) may
+		// hold spaces; the rest of the address may not.
+		if end := quotedEnd(a); end > 0 {
+			rest = strings.ReplaceAll(a[:end], " ", "") + a[end:]
+		}
+	}
+	if strings.ContainsAny(rest, "\r\n\x00<> \t") {
 		return fmt.Errorf("%q contains a character not allowed in an address", a)
 	}
 	if a != "" && !strings.Contains(a, "@") && !strings.EqualFold(a, "postmaster") {
 		return fmt.Errorf("%q is not an address: missing @", a)
 	}
 	return nil
+}
+
+// quotedEnd returns the index just after the quoted string that starts a,
+// or 0 when it is not closed.
+func quotedEnd(a string) int {
+	for i := 1; i < len(a); i++ {
+		switch a[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return 0
 }
 
 func isASCII(s string) bool {
@@ -318,15 +340,25 @@ func (c *Client) Send(ctx context.Context, env Envelope, body io.Reader) (*Resul
 // reader can tell its size, or a KindSize error when the server's SIZE
 // limit is smaller.
 func (c *Client) bodyParams(body io.Reader) ([]string, error) {
+	_, sizeOffered := c.ext["SIZE"]
+	tooLarge := func(size int64) error {
+		return &Error{Stage: StageMail, Class: ClassPermanent, Kind: KindSize,
+			Msg: fmt.Sprintf("the message is %d bytes and the server accepts at most %d (SIZE)", size, c.maxSize)}
+	}
+	// The size first, before the body is scanned: a body that is rendered
+	// only when first read (it tells its Len before) is never rendered for
+	// a message the server would refuse.
+	if l, ok := body.(interface{ Len() int }); ok && sizeOffered && c.maxSize > 0 && int64(l.Len()) > c.maxSize {
+		return nil, tooLarge(int64(l.Len()))
+	}
 	size, eightBit, known := c.messageFacts(body)
 	if !known {
 		return nil, nil
 	}
 	var extra []string
-	if _, ok := c.ext["SIZE"]; ok {
+	if sizeOffered {
 		if n := c.maxSize; n > 0 && size > n {
-			return nil, &Error{Stage: StageMail, Class: ClassPermanent, Kind: KindSize,
-				Msg: fmt.Sprintf("the message is %d bytes and the server accepts at most %d (SIZE)", size, n)}
+			return nil, tooLarge(size)
 		}
 		extra = append(extra, " SIZE="+strconv.FormatInt(size, 10))
 	}

@@ -27,9 +27,6 @@ in the subject and bodies. Every row is checked first: nothing is queued
 while a row is invalid, unless --skip-invalid. --rate schedules message i
 at start + i*(period/N); 'herald queue run' sends each when it is due.`
 
-// bulkBatchSize is how many messages one enqueue transaction holds.
-const bulkBatchSize = 1000
-
 // maxRowErrors is how many row errors (and, separately, duplicates) are printed.
 const maxRowErrors = 100
 
@@ -133,35 +130,16 @@ func runBulk(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		return ExitFailure, err
 	}
 	summary.Batch = batch
-	q := queue.New(st, nil)
-	ms := make([]queue.Message, 0, min(bulkBatchSize, len(res.Messages)))
-	for start := 0; start < len(res.Messages); start += bulkBatchSize {
-		end := min(start+bulkBatchSize, len(res.Messages))
-		ms = ms[:0]
-		for _, m := range res.Messages[start:end] {
-			qm := queue.FromRendered(prof.ID, m.Rendered, m.SendAt)
-			qm.Batch = batch
-			ms = append(ms, qm)
-		}
-		if _, err := q.EnqueueBatch(ctx, ms); err != nil {
-			bar.done()
-			if summary.Queued == 0 {
-				return ExitFailure, fmt.Errorf("nothing queued: %w", err)
-			}
-			// Earlier batches are committed: say exactly what is in the queue.
-			if f.jsonOut {
-				writeJSON(env.Stdout, summary)
-			}
-			return ExitFailure, fmt.Errorf("queued %d of %d messages in batch %s, then failed: %w (cancel them with 'herald queue cancel --batch %s', or send them with 'herald queue run')",
-				summary.Queued, len(res.Messages), batch, err, batch)
-		}
-		summary.Queued = end
-		// Drop each rendered message once it is stored, so memory falls as the run goes.
-		for i := start; i < end; i++ {
-			res.Messages[i].Rendered = nil
-		}
-		bar.bar("queueing", end, len(res.Messages))
+	// One transaction for the whole batch: a kill leaves all of it queued
+	// or none of it, so running the command again never sends twice.
+	bar.show(fmt.Sprintf("queueing batch %s", batch))
+	if _, err := bulk.Enqueue(ctx, queue.New(st, nil), prof.ID, batch, res.Messages, func(done int) {
+		bar.bar("queueing", done, len(res.Messages))
+	}); err != nil {
+		bar.done()
+		return ExitFailure, fmt.Errorf("nothing queued: %w", err)
 	}
+	summary.Queued = len(res.Messages)
 	bar.done()
 	if f.jsonOut {
 		return ExitOK, writeJSON(env.Stdout, summary)

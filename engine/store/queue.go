@@ -258,6 +258,14 @@ func fromNs(v int64) time.Time {
 // EnqueueQueueItems stores the items durably in one transaction and returns
 // their ids in order. Nothing is stored when one item is invalid.
 func (s *Store) EnqueueQueueItems(ctx context.Context, now time.Time, items []NewQueueItem) ([]int64, error) {
+	return s.EnqueueQueueItemsProgress(ctx, now, items, nil)
+}
+
+// EnqueueQueueItemsProgress is EnqueueQueueItems for large batches: the
+// whole batch is still one transaction (all rows or none, even if the
+// process dies half-way), and progress, when set, is called with the
+// number of items written every 1,000 items (before the commit).
+func (s *Store) EnqueueQueueItemsProgress(ctx context.Context, now time.Time, items []NewQueueItem, progress func(done int)) ([]int64, error) {
 	for i, it := range items {
 		switch {
 		case strings.TrimSpace(it.Profile) == "":
@@ -315,6 +323,9 @@ func (s *Store) EnqueueQueueItems(ctx context.Context, now time.Time, items []Ne
 			}
 		}
 		ids = append(ids, id)
+		if progress != nil && len(ids)%1000 == 0 {
+			progress(len(ids))
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("enqueue: commit: %w", err)

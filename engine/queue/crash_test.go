@@ -3,10 +3,12 @@ package queue
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -292,4 +294,68 @@ func TestKillWhileSendingResendsOnlyInFlight(t *testing.T) {
 		t.Errorf("%d duplicates arrived, but the kills left %d delivered and unrecorded", dups, sum)
 	}
 	t.Logf("%d kills: %d duplicates in all, %.1f per kill, at most %d (bound %d)", kills, sum, float64(sum)/float64(kills), worst, bound)
+}
+
+// TestRunnerStopsWhenTheWALIsDeleted deletes the store's -wal file while a
+// runner sends: the runner must stop with a clear error rather than go on
+// recording outcomes in a file nobody will read, and what it sent must be
+// recorded, apart from what was in flight.
+func TestRunnerStopsWhenTheWALIsDeleted(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{})
+	q, dir := openQueue(t, nil)
+	ctx := context.Background()
+	ms := make([]Message, 3000)
+	for i := range ms {
+		ms[i] = Message{Profile: "p1", From: "a@herald.test", To: []string{"b@herald.test"}, MessageID: fmt.Sprintf("<w%d@herald.test>", i),
+			Subject: "wal", Body: []byte("Subject: wal\r\n\r\nbody\r\n")}
+	}
+	if _, err := q.EnqueueBatch(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner(q, RunnerOptions{Resolve: func(ctx context.Context, p string) (Target, error) {
+		return Target{Config: transport.Config{Host: s.Host, Port: s.Port, TLS: transport.TLSNone, Timeout: 5 * time.Second}, Sessions: 2, PerSession: 200}, nil
+	}})
+	errc := make(chan error, 1)
+	go func() { errc <- r.Run(ctx, true) }()
+	for len(s.Messages()) < 100 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := os.Remove(store.PathIn(dir) + "-wal"); err != nil {
+		t.Fatal(err)
+	}
+	var runErr error
+	select {
+	case runErr = <-errc:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the runner did not stop")
+	}
+	if !errors.Is(runErr, store.ErrReplaced) || !strings.Contains(runErr.Error(), "stopped sending to avoid duplicates") {
+		t.Fatalf("Run: %v, want ErrReplaced and the runner stopped", runErr)
+	}
+	arrived := len(s.Messages())
+	if arrived == len(ms) {
+		t.Fatal("the runner sent everything despite the lost -wal file")
+	}
+	// What a kill now would leave: the database file alone.
+	killed := filepath.Join(t.TempDir(), store.FileName)
+	b, err := os.ReadFile(store.PathIn(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(killed, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := store.Open(killed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	c, err := New(st2, nil).Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, bound := arrived-c[Sent], 2*2*pipelineGroup; again > bound {
+		t.Fatalf("%d messages arrived but only %d are recorded as sent: %d would go out again, more than the in-flight bound %d", arrived, c[Sent], again, bound)
+	}
+	t.Logf("stopped after %d of %d messages, %d recorded as sent: %v", arrived, len(ms), c[Sent], runErr)
 }

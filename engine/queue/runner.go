@@ -429,6 +429,9 @@ func (p *profileRun) session(ctx context.Context) bool {
 	now := clock.Now()
 	items, err := r.q.st.ClaimQueueItems(ctx, store.QueueClaim{Owner: r.o.Owner, Profile: p.profile, Now: now,
 		LeaseUntil: now.Add(r.o.Lease), Limit: p.t.PerSession})
+	if errors.Is(err, store.ErrReplaced) {
+		r.fail(err)
+	}
 	if err != nil || len(items) == 0 {
 		return false
 	}

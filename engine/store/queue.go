@@ -330,6 +330,9 @@ func (s *Store) EnqueueQueueItemsProgress(ctx context.Context, now time.Time, it
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("enqueue: commit: %w", err)
 	}
+	if err := s.CheckFiles(); err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
 	return ids, nil
 }
 
@@ -487,6 +490,9 @@ func (s *Store) ClaimQueueItems(ctx context.Context, c QueueClaim) ([]ClaimedQue
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("claim queue items: commit: %w", err)
 	}
+	if err := s.CheckFiles(); err != nil {
+		return nil, fmt.Errorf("claim queue items: %w", err)
+	}
 	return out, nil
 }
 
@@ -569,6 +575,9 @@ func (s *Store) CompleteQueueItems(ctx context.Context, owner string, now time.T
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("complete queue items: commit: %w", err)
+	}
+	if err := s.CheckFiles(); err != nil {
+		return nil, fmt.Errorf("complete queue items: %w", err)
 	}
 	return lost, nil
 }

@@ -97,11 +97,16 @@ func openWith(path string, steps []migration) (*Store, error) {
 	ctx := context.Background()
 	if err := s.checkPragmas(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", abs, err)
+		return nil, damaged(abs, err, "open store %s: %w", abs, err)
+	}
+	// Check the file before migrating writes anything into it.
+	if err := quickCheck(ctx, db); err != nil {
+		db.Close()
+		return nil, damaged(abs, err, "open store %s: %w", abs, err)
 	}
 	if err := migrate(ctx, db, steps); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", abs, err)
+		return nil, damaged(abs, err, "open store %s: %w", abs, err)
 	}
 	if err := s.pinFiles(ctx); err != nil {
 		db.Close()

@@ -36,7 +36,7 @@ func openStore(global, local string, env Env) (*store.Store, string, error) {
 	}
 	st, err := store.Open(store.PathIn(dir))
 	if err != nil {
-		return nil, "", err
+		return nil, "", damagedHint(err)
 	}
 	return st, dir, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -64,18 +65,18 @@ func damaged(path string, cause error, format string, args ...any) error {
 	return fmt.Errorf(format, args...)
 }
 
-// sqliteMessage is SQLite's own words for err, without the driver's codes.
+// sqliteMessage is SQLite's own words for err, without the driver's
+// numeric code ("file is not a database (26)" becomes "file is not a
+// database").
 func sqliteMessage(err error) string {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
-		msg := se.Error()
-		if i := strings.LastIndex(msg, ": "); i >= 0 && strings.Contains(msg[:i], "SQLITE_") {
-			msg = msg[:i] + ""
-		}
-		return msg
+		return strings.TrimSpace(codeSuffix.ReplaceAllString(se.Error(), ""))
 	}
 	return err.Error()
 }
+
+var codeSuffix = regexp.MustCompile(`\s*\(\d+\)$`)
 
 // quickCheck runs SQLite's quick_check (every page of every table and
 // index is read and its structure checked) and reports a damaged file as

@@ -608,9 +608,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 		}
 		// Group N+2 goes out only once group N is durable.
 		if !settle(1) {
-			var rest []*store.ClaimedQueueItem
-			rest = append(rest, sent...)
-			release(rest, time.Time{})
+			release(sent, time.Time{})
 			giveBack(i, time.Time{})
 			return false
 		}

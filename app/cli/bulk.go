@@ -131,8 +131,11 @@ func runBulk(ctx context.Context, args []string, env Env, dataDir string) (int, 
 	}
 	summary.Batch = batch
 	// One transaction for the whole batch: a kill leaves all of it queued
-	// or none of it, so running the command again never sends twice.
-	bar.show(fmt.Sprintf("queueing batch %s", batch))
+	// or none of it, so running the command again never sends twice. The
+	// id goes out first, so that whoever kills it can look the batch up.
+	if !f.jsonOut {
+		fmt.Fprintf(env.Stderr, "queueing %d messages as batch %s (all of them or none)\n", len(res.Messages), batch)
+	}
 	if _, err := bulk.Enqueue(ctx, queue.New(st, nil), prof.ID, batch, res.Messages, func(done int) {
 		bar.bar("queueing", done, len(res.Messages))
 	}); err != nil {

@@ -3,14 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/bulk"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/queue"
@@ -25,9 +24,6 @@ an optional name column gives the To display name), with {{.column}} fields
 in the subject and bodies. Every row is checked first: nothing is queued
 while a row is invalid, unless --skip-invalid. --rate schedules message i
 at start + i*(period/N); 'herald queue run' sends each when it is due.`
-
-// bulkBatchSize is how many messages one enqueue transaction holds.
-const bulkBatchSize = 1000
 
 // maxRowErrors is how many row errors (and, separately, duplicates) are printed.
 const maxRowErrors = 100
@@ -126,40 +122,24 @@ func runBulk(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		return ExitUsage, usagef("no valid rows in %s: nothing queued", f.recipients)
 	}
 
-	batch, err := newBatchID(time.Now())
+	batch, err := core.NewBatchID(time.Now())
 	if err != nil {
 		return ExitFailure, err
 	}
 	summary.Batch = batch
-	q := c.Queue
-	ms := make([]queue.Message, 0, min(bulkBatchSize, len(res.Messages)))
-	for start := 0; start < len(res.Messages); start += bulkBatchSize {
-		end := min(start+bulkBatchSize, len(res.Messages))
-		ms = ms[:0]
-		for _, m := range res.Messages[start:end] {
-			qm := queue.FromRendered(prof.ID, m.Rendered, m.SendAt)
-			qm.Batch = batch
-			ms = append(ms, qm)
-		}
-		if _, err := q.EnqueueBatch(ctx, ms); err != nil {
-			bar.done()
-			if summary.Queued == 0 {
-				return ExitFailure, fmt.Errorf("nothing queued: %w", err)
-			}
-			// Earlier batches are committed: say exactly what is in the queue.
-			if f.jsonOut {
-				writeJSON(env.Stdout, summary)
-			}
-			return ExitFailure, fmt.Errorf("queued %d of %d messages in batch %s, then failed: %w (cancel them with 'herald queue cancel --batch %s', or send them with 'herald queue run')",
-				summary.Queued, len(res.Messages), batch, err, batch)
-		}
-		summary.Queued = end
-		// Drop each rendered message once it is stored, so memory falls as the run goes.
-		for i := start; i < end; i++ {
-			res.Messages[i].Rendered = nil
-		}
-		bar.bar("queueing", end, len(res.Messages))
+	// One transaction for the whole batch: a kill leaves all of it queued
+	// or none of it, so running the command again never sends twice. The
+	// id goes out first, so that whoever kills it can look the batch up.
+	if !f.jsonOut {
+		fmt.Fprintf(env.Stderr, "queueing %d messages as batch %s (all of them or none)\n", len(res.Messages), batch)
 	}
+	if _, err := c.EnqueueBulk(ctx, prof.ID, batch, res.Messages, func(done int) {
+		bar.bar("queueing", done, len(res.Messages))
+	}); err != nil {
+		bar.done()
+		return ExitFailure, fmt.Errorf("nothing queued: %w", err)
+	}
+	summary.Queued = len(res.Messages)
 	bar.done()
 	if f.jsonOut {
 		return ExitOK, writeJSON(env.Stdout, summary)
@@ -218,15 +198,6 @@ func (f *bulkFlags) openRecipients(env Env) (io.Reader, func(), error) {
 		return nil, nil, usagef("--recipients: %v", err)
 	}
 	return file, func() { file.Close() }, nil
-}
-
-// newBatchID returns a batch id such as "bulk-20261124-223000-ab12".
-func newBatchID(now time.Time) (string, error) {
-	var b [2]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("batch id: %w", err)
-	}
-	return "bulk-" + now.Format("20060102-150405") + "-" + hex.EncodeToString(b[:]), nil
 }
 
 // bulkJSON is the --json result of herald bulk.

@@ -65,6 +65,7 @@ Usage:
                                           manage the outbox and send what is due
   herald bulk --profile P --recipients F.csv ...  mail merge: queue one message per CSV row
   herald load --server HOST[:PORT] --messages N --sessions C  load test: messages/s, latency, replies
+  herald repair                           move a damaged herald.db aside and recover what can be read
   herald version                          print the version
   herald help [VERB]                      show help
 
@@ -146,6 +147,8 @@ func run(ctx context.Context, args []string, env Env) (int, error) {
 		return runBulk(ctx, rest, env, dataDir)
 	case "load":
 		return runLoad(ctx, rest, env, dataDir)
+	case "repair":
+		return runRepair(ctx, rest, env, dataDir)
 	case "test", "discover":
 		return runDiagnose(ctx, verb, rest, env, dataDir)
 	case "version", "--version":

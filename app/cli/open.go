@@ -41,7 +41,7 @@ func (e Env) core(ctx context.Context, local string) (*core.Core, error) {
 	}
 	c, err := core.Open(ctx, dir, core.Options{Secrets: e.Secrets})
 	if err != nil {
-		return nil, err
+		return nil, damagedHint(err)
 	}
 	o.c = c
 	return c, nil

@@ -48,6 +48,23 @@ func BenchmarkEnqueue10k(b *testing.B) {
 	}
 }
 
+// BenchmarkEnqueue10kWhole enqueues 10,000 messages as one batch (one
+// transaction, as a bulk run does) and reports messages per second.
+func BenchmarkEnqueue10kWhole(b *testing.B) {
+	ms := benchMessages(b, 10000)
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		q, _ := openQueueB(b)
+		b.StartTimer()
+		start := time.Now()
+		if _, err := q.EnqueueBatchProgress(ctx, ms, nil); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(ms))/time.Since(start).Seconds(), "msgs/s")
+	}
+}
+
 // sinkTarget returns a server to drain to: Postfix's smtp-sink when it is
 // installed (as in .ci/bench), else an in-process go-smtp server.
 func sinkTarget(b *testing.B) (string, int) {

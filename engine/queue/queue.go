@@ -152,6 +152,18 @@ func (q *Queue) EnqueueBatch(ctx context.Context, ms []Message) ([]int64, error)
 	return q.st.EnqueueQueueItems(ctx, q.clock.Now(), items)
 }
 
+// EnqueueBatchProgress is EnqueueBatch for large batches (a bulk run): all
+// messages in one durable transaction, so a crash leaves all of them queued
+// or none; progress, when set, is called with the number written so far
+// every 1,000 messages, before the commit.
+func (q *Queue) EnqueueBatchProgress(ctx context.Context, ms []Message, progress func(done int)) ([]int64, error) {
+	items := make([]store.NewQueueItem, len(ms))
+	for i, m := range ms {
+		items[i] = toNew(m)
+	}
+	return q.st.EnqueueQueueItemsProgress(ctx, q.clock.Now(), items, progress)
+}
+
 // Filter selects items to list.
 type Filter = store.QueueFilter
 

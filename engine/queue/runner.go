@@ -95,6 +95,10 @@ type Runner struct {
 	busy  map[string]bool      // profiles being worked on
 	slow  map[string]time.Time // profiles slowed down until
 	pause bool
+	// fatal is what stopped the current Run (an outcome that could not be
+	// recorded); stopRun cancels that Run.
+	fatal   error
+	stopRun context.CancelCauseFunc
 }
 
 // NewRunner returns a runner over q.
@@ -193,16 +197,27 @@ func (r *Runner) Run(ctx context.Context, untilEmpty bool) error {
 	if _, err := r.q.Recover(ctx, r.o.Owner); err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.mu.Lock()
+	r.fatal, r.stopRun = nil, cancel
+	r.mu.Unlock()
+	com := newCommitter(r.q.st, r.o.Owner, r.q.clock)
+	defer com.close()
 	var wg sync.WaitGroup
 	done := make(chan struct{}, 16)
 	defer wg.Wait()
 	for {
-		started, err := r.dispatch(ctx, &wg, done)
+		if err := r.failure(); err != nil {
+			wg.Wait()
+			return err
+		}
+		started, err := r.dispatch(ctx, &wg, done, com)
 		if err != nil {
 			return err
 		}
 		if untilEmpty && !started && r.idle() {
-			return nil
+			return r.failure()
 		}
 		wait := r.o.Poll
 		if next, ok, err := r.q.st.NextQueueDue(ctx); err == nil && ok {
@@ -212,12 +227,33 @@ func (r *Runner) Run(ctx context.Context, untilEmpty bool) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			wg.Wait()
+			return r.failure()
 		case <-r.kick:
 		case <-done:
 		case <-r.q.clock.After(wait):
 		}
 	}
+}
+
+// fail stops the current Run because err makes further sending unsafe.
+func (r *Runner) fail(err error) {
+	r.mu.Lock()
+	if r.fatal == nil {
+		r.fatal = fmt.Errorf("%w; stopped sending to avoid duplicates", err)
+	}
+	stop := r.stopRun
+	r.mu.Unlock()
+	if stop != nil {
+		stop(err)
+	}
+}
+
+// failure returns what stopped the current Run, or nil.
+func (r *Runner) failure() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fatal
 }
 
 func (r *Runner) idle() bool {
@@ -227,7 +263,7 @@ func (r *Runner) idle() bool {
 }
 
 // dispatch starts a worker for every profile with due items that has none.
-func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan<- struct{}) (bool, error) {
+func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan<- struct{}, com *committer) (bool, error) {
 	r.mu.Lock()
 	paused := r.pause
 	r.mu.Unlock()
@@ -255,7 +291,7 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan<- s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.work(ctx, p)
+			r.work(ctx, p, com)
 			r.mu.Lock()
 			delete(r.busy, p)
 			r.mu.Unlock()
@@ -269,7 +305,7 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan<- s
 }
 
 // work sends the due items of one profile over its sessions.
-func (r *Runner) work(ctx context.Context, profile string) {
+func (r *Runner) work(ctx context.Context, profile string, com *committer) {
 	t, err := r.o.Resolve(ctx, profile)
 	if err != nil {
 		r.holdAll(ctx, profile, err)
@@ -285,7 +321,7 @@ func (r *Runner) work(ctx context.Context, profile string) {
 	if t.Retry != nil {
 		policy = *t.Retry
 	}
-	p := &profileRun{r: r, profile: profile, t: t, policy: policy.normalized(), sec: profileSecrets(t)}
+	p := &profileRun{r: r, com: com, profile: profile, t: t, policy: policy.normalized(), sec: profileSecrets(t)}
 	if t.PerMinute > 0 {
 		p.interval = time.Minute / time.Duration(t.PerMinute)
 	}
@@ -322,9 +358,16 @@ func (r *Runner) holdAll(ctx context.Context, profile string, cause error) {
 	}
 }
 
+// pipelineGroup is how many messages a session pipelines at once. It
+// bounds what a crash can make go out twice: at most two groups per
+// session (the one on the wire and the one whose outcomes are being
+// committed).
+const pipelineGroup = 32
+
 // profileRun is the state shared by one profile's sessions in one round.
 type profileRun struct {
 	r        *Runner
+	com      *committer
 	profile  string
 	t        Target
 	policy   RetryPolicy
@@ -389,6 +432,9 @@ func (p *profileRun) session(ctx context.Context) bool {
 	now := clock.Now()
 	items, err := r.q.st.ClaimQueueItems(ctx, store.QueueClaim{Owner: r.o.Owner, Profile: p.profile, Now: now,
 		LeaseUntil: now.Add(r.o.Lease), Limit: p.t.PerSession})
+	if errors.Is(err, store.ErrReplaced) {
+		r.fail(err)
+	}
 	if err != nil || len(items) == 0 {
 		return false
 	}
@@ -399,46 +445,58 @@ func (p *profileRun) session(ctx context.Context) bool {
 	var pmu sync.Mutex
 	stopRenew := p.renew(ctx, pending, &pmu)
 	defer stopRenew()
-	// Outcomes are recorded in small batches: one durable commit per
-	// message would cap a session at the disk's fsync rate. A crash between
-	// a server's acceptance and the commit makes the message go out again
-	// (at least once, never lost).
+	// Outcomes are recorded one pipelined group at a time, by the run's
+	// committer (one durable commit per message would cap a session at the
+	// disk's fsync rate). A group's outcomes are committed while the next
+	// group is on the wire, and group N+2 is never sent before group N is
+	// durable: a crash makes at most the last two groups of each session
+	// go out again (at least once, never lost).
 	var buf []store.QueueCompletion
-	lastFlush := time.Now()
-	flush := func() {
-		if len(buf) == 0 {
-			return
-		}
-		outs := buf
-		buf = nil
-		lastFlush = time.Now()
-		// Record the outcomes even when ctx has ended: the messages went out.
-		if _, err := r.q.st.CompleteQueueItems(context.WithoutCancel(ctx), r.o.Owner, clock.Now(), outs); err != nil {
-			r.emit(Event{Kind: EventWarning, Profile: p.profile, Text: "could not record the outcome of " + strconv.Itoa(len(outs)) + " message(s): " + err.Error()})
-		}
-		pmu.Lock()
-		for _, o := range outs {
-			delete(pending, o.ID)
-		}
-		pmu.Unlock()
-		for _, o := range outs {
-			r.emit(Event{Kind: EventState, Profile: p.profile, Item: o.ID, State: State(o.State), Text: stateText(o)})
-		}
-	}
-	defer flush()
+	var unsettled []*commit
 	finish := func(it *store.ClaimedQueueItem, out store.QueueCompletion) {
 		buf = append(buf, out)
-		if len(buf) >= 256 || time.Since(lastFlush) >= 100*time.Millisecond || State(out.State) != Sent {
-			flush()
+	}
+	// submit hands the group's outcomes to the committer.
+	submit := func() {
+		if len(buf) > 0 {
+			unsettled = append(unsettled, p.com.submit(buf))
+			buf = nil
 		}
 	}
+	// settle waits until at most keep commits are outstanding; false means
+	// one failed and the run is stopping.
+	settle := func(keep int) bool {
+		ok := true
+		for len(unsettled) > keep {
+			cm := unsettled[0]
+			unsettled = unsettled[1:]
+			<-cm.done
+			if cm.err != nil {
+				r.fail(cm.err)
+				ok = false
+				continue
+			}
+			pmu.Lock()
+			for _, o := range cm.outs {
+				delete(pending, o.ID)
+			}
+			pmu.Unlock()
+			for _, o := range cm.outs {
+				r.emit(Event{Kind: EventState, Profile: p.profile, Item: o.ID, State: State(o.State), Text: stateText(o)})
+			}
+		}
+		return ok
+	}
+	defer func() {
+		submit()
+		settle(0)
+	}()
 	// release hands claimed items back untouched (no attempt, last failure
 	// kept): due at next, or now.
 	release := func(its []*store.ClaimedQueueItem, next time.Time) {
 		if len(its) == 0 {
 			return
 		}
-		flush()
 		state := Queued
 		if now := clock.Now(); next.After(now) {
 			state = Deferred
@@ -483,17 +541,10 @@ func (p *profileRun) session(ctx context.Context) bool {
 		}()
 		defer rec.Finish()
 	}
-	c, err := transport.Dial(ctx, cfg)
-	for _, fb := range p.t.Fallbacks {
-		var te *transport.Error
-		if err == nil || !errors.As(err, &te) || te.Stage != transport.StageConnect || ctx.Err() != nil {
-			break
-		}
-		r.emit(Event{Kind: EventSession, Profile: p.profile, Text: fmt.Sprintf("%s:%d unreachable (%v): trying the fallback %s:%d", cfg.Host, cfg.Port, err, fb.Host, fb.Port)})
-		fb.Transcript = cfg.Transcript
-		cfg = fb
-		c, err = transport.Dial(ctx, cfg)
-	}
+	dial := func(cfg transport.Config) (*transport.Client, error) { return transport.Dial(ctx, cfg) }
+	c, cfg, err := transport.WithFallbacks(ctx, cfg, p.t.Fallbacks, dial, func(from, to transport.Config, err error) {
+		r.emit(Event{Kind: EventSession, Profile: p.profile, Text: fmt.Sprintf("%s:%d unreachable (%v): trying the fallback %s:%d", from.Host, from.Port, err, to.Host, to.Port)})
+	})
 	if err != nil {
 		var te *transport.Error
 		if errors.As(err, &te) && te.Kind == transport.KindCanceled {
@@ -508,7 +559,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 	// Without a per-minute limit, messages go in groups that the session
 	// pipelines (each body and final dot with the next message's commands);
 	// with one, one at a time.
-	group := 32
+	group := pipelineGroup
 	if p.interval > 0 {
 		group = 1
 	}
@@ -547,8 +598,15 @@ func (p *profileRun) session(ctx context.Context) bool {
 			}
 			envs, bodies, sent = append(envs, transport.Envelope{From: it.From, To: to}), append(bodies, body), append(sent, it)
 		}
+		submit()
 		if len(sent) == 0 {
 			continue
+		}
+		// Group N+2 goes out only once group N is durable.
+		if !settle(1) {
+			release(sent, time.Time{})
+			giveBack(i, time.Time{})
+			return false
 		}
 		results, _ := c.SendMany(ctx, envs, bodies)
 		var slowed time.Time
@@ -571,6 +629,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 			}
 			finish(it, out)
 		}
+		submit()
 		release(notSent, slowed)
 		if !slowed.IsZero() {
 			giveBack(i, slowed)

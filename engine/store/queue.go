@@ -258,6 +258,14 @@ func fromNs(v int64) time.Time {
 // EnqueueQueueItems stores the items durably in one transaction and returns
 // their ids in order. Nothing is stored when one item is invalid.
 func (s *Store) EnqueueQueueItems(ctx context.Context, now time.Time, items []NewQueueItem) ([]int64, error) {
+	return s.EnqueueQueueItemsProgress(ctx, now, items, nil)
+}
+
+// EnqueueQueueItemsProgress is EnqueueQueueItems for large batches: the
+// whole batch is still one transaction (all rows or none, even if the
+// process dies half-way), and progress, when set, is called with the
+// number of items written every 1,000 items (before the commit).
+func (s *Store) EnqueueQueueItemsProgress(ctx context.Context, now time.Time, items []NewQueueItem, progress func(done int)) ([]int64, error) {
 	for i, it := range items {
 		switch {
 		case strings.TrimSpace(it.Profile) == "":
@@ -315,9 +323,15 @@ func (s *Store) EnqueueQueueItems(ctx context.Context, now time.Time, items []Ne
 			}
 		}
 		ids = append(ids, id)
+		if progress != nil && len(ids)%1000 == 0 {
+			progress(len(ids))
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("enqueue: commit: %w", err)
+	}
+	if err := s.CheckFiles(); err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
 	}
 	return ids, nil
 }
@@ -476,6 +490,9 @@ func (s *Store) ClaimQueueItems(ctx context.Context, c QueueClaim) ([]ClaimedQue
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("claim queue items: commit: %w", err)
 	}
+	if err := s.CheckFiles(); err != nil {
+		return nil, fmt.Errorf("claim queue items: %w", err)
+	}
 	return out, nil
 }
 
@@ -558,6 +575,9 @@ func (s *Store) CompleteQueueItems(ctx context.Context, owner string, now time.T
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("complete queue items: commit: %w", err)
+	}
+	if err := s.CheckFiles(); err != nil {
+		return nil, fmt.Errorf("complete queue items: %w", err)
 	}
 	return lost, nil
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 )
@@ -25,10 +26,27 @@ var ErrNotFound = errors.New("not found")
 // Herald whose schema this code does not know.
 var ErrSchemaTooNew = errors.New("database schema is newer than this version of Herald")
 
+// ErrReplaced is wrapped by the errors of writes made after the database
+// file, or its write-ahead log (the -wal file beside it), was deleted,
+// moved or replaced while the store was open: what is committed from then
+// on goes to a file nobody will read again, so a caller that records what
+// it did (the queue runner) must stop.
+var ErrReplaced = errors.New("the database file was removed or replaced under Herald")
+
 // Store is an open Herald database. It is safe for concurrent use.
 type Store struct {
 	db   *sql.DB
 	path string
+	// pin is a connection held open for the store's life: SQLite deletes
+	// the -wal file when its last connection closes, and the identity
+	// check below needs the same -wal file for as long as the store is
+	// open. Holding it also keeps the files' inodes from being reused.
+	pin *sql.Conn
+	// dbInfo and walInfo identify the files opened (nil walInfo: none seen).
+	dbInfo, walInfo os.FileInfo
+
+	mu       sync.Mutex
+	replaced error // set once the files were found replaced; sticky
 }
 
 // pragmas are applied by the driver to every pooled connection, because
@@ -79,13 +97,82 @@ func openWith(path string, steps []migration) (*Store, error) {
 	ctx := context.Background()
 	if err := s.checkPragmas(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", abs, err)
+		return nil, damaged(abs, err, "open store %s: %w", abs, err)
+	}
+	// Check the file before migrating writes anything into it.
+	if err := quickCheck(ctx, db); err != nil {
+		db.Close()
+		return nil, damaged(abs, err, "open store %s: %w", abs, err)
 	}
 	if err := migrate(ctx, db, steps); err != nil {
+		db.Close()
+		return nil, damaged(abs, err, "open store %s: %w", abs, err)
+	}
+	if err := s.pinFiles(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", abs, err)
 	}
 	return s, nil
+}
+
+// pinFiles holds a connection open and notes which files it opened.
+func (s *Store) pinFiles(ctx context.Context) error {
+	pin, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("hold a connection: %w", err)
+	}
+	// A read makes SQLite open (or create) the -wal file on this connection.
+	var v int
+	if err := pin.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		pin.Close()
+		return fmt.Errorf("hold a connection: %w", err)
+	}
+	if s.dbInfo, err = os.Stat(s.path); err != nil {
+		pin.Close()
+		return fmt.Errorf("stat: %w", err)
+	}
+	s.pin = pin
+	if fi, err := os.Stat(s.path + "-wal"); err == nil {
+		s.walInfo = fi
+	}
+	return nil
+}
+
+// CheckFiles returns an error wrapping ErrReplaced when the database file
+// or its -wal file is no longer the one the store opened (deleted, moved,
+// or replaced by another file). The store's writes call it after each
+// commit of the outbox; it costs two stat calls. When only the -wal file
+// was deleted, it first copies what the lost file held into the database
+// file (a checkpoint through the connection that still has it open), so
+// what was committed is not lost; the error says whether that worked.
+func (s *Store) CheckFiles() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.replaced != nil {
+		return s.replaced
+	}
+	if s.dbInfo == nil {
+		return nil
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil || !os.SameFile(fi, s.dbInfo) {
+		s.replaced = fmt.Errorf("store %s: %w (the file at that path is gone or is another file; what Herald recorded since may be lost: restart Herald, and check the outbox before sending again)", s.path, ErrReplaced)
+		return s.replaced
+	}
+	if s.walInfo == nil {
+		return nil
+	}
+	wi, err := os.Stat(s.path + "-wal")
+	if err == nil && os.SameFile(wi, s.walInfo) {
+		return nil
+	}
+	what := "saved into the database file"
+	if _, err := s.pin.ExecContext(context.Background(), "PRAGMA wal_checkpoint(FULL)"); err != nil {
+		what = "possibly lost (" + err.Error() + ")"
+	}
+	s.replaced = fmt.Errorf("store %s: %w (its write-ahead log %s was deleted or replaced; what was recorded in it was %s; restart Herald before sending again)",
+		s.path, ErrReplaced, filepath.Base(s.path)+"-wal", what)
+	return s.replaced
 }
 
 // dsn builds a SQLite URI for an absolute path: the path is escaped so that
@@ -127,6 +214,9 @@ func (s *Store) checkPragmas(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.pin != nil {
+		s.pin.Close()
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", s.path, err)
 	}

@@ -160,6 +160,7 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 			w.Flush()
 		}()
 	}
+	started := time.Now()
 	res := transport.Send(ctx, cfg, env2, bytes.NewReader(raw))
 	if f.prof != nil && !f.set["server"] {
 		// The profile's fallbacks, in order, while the server is unreachable.
@@ -174,6 +175,7 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 	}
 	rec.Finish()
 	wg.Wait()
+	f.recordSend(ctx, env, dataDir, cfg, env2, raw, res, rec, started)
 
 	code := exitCode(res)
 	if f.jsonOut {

@@ -351,6 +351,11 @@ func (l *Log) convert(s SessionRecord) (store.HistorySession, []store.HistoryEnt
 			} else {
 				e.Body = m.Body
 			}
+			if len(e.Body) > 0 && e.Body[len(e.Body)-1] != '\n' {
+				// The wire ends the last line as SMTP requires; keep what went.
+				e.Body = append(e.Body[:len(e.Body):len(e.Body)], '\r', '\n')
+			}
+			e.Size = int64(len(e.Body))
 		}
 		state, errText := m.State, m.Error
 		if r := m.Result; r != nil {

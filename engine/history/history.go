@@ -146,8 +146,12 @@ type MessageRecord struct {
 	From string
 	To   []string
 	// Body is the complete message as sent; nil keeps none (then Export
-	// has nothing to give).
+	// has nothing to give), unless BodyFromOutbox is set.
 	Body []byte
+	// BodyFromOutbox, with Body nil and QueueItem set, copies the body from
+	// the outbox's stored copy (for messages too large to be claimed with
+	// their body). Record reads it while the outbox item still exists.
+	BodyFromOutbox bool
 	// Result is the transport's outcome for this message; nil when the
 	// session failed before it (SessionRecord.Err then says why).
 	Result *transport.Result
@@ -208,6 +212,9 @@ type Record struct {
 // Record stores one finished session and its messages in one transaction
 // and returns the messages' record ids, in order.
 func (l *Log) Record(ctx context.Context, s SessionRecord) ([]int64, error) {
+	if err := l.loadOutboxBodies(ctx, s.Messages); err != nil {
+		return nil, err
+	}
 	sess, msgs := l.convert(s)
 	if err := l.st.AddHistory(ctx, &sess, msgs); err != nil {
 		return nil, fmt.Errorf("record history: %w", err)
@@ -217,6 +224,29 @@ func (l *Log) Record(ctx context.Context, s SessionRecord) ([]int64, error) {
 		ids[i] = msgs[i].ID
 	}
 	return ids, nil
+}
+
+// loadOutboxBodies fills in the bodies asked for with BodyFromOutbox. The
+// caller's slice is modified; a body the outbox no longer has stays nil.
+func (l *Log) loadOutboxBodies(ctx context.Context, ms []MessageRecord) error {
+	for i := range ms {
+		m := &ms[i]
+		if m.Body != nil || !m.BodyFromOutbox || m.QueueItem == 0 {
+			continue
+		}
+		r, err := l.st.OpenQueueBody(ctx, m.QueueItem)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("record history: %w", err)
+		}
+		m.Body, err = io.ReadAll(r)
+		if err != nil {
+			return fmt.Errorf("record history: read the body of outbox item %d: %w", m.QueueItem, err)
+		}
+	}
+	return nil
 }
 
 // RecordSession is Record under the name front ends use for a direct send.
@@ -229,6 +259,22 @@ func (l *Log) RecordSession(ctx context.Context, s SessionRecord) ([]int64, erro
 // only when Options.Backlog sessions are already waiting to be written, or
 // until ctx ends (then the record is lost and ctx's error returned). Write
 // errors go to Options.OnError. Close writes what is pending.
+//
+// The outbox runner calls it once per session, after the session ended
+// (also when Dial failed), with: Started (before Dial) and Finished; the
+// profile's id and name; Server as "host:port" of the server finally used
+// (after fallbacks); TLS from the client's TLSInfo; Err = the Dial error
+// when the session never opened; Transcript = the session recorder's
+// events (the runner must then always record a transcript, with the
+// password added as a secret) and Redact = its own scrub. Messages: one per
+// item that got an outcome (not the ones handed back untried), each with
+// Queued = the item's creation time, Started = when its group went out,
+// Finished = when its outcome was known, MessageID, Subject, From, To (the
+// addresses sent to), Body = the claimed body (or BodyFromOutbox for a body
+// too large to be claimed inline), Result = its transport result (nil when
+// the session failed), State = QueueState(completion), Error = the
+// completion's error, Attempt = attempts before this one + 1, QueueItem = the
+// item id. The session slice must not be changed after the call.
 func (l *Log) RecordQueued(ctx context.Context, s SessionRecord) error {
 	l.mu.Lock()
 	if l.shut {
@@ -405,6 +451,29 @@ func (l *Log) convert(s SessionRecord) (store.HistorySession, []store.HistoryEnt
 		msgs[i] = e
 	}
 	return sess, msgs
+}
+
+// QueueState maps the outbox's outcome of one attempt onto a history state:
+// a message sent with some recipients refused for good is Partial. ok is
+// false when the completion is no delivery attempt (an item handed back
+// untried), which is not recorded.
+func QueueState(out store.QueueCompletion) (st State, ok bool) {
+	switch out.State {
+	case store.QueueSent:
+		for _, r := range out.Rcpts {
+			if r.State == store.RcptRejected {
+				return Partial, true
+			}
+		}
+		return Sent, true
+	case store.QueueDeferred:
+		return Deferred, out.Attempted || out.Code != 0
+	case store.QueueFailed:
+		return Failed, true
+	case store.QueueUnknown:
+		return Unknown, true
+	}
+	return "", false
 }
 
 // stateOf derives a message's state from a transport result. A temporary

@@ -408,3 +408,51 @@ func TestParseState(t *testing.T) {
 		t.Error(`ParseState("queued") succeeded`)
 	}
 }
+
+func TestBodyFromOutbox(t *testing.T) {
+	l, st := openLog(t, history.Options{})
+	ctx := context.Background()
+	body := append(msg("Big one", "b@c.test"), bytes.Repeat([]byte("0123456789abcdef\r\n"), 8000)...)
+	ids, err := st.EnqueueQueueItems(ctx, time.Now(), []store.NewQueueItem{{Profile: "p", From: "a@b.test", To: []string{"b@c.test"},
+		MessageID: "<Big-one@herald.test>", Subject: "Big one", Body: body}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := l.Record(ctx, history.SessionRecord{Profile: "p", Messages: []history.MessageRecord{
+		{From: "a@b.test", To: []string{"b@c.test"}, QueueItem: ids[0], BodyFromOutbox: true, State: history.Sent},
+		{From: "a@b.test", To: []string{"b@c.test"}, QueueItem: ids[0] + 1, BodyFromOutbox: true, State: history.Sent},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := l.Export(ctx, rec[0], &out); err != nil || !bytes.Equal(out.Bytes(), body) {
+		t.Fatalf("export of a body copied from the outbox: %d bytes, %v; want %d", out.Len(), err, len(body))
+	}
+	if r, _ := l.Get(ctx, rec[0]); r.Subject != "Big one" || r.Size != int64(len(body)) {
+		t.Errorf("record = %+v", r)
+	}
+	if err := l.Export(ctx, rec[1], &out); !errors.Is(err, history.ErrNotFound) {
+		t.Errorf("export of a message whose outbox item is gone: %v, want ErrNotFound", err)
+	}
+}
+
+func TestQueueState(t *testing.T) {
+	for _, c := range []struct {
+		out  store.QueueCompletion
+		want history.State
+		ok   bool
+	}{
+		{store.QueueCompletion{State: store.QueueSent, Attempted: true}, history.Sent, true},
+		{store.QueueCompletion{State: store.QueueSent, Attempted: true, Rcpts: []store.RcptUpdate{{State: store.RcptAccepted}, {State: store.RcptRejected}}}, history.Partial, true},
+		{store.QueueCompletion{State: store.QueueDeferred, Attempted: true}, history.Deferred, true},
+		{store.QueueCompletion{State: store.QueueDeferred, Code: 421}, history.Deferred, true}, // rate limited: tried, no attempt counted
+		{store.QueueCompletion{State: store.QueueFailed, Attempted: true}, history.Failed, true},
+		{store.QueueCompletion{State: store.QueueUnknown, Attempted: true}, history.Unknown, true},
+		{store.QueueCompletion{State: store.QueueQueued}, "", false},
+	} {
+		if st, ok := history.QueueState(c.out); st != c.want || ok != c.ok {
+			t.Errorf("QueueState(%+v) = %q, %v; want %q, %v", c.out, st, ok, c.want, c.ok)
+		}
+	}
+}

@@ -95,6 +95,8 @@ func BenchmarkHistorySearch100k(b *testing.B) {
 		{"recipient-substring", history.Query{Search: "rcpt77777@"}, 1},
 		{"recipient-domain-page", history.Query{Search: "@customer512.example"}, 50},
 		{"no-match", history.Query{Search: "nobody-at-all"}, 0},
+		{"matches-all-page", history.Query{Search: "example.org"}, 50},
+		{"matches-half-profile", history.Query{Search: "invoice", Profile: "p3"}, 50},
 		{"profile-state-range", history.Query{Profile: "p3", States: []history.State{history.Failed},
 			Since: now.AddDate(0, 0, -20), Until: now.AddDate(0, 0, -10)}, 50},
 		{"profile-state-range-search", history.Query{Profile: "p3", States: []history.State{history.Failed},

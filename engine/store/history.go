@@ -19,9 +19,12 @@ import (
 //
 // A session's transcript is stored once, in history_sessions, and every
 // message the session carried refers to it, so an outbox session of
-// thousands of messages costs one transcript. Bodies, recipients and the
-// search text live in their own tables so that listing and searching read
-// narrow rows; they go with their message (ON DELETE CASCADE).
+// thousands of messages costs one transcript. Bodies and recipients live in
+// their own tables so that listing reads narrow rows; they go with their
+// message (ON DELETE CASCADE). The search text lives in a narrow table in
+// newest-first order with the profile and state, so that a text search scans
+// it without touching the messages and stops once a page is full; the purges
+// delete its rows with their messages.
 const historySchema = `
 CREATE TABLE history_sessions (
 	id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -80,9 +83,13 @@ CREATE TABLE history_bodies (
 	body       BLOB    NOT NULL              -- codec byte + data
 );
 CREATE TABLE history_search (
-	id  INTEGER PRIMARY KEY REFERENCES history_messages (id) ON DELETE CASCADE,
-	txt TEXT    NOT NULL                     -- lower-cased from, recipients, subject, message id
-);
+	finished_ns INTEGER NOT NULL,            -- as history_messages: newest-first scans stop at a page
+	id          INTEGER NOT NULL,            -- history_messages.id; deleted with it by the purges
+	profile     TEXT    NOT NULL,
+	state       TEXT    NOT NULL,
+	txt         TEXT    NOT NULL,            -- lower-cased from, recipients, subject, message id
+	PRIMARY KEY (finished_ns, id)
+) WITHOUT ROWID;
 `
 
 // Blob codecs: the first byte of a stored body or transcript.
@@ -201,11 +208,21 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-func (f HistoryFilter) where() (string, []any) {
+// from returns the FROM clause, the WHERE clause and its arguments, and the
+// ORDER BY columns for f. With a text search the narrow search table s
+// drives the scan (CROSS JOIN keeps it the outer loop, in its key order)
+// and carries the profile, state and time filters.
+func (f HistoryFilter) from(needMessages bool) (from, where string, args []any, order string) {
+	t := "m"
+	from = " FROM history_messages m"
 	var conds []string
-	var args []any
 	if f.Search != "" {
-		conds = append(conds, `m.id IN (SELECT id FROM history_search WHERE txt LIKE ? ESCAPE '\')`)
+		t = "s"
+		from = " FROM history_search s"
+		if needMessages || f.Recipient != "" || f.Sender != "" || f.Subject != "" || f.SessionID != 0 || f.QueueItem != 0 {
+			from += " CROSS JOIN history_messages m ON m.id = s.id"
+		}
+		conds = append(conds, `s.txt LIKE ? ESCAPE '\'`)
 		args = append(args, "%"+likeEscape(f.Search)+"%")
 	}
 	for _, c := range []struct{ col, v string }{{"m.rcpts", f.Recipient}, {"m.mail_from", f.Sender}, {"m.subject", f.Subject}} {
@@ -215,21 +232,21 @@ func (f HistoryFilter) where() (string, []any) {
 		}
 	}
 	if f.Profile != "" {
-		conds = append(conds, "m.profile = ?")
+		conds = append(conds, t+".profile = ?")
 		args = append(args, f.Profile)
 	}
 	if len(f.States) > 0 {
-		conds = append(conds, "m.state IN (?"+strings.Repeat(", ?", len(f.States)-1)+")")
+		conds = append(conds, t+".state IN (?"+strings.Repeat(", ?", len(f.States)-1)+")")
 		for _, s := range f.States {
 			args = append(args, s)
 		}
 	}
 	if !f.Since.IsZero() {
-		conds = append(conds, "m.finished_ns >= ?")
+		conds = append(conds, t+".finished_ns >= ?")
 		args = append(args, f.Since.UnixNano())
 	}
 	if !f.Until.IsZero() {
-		conds = append(conds, "m.finished_ns < ?")
+		conds = append(conds, t+".finished_ns < ?")
 		args = append(args, f.Until.UnixNano())
 	}
 	if f.SessionID != 0 {
@@ -241,13 +258,13 @@ func (f HistoryFilter) where() (string, []any) {
 		args = append(args, f.QueueItem)
 	}
 	if f.Before != nil {
-		conds = append(conds, "(m.finished_ns < ? OR (m.finished_ns = ? AND m.id < ?))")
-		args = append(args, f.Before.FinishedNs, f.Before.FinishedNs, f.Before.ID)
+		conds = append(conds, "("+t+".finished_ns, "+t+".id) < (?, ?)")
+		args = append(args, f.Before.FinishedNs, f.Before.ID)
 	}
-	if len(conds) == 0 {
-		return "", nil
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
 	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return from, where, args, " ORDER BY " + t + ".finished_ns DESC, " + t + ".id DESC"
 }
 
 // encodeBlob stores b raw when small, deflated otherwise.
@@ -361,7 +378,7 @@ func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []His
 		return fmt.Errorf("add history: %w", err)
 	}
 	defer insBody.Close()
-	insSearch, err := tx.PrepareContext(ctx, `INSERT INTO history_search (id, txt) VALUES (?, ?)`)
+	insSearch, err := tx.PrepareContext(ctx, `INSERT INTO history_search (finished_ns, id, profile, state, txt) VALUES (?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("add history: %w", err)
 	}
@@ -401,7 +418,7 @@ func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []His
 				return fmt.Errorf("add history: message %d: body: %w", i, err)
 			}
 		}
-		if _, err := insSearch.ExecContext(ctx, m.ID, m.Search); err != nil {
+		if _, err := insSearch.ExecContext(ctx, ns(m.Finished), m.ID, m.Profile, m.State, m.Search); err != nil {
 			return fmt.Errorf("add history: message %d: search text: %w", i, err)
 		}
 	}
@@ -433,14 +450,13 @@ func scanHistory(r rowScanner, m *HistoryEntry) error {
 // ListHistory returns the messages f selects, newest first (by finish time,
 // then id), without recipients' outcomes or bodies.
 func (s *Store) ListHistory(ctx context.Context, f HistoryFilter) ([]HistoryEntry, error) {
-	where, args := f.where()
+	from, where, args, order := f.from(true)
 	limit := f.Limit
 	if limit <= 0 {
 		limit = -1
 	}
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+historyColumns+` FROM history_messages m`+where+`
-		ORDER BY m.finished_ns DESC, m.id DESC LIMIT ?`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+historyColumns+from+where+order+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list history: %w", err)
 	}
@@ -462,9 +478,9 @@ func (s *Store) ListHistory(ctx context.Context, f HistoryFilter) ([]HistoryEntr
 // CountHistory counts the messages f selects (Before and Limit ignored).
 func (s *Store) CountHistory(ctx context.Context, f HistoryFilter) (int, error) {
 	f.Before, f.Limit = nil, 0
-	where, args := f.where()
+	from, where, args, _ := f.from(false)
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM history_messages m`+where, args...).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*)`+from+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count history: %w", err)
 	}
 	return n, nil
@@ -557,7 +573,7 @@ func deleteOrphanSessions(ctx context.Context, tx *sql.Tx) error {
 // their bodies, recipients and sessions left without messages) and returns
 // how many messages went.
 func (s *Store) DeleteHistoryBefore(ctx context.Context, t time.Time) (int64, error) {
-	return s.deleteHistory(ctx, "delete history", `DELETE FROM history_messages WHERE finished_ns < ?`, t.UnixNano())
+	return s.deleteHistory(ctx, "delete history", HistoryCursor{FinishedNs: t.UnixNano()})
 }
 
 // TrimHistory keeps the newest keep messages and removes the rest,
@@ -566,17 +582,34 @@ func (s *Store) TrimHistory(ctx context.Context, keep int) (int64, error) {
 	if keep < 0 {
 		return 0, fmt.Errorf("trim history: negative count %d", keep)
 	}
-	return s.deleteHistory(ctx, "trim history", `DELETE FROM history_messages WHERE id IN
-		(SELECT id FROM history_messages ORDER BY finished_ns DESC, id DESC LIMIT -1 OFFSET ?)`, keep)
+	if keep == 0 {
+		return s.deleteHistory(ctx, "trim history", HistoryCursor{FinishedNs: 1<<63 - 1})
+	}
+	// The oldest message kept: everything before it goes.
+	var c HistoryCursor
+	err := s.db.QueryRowContext(ctx, `SELECT finished_ns, id FROM history_messages
+		ORDER BY finished_ns DESC, id DESC LIMIT 1 OFFSET ?`, keep-1).Scan(&c.FinishedNs, &c.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil // fewer than keep
+	}
+	if err != nil {
+		return 0, fmt.Errorf("trim history: %w", err)
+	}
+	return s.deleteHistory(ctx, "trim history", c)
 }
 
-func (s *Store) deleteHistory(ctx context.Context, what, query string, arg any) (int64, error) {
+// deleteHistory removes the messages before position c (newest-first
+// order), their search rows, and the sessions left without messages.
+func (s *Store) deleteHistory(ctx context.Context, what string, c HistoryCursor) (int64, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("%s: begin: %w", what, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, query, arg)
+	if _, err := tx.ExecContext(ctx, `DELETE FROM history_search WHERE (finished_ns, id) < (?, ?)`, c.FinishedNs, c.ID); err != nil {
+		return 0, fmt.Errorf("%s: search rows: %w", what, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM history_messages WHERE (finished_ns, id) < (?, ?)`, c.FinishedNs, c.ID)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
 	}

@@ -124,6 +124,13 @@ func BenchmarkHistorySearch100k(b *testing.B) {
 			}
 		}
 	})
+	b.Run("daily-30-days-all-profiles", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := log.Daily(ctx, now.AddDate(0, 0, -30), ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("daily-30-days", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := log.Daily(ctx, now.AddDate(0, 0, -30), "p3"); err != nil {

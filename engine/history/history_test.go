@@ -190,6 +190,9 @@ func TestQueries(t *testing.T) {
 		"date range":          {history.Query{Since: base.Add(30 * time.Minute), Until: base.Add(3 * time.Hour)}, 2},
 		"range+profile+state": {history.Query{Profile: "work", States: []history.State{history.Sent}, Since: base, Until: base.Add(time.Minute)}, 1},
 		"no match":            {history.Query{Search: "zebra"}, 0},
+		"search+profile":      {history.Query{Search: "example", Profile: "home"}, 2},
+		"search+state+range":  {history.Query{Search: "example", States: []history.State{history.Sent}, Since: base.Add(time.Minute)}, 1},
+		"search+recipient":    {history.Query{Search: "photos", Recipient: "bob"}, 1},
 	} {
 		if got := count(c.q); got != c.want {
 			t.Errorf("%s: %d records, want %d", name, got, c.want)
@@ -216,6 +219,25 @@ func TestQueries(t *testing.T) {
 	}
 	if got := strings.Join(seen, "|"); got != "More photos|Photos|Lunch|Budget 100% final" {
 		t.Errorf("pages gave %s", got)
+	}
+	// The same through the search table.
+	seen = nil
+	q = history.Query{Search: "example", Limit: 1}
+	for pages := 0; ; pages++ {
+		p, err := l.List(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range p.Records {
+			seen = append(seen, r.Subject)
+		}
+		if p.Next == "" || pages > 5 {
+			break
+		}
+		q.Cursor = p.Next
+	}
+	if got := strings.Join(seen, "|"); got != "More photos|Photos|Lunch|Budget 100% final" {
+		t.Errorf("search pages gave %s", got)
 	}
 	if _, err := l.List(ctx, history.Query{Cursor: "nonsense"}); err == nil {
 		t.Error("a bad cursor was accepted")
@@ -271,6 +293,14 @@ func TestRetentionAndPurge(t *testing.T) {
 	if err != nil || p.Records != 3 || total() != 3 {
 		t.Fatalf("keep 3 messages: %+v, %v; %d left", p, err, total())
 	}
+	for _, tb := range []string{"history_sessions", "history_bodies", "history_rcpts", "history_search"} {
+		if got := rows(tb); got != 3 {
+			t.Errorf("%s has %d rows after the trim, want 3", tb, got)
+		}
+	}
+	if n, err := l.Count(ctx, history.Query{Search: "c@d.test"}); err != nil || n != 3 {
+		t.Errorf("search after the trim counts %d, %v; want 3", n, err)
+	}
 	// Left: days 0 (failed), 1 and 2 (sent); only the failure keeps its transcript.
 	if p.Transcripts != 2 {
 		t.Errorf("%d transcripts dropped, want 2", p.Transcripts)
@@ -284,6 +314,9 @@ func TestRetentionAndPurge(t *testing.T) {
 		if kept := full.Transcript != nil; kept != (r.State == history.Failed) {
 			t.Errorf("%s (%s): transcript kept %v", r.Subject, r.State, kept)
 		}
+	}
+	if p, err := l.ApplyRetention(ctx, history.Retention{KeepMessages: 5}); err != nil || p.Records != 0 || total() != 3 {
+		t.Errorf("keeping more than there is removed %+v, %v", p, err)
 	}
 	if _, err := l.ApplyRetention(ctx, history.Retention{KeepDays: -1}); err == nil {
 		t.Error("a negative retention was accepted")

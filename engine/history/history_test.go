@@ -355,6 +355,10 @@ func TestDaily(t *testing.T) {
 	if got != want {
 		t.Errorf("daily:\n got %s\nwant %s", got, want)
 	}
+	days, err = l.Daily(ctx, day.Add(90*time.Minute), "a")
+	if err != nil || len(days) != 2 || !days[0].Day.Equal(day) || days[0].Sent != 2 || days[0].MedianToSend != 3*time.Second {
+		t.Errorf("daily from 01:30: %+v, %v", days, err)
+	}
 	days, err = l.Daily(ctx, day, "b")
 	if err != nil || len(days) != 1 || days[0].Deferred != 1 {
 		t.Errorf("daily for b: %+v, %v", days, err)

@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -10,7 +11,7 @@ import (
 type Day struct {
 	// Day is local midnight (Options.Location) starting the day.
 	Day time.Time `json:"day"`
-	// Profile is the profile id, ProfileName its latest name that day.
+	// Profile is the profile id, ProfileName its most recent name.
 	Profile     string `json:"profile"`
 	ProfileName string `json:"profile_name,omitempty"`
 	// Sent counts messages accepted for every recipient; Partial those
@@ -32,70 +33,50 @@ type Day struct {
 // at or after since, for one profile or all (""), oldest day first and
 // profiles in id order within a day. Days without records are left out.
 func (l *Log) Daily(ctx context.Context, since time.Time, profile string) ([]Day, error) {
-	ts, err := l.st.HistoryTimings(ctx, since, profile)
+	oldest, newest, ok, err := l.st.HistoryRange(ctx, since)
+	if err != nil || !ok {
+		return nil, err
+	}
+	loc := l.o.Location
+	midnight := func(t time.Time) time.Time {
+		t = t.In(loc)
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+	}
+	// Local midnights from the first record's day to the day after the
+	// last; the first bound is since itself when that is later.
+	bounds := []time.Time{midnight(oldest)}
+	for d := bounds[0]; !d.After(newest); {
+		d = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc)
+		bounds = append(bounds, d)
+	}
+	starts := append([]time.Time(nil), bounds...)
+	if bounds[0].Before(since) {
+		bounds[0] = since
+	}
+	rows, err := l.st.HistoryDaily(ctx, bounds, profile, []string{string(Sent), string(Partial)})
 	if err != nil {
 		return nil, err
 	}
-	type key struct {
-		day     time.Time
-		profile string
-	}
-	idx := map[key]int{}
-	var days []Day
-	var waits [][]time.Duration
-	loc := l.o.Location
-	for _, t := range ts {
-		f := t.Finished.In(loc)
-		k := key{time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc), t.Profile}
-		i, ok := idx[k]
-		if !ok {
-			i = len(days)
-			idx[k] = i
-			days = append(days, Day{Day: k.day, Profile: t.Profile})
-			waits = append(waits, nil)
-		}
-		d := &days[i]
-		if t.ProfileName != "" {
-			d.ProfileName = t.ProfileName
-		}
-		switch State(t.State) {
-		case Sent:
-			d.Sent++
-		case Partial:
-			d.Partial++
-		case Deferred:
-			d.Deferred++
-		case Failed:
-			d.Failed++
-		default:
-			d.Unknown++
-		}
-		if s := State(t.State); s == Sent || s == Partial {
-			waits[i] = append(waits[i], t.Finished.Sub(t.Queued))
-		}
-	}
-	for i := range days {
-		if w := waits[i]; len(w) > 0 {
-			slices.Sort(w)
-			m := w[len(w)/2]
-			if len(w)%2 == 0 {
-				m = (w[len(w)/2-1] + w[len(w)/2]) / 2
+	days := make([]Day, 0, len(rows))
+	for _, r := range rows {
+		d := Day{Day: starts[r.Day], Profile: r.Profile, ProfileName: r.ProfileName,
+			Sent: r.Counts[string(Sent)], Partial: r.Counts[string(Partial)], Deferred: r.Counts[string(Deferred)],
+			Failed: r.Counts[string(Failed)], MedianToSend: r.MedianWait}
+		for st, n := range r.Counts {
+			switch State(st) {
+			case Sent, Partial, Deferred, Failed:
+			default:
+				d.Unknown += n
 			}
-			days[i].MedianToSend = m
-			days[i].MedianToSendMs = float64(m.Microseconds()) / 1000
 		}
+		d.MedianToSendMs = float64(d.MedianToSend.Microseconds()) / 1000
+		days = append(days, d)
 	}
 	slices.SortStableFunc(days, func(a, b Day) int {
 		if c := a.Day.Compare(b.Day); c != 0 {
 			return c
 		}
-		switch {
-		case a.Profile < b.Profile:
-			return -1
-		case a.Profile > b.Profile:
-			return 1
-		}
-		return 0
+		return strings.Compare(a.Profile, b.Profile)
 	})
 	return days, nil
 }

@@ -87,6 +87,7 @@ CREATE TABLE history_search (
 	id          INTEGER NOT NULL,            -- history_messages.id; deleted with it by the purges
 	profile     TEXT    NOT NULL,
 	state       TEXT    NOT NULL,
+	queued_ns   INTEGER NOT NULL,            -- for the daily statistics
 	txt         TEXT    NOT NULL,            -- lower-cased from, recipients, subject, message id
 	PRIMARY KEY (finished_ns, id)
 ) WITHOUT ROWID;
@@ -378,7 +379,7 @@ func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []His
 		return fmt.Errorf("add history: %w", err)
 	}
 	defer insBody.Close()
-	insSearch, err := tx.PrepareContext(ctx, `INSERT INTO history_search (finished_ns, id, profile, state, txt) VALUES (?, ?, ?, ?, ?)`)
+	insSearch, err := tx.PrepareContext(ctx, `INSERT INTO history_search (finished_ns, id, profile, state, queued_ns, txt) VALUES (?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("add history: %w", err)
 	}
@@ -418,7 +419,7 @@ func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []His
 				return fmt.Errorf("add history: message %d: body: %w", i, err)
 			}
 		}
-		if _, err := insSearch.ExecContext(ctx, ns(m.Finished), m.ID, m.Profile, m.State, m.Search); err != nil {
+		if _, err := insSearch.ExecContext(ctx, ns(m.Finished), m.ID, m.Profile, m.State, ns(m.Queued), m.Search); err != nil {
 			return fmt.Errorf("add history: message %d: search text: %w", i, err)
 		}
 	}
@@ -647,38 +648,131 @@ func (s *Store) DropHistoryTranscripts(ctx context.Context, failuresOnly bool) (
 	return n, nil
 }
 
-// HistoryTiming is one message's profile, state and times, for statistics.
-type HistoryTiming struct {
-	Profile, ProfileName, State string
-	Queued, Finished            time.Time
+// HistoryDayRow is one profile's messages on one day, by state.
+type HistoryDayRow struct {
+	// Day indexes the day bounds given to HistoryDaily.
+	Day int
+	// Profile is the profile id and ProfileName its most recent name.
+	Profile, ProfileName string
+	// Counts maps a state to its number of messages.
+	Counts map[string]int
+	// MedianWait is the median of finished - queued over the messages in
+	// the states given as sent; 0 when there were none.
+	MedianWait time.Duration
 }
 
-// HistoryTimings returns the profile, state and times of the messages that
-// finished at or after since, for one profile or all (""), oldest first.
-func (s *Store) HistoryTimings(ctx context.Context, since time.Time, profile string) ([]HistoryTiming, error) {
-	q := `SELECT profile, profile_name, state, queued_ns, finished_ns FROM history_messages m WHERE m.finished_ns >= ?`
-	args := []any{since.UnixNano()}
+// HistoryRange returns the finish times of the oldest message finished at
+// or after since and of the newest message; ok is false when there is none.
+func (s *Store) HistoryRange(ctx context.Context, since time.Time) (oldest, newest time.Time, ok bool, err error) {
+	var lo, hi sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT (SELECT min(finished_ns) FROM history_search WHERE finished_ns >= ?),
+		(SELECT max(finished_ns) FROM history_search)`, since.UnixNano()).Scan(&lo, &hi); err != nil {
+		return time.Time{}, time.Time{}, false, fmt.Errorf("history range: %w", err)
+	}
+	if !lo.Valid || !hi.Valid {
+		return time.Time{}, time.Time{}, false, nil
+	}
+	return time.Unix(0, lo.Int64), time.Unix(0, hi.Int64), true, nil
+}
+
+// HistoryDaily counts the messages per day, profile and state, with the
+// median time from queued to finished of those in the sentStates. Day i
+// runs from bounds[i] to bounds[i+1]; profile "" means all profiles.
+func (s *Store) HistoryDaily(ctx context.Context, bounds []time.Time, profile string, sentStates []string) ([]HistoryDayRow, error) {
+	if len(bounds) < 2 {
+		return nil, nil
+	}
+	// The bounds are integers computed by the caller: written as literals,
+	// so that any number of days fits in one statement.
+	var days strings.Builder
+	days.WriteString("WITH days(d, lo, hi) AS (VALUES ")
+	for i := 0; i+1 < len(bounds); i++ {
+		if i > 0 {
+			days.WriteString(", ")
+		}
+		fmt.Fprintf(&days, "(%d, %d, %d)", i, bounds[i].UnixNano(), bounds[i+1].UnixNano())
+	}
+	days.WriteString(")")
+	join := ` FROM days CROSS JOIN history_search s ON s.finished_ns >= days.lo AND s.finished_ns < days.hi`
+	var args []any
 	if profile != "" {
-		q += ` AND m.profile = ?`
+		join += ` AND s.profile = ?`
 		args = append(args, profile)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY m.finished_ns`, args...)
+	type key struct {
+		day     int
+		profile string
+	}
+	idx := map[key]int{}
+	var out []HistoryDayRow
+	row := func(d int, p string) *HistoryDayRow {
+		k := key{d, p}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, HistoryDayRow{Day: d, Profile: p, Counts: map[string]int{}})
+		}
+		return &out[i]
+	}
+	rows, err := s.db.QueryContext(ctx, days.String()+` SELECT days.d, s.profile, s.state, count(*)`+join+
+		` GROUP BY days.d, s.profile, s.state ORDER BY days.d, s.profile`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("history timings: %w", err)
+		return nil, fmt.Errorf("history daily: %w", err)
 	}
 	defer rows.Close()
-	var out []HistoryTiming
 	for rows.Next() {
-		var t HistoryTiming
-		var q, f int64
-		if err := rows.Scan(&t.Profile, &t.ProfileName, &t.State, &q, &f); err != nil {
-			return nil, fmt.Errorf("history timings: %w", err)
+		var d, n int
+		var p, st string
+		if err := rows.Scan(&d, &p, &st, &n); err != nil {
+			return nil, fmt.Errorf("history daily: %w", err)
 		}
-		t.Queued, t.Finished = fromNs(q), fromNs(f)
-		out = append(out, t)
+		row(d, p).Counts[st] = n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("history timings: %w", err)
+		return nil, fmt.Errorf("history daily: %w", err)
+	}
+	rows.Close()
+	if len(sentStates) > 0 {
+		sargs := append([]any{}, args...)
+		for _, st := range sentStates {
+			sargs = append(sargs, st)
+		}
+		q := days.String() + `, w AS (SELECT days.d AS d, s.profile AS p, s.finished_ns - s.queued_ns AS w` + join +
+			` WHERE s.state IN (?` + strings.Repeat(", ?", len(sentStates)-1) + `)),
+			r AS (SELECT d, p, w, row_number() OVER (PARTITION BY d, p ORDER BY w) AS rn, count(*) OVER (PARTITION BY d, p) AS cnt FROM w)
+			SELECT d, p, avg(w) FROM r WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY d, p`
+		mrows, err := s.db.QueryContext(ctx, q, sargs...)
+		if err != nil {
+			return nil, fmt.Errorf("history daily: median: %w", err)
+		}
+		defer mrows.Close()
+		for mrows.Next() {
+			var d int
+			var p string
+			var m float64
+			if err := mrows.Scan(&d, &p, &m); err != nil {
+				return nil, fmt.Errorf("history daily: median: %w", err)
+			}
+			row(d, p).MedianWait = time.Duration(m)
+		}
+		if err := mrows.Err(); err != nil {
+			return nil, fmt.Errorf("history daily: median: %w", err)
+		}
+	}
+	names := map[string]string{}
+	for i := range out {
+		p := out[i].Profile
+		name, ok := names[p]
+		if !ok {
+			err := s.db.QueryRowContext(ctx, `SELECT profile_name FROM history_messages WHERE profile = ?
+				ORDER BY finished_ns DESC LIMIT 1`, p).Scan(&name)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, fmt.Errorf("history daily: profile name: %w", err)
+			}
+			names[p] = name
+		}
+		out[i].ProfileName = name
 	}
 	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 	"io"
 	"mime"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,7 +91,9 @@ type Log struct {
 	once sync.Once
 	ch   chan SessionRecord
 	done chan struct{}
-	mu   sync.Mutex
+	// mu is held for reading while a record is handed to the writer and
+	// for writing by Close, so that Close never closes ch under a sender.
+	mu   sync.RWMutex
 	shut bool
 }
 
@@ -212,7 +215,7 @@ type Record struct {
 // Record stores one finished session and its messages in one transaction
 // and returns the messages' record ids, in order.
 func (l *Log) Record(ctx context.Context, s SessionRecord) ([]int64, error) {
-	if err := l.loadOutboxBodies(ctx, s.Messages); err != nil {
+	if err := l.loadOutboxBodies(ctx, &s); err != nil {
 		return nil, err
 	}
 	sess, msgs := l.convert(s)
@@ -226,14 +229,18 @@ func (l *Log) Record(ctx context.Context, s SessionRecord) ([]int64, error) {
 	return ids, nil
 }
 
-// loadOutboxBodies fills in the bodies asked for with BodyFromOutbox. The
-// caller's slice is modified; a body the outbox no longer has stays nil.
-func (l *Log) loadOutboxBodies(ctx context.Context, ms []MessageRecord) error {
-	for i := range ms {
-		m := &ms[i]
-		if m.Body != nil || !m.BodyFromOutbox || m.QueueItem == 0 {
+// loadOutboxBodies fills in the bodies asked for with BodyFromOutbox, in a
+// copy of the slice; a body the outbox no longer has stays nil.
+func (l *Log) loadOutboxBodies(ctx context.Context, s *SessionRecord) error {
+	copied := false
+	for i := range s.Messages {
+		if m := &s.Messages[i]; m.Body != nil || !m.BodyFromOutbox || m.QueueItem == 0 {
 			continue
 		}
+		if !copied {
+			s.Messages, copied = slices.Clone(s.Messages), true
+		}
+		m := &s.Messages[i]
 		r, err := l.st.OpenQueueBody(ctx, m.QueueItem)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
@@ -276,9 +283,9 @@ func (l *Log) RecordSession(ctx context.Context, s SessionRecord) ([]int64, erro
 // completion's error, Attempt = attempts before this one + 1, QueueItem = the
 // item id. The session slice must not be changed after the call.
 func (l *Log) RecordQueued(ctx context.Context, s SessionRecord) error {
-	l.mu.Lock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	if l.shut {
-		l.mu.Unlock()
 		return errors.New("record history: the log is closed")
 	}
 	l.once.Do(func() {
@@ -286,7 +293,6 @@ func (l *Log) RecordQueued(ctx context.Context, s SessionRecord) error {
 		l.done = make(chan struct{})
 		go l.writer()
 	})
-	l.mu.Unlock()
 	select {
 	case l.ch <- s:
 		return nil

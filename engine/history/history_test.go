@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -491,5 +493,34 @@ func TestQueueState(t *testing.T) {
 		if st, ok := history.QueueState(c.out); st != c.want || ok != c.ok {
 			t.Errorf("QueueState(%+v) = %q, %v; want %q, %v", c.out, st, ok, c.want, c.ok)
 		}
+	}
+}
+
+// TestRecordQueuedRacesClose: sessions handed over while Close runs are
+// either written or refused, never lost or a panic.
+func TestRecordQueuedRacesClose(t *testing.T) {
+	l, _ := openLog(t, history.Options{Backlog: 1})
+	ctx := context.Background()
+	var accepted atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				if err := l.RecordQueued(ctx, outboxSession(i, 2, "q", time.Now(), nil)); err != nil {
+					return
+				}
+				accepted.Add(2)
+			}
+		}()
+	}
+	time.Sleep(5 * time.Millisecond)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if n, err := l.Count(ctx, history.Query{}); err != nil || int64(n) != accepted.Load() {
+		t.Fatalf("%d records written, %d accepted (%v)", n, accepted.Load(), err)
 	}
 }

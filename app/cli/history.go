@@ -20,8 +20,9 @@ import (
 )
 
 const historyUsage = `Usage:
-  herald history list [--search TEXT] [--profile NAME] [--state S[,S]] [--since D] [--until D] [--limit N] [--page CURSOR] [--json]
-  herald history show ID [--json]            one record with its recipients and the session transcript
+  herald history list [--search TEXT] [--to|--from|--subject TEXT] [--profile NAME] [--state S[,S]]
+                      [--since D] [--until D] [--limit N] [--page CURSOR] [--json]
+  herald history show ID [--full] [--json]   one record with its recipients and the session transcript
   herald history export ID [-o FILE]         the message as sent (.eml) to standard output or FILE
   herald history purge --older-than D        remove records older than D
   herald history stats [--since D] [--profile NAME] [--json]   per-day counts per profile
@@ -97,8 +98,11 @@ func historyProfile(ctx context.Context, st *store.Store, env Env, name string) 
 }
 
 func historyList(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
-	fs := newFlagSet("history list", "herald history list [--search TEXT] [--profile NAME] [--state S[,S]] [--since D] [--until D] [--limit N] [--page CURSOR] [--json]", env)
+	fs := newFlagSet("history list", "herald history list [--search TEXT] [--to|--from|--subject TEXT] [--profile NAME] [--state S[,S]] [--since D] [--until D] [--limit N] [--page CURSOR] [--json]", env)
 	search := fs.String("search", "", "only records whose sender, a recipient, subject or Message-ID contains `text` (any case)")
+	rcpt := fs.String("to", "", "only records with a recipient containing `text`")
+	sender := fs.String("from", "", "only records whose sender contains `text`")
+	subject := fs.String("subject", "", "only records whose subject contains `text`")
 	profile := fs.String("profile", "", "only this profile's `name`")
 	state := fs.String("state", "", "only these `states` (comma-separated): sent, partial, failed, deferred, unknown")
 	since := fs.String("since", "", "only records finished since `D` (30d, 12h, 2026-11-01)")
@@ -117,7 +121,7 @@ func historyList(ctx context.Context, args []string, env Env, dataDir string) (i
 		return ExitUsage, usagef("history list takes no arguments, got %q", pos)
 	}
 	now := time.Now()
-	q := history.Query{Search: *search, Cursor: *page, Limit: *limit}
+	q := history.Query{Search: *search, Recipient: *rcpt, Sender: *sender, Subject: *subject, Cursor: *page, Limit: *limit}
 	if *limit < 0 {
 		return ExitUsage, usagef("--limit must not be negative")
 	}
@@ -219,8 +223,9 @@ func historyErrCode(err error) int {
 }
 
 func historyShow(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
-	fs := newFlagSet("history show", "herald history show ID [--json]", env)
-	jsonOut := fs.Bool("json", false, "print one JSON object, with the recipients and the transcript")
+	fs := newFlagSet("history show", "herald history show ID [--full] [--json]", env)
+	jsonOut := fs.Bool("json", false, "print one JSON object, with the recipients and the session's whole transcript")
+	full := fs.Bool("full", false, "print the whole transcript of a session that carried several messages, not only this message's part")
 	local := fs.String("data-dir", "", "Herald's data `directory`")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -284,15 +289,20 @@ func historyShow(ctx context.Context, args []string, env Env, dataDir string) (i
 		}
 		fmt.Fprintln(w)
 	}
-	if r.SessionMessages > 1 {
-		fmt.Fprintf(w, "The session carried %d messages; its transcript:\n", r.SessionMessages)
-	} else {
+	lines := r.Transcript
+	switch {
+	case r.SessionMessages > 1 && *full:
+		fmt.Fprintf(w, "Transcript of the session, which carried %d messages:\n", r.SessionMessages)
+	case r.SessionMessages > 1:
+		lines = r.OwnTranscript()
+		fmt.Fprintf(w, "Transcript (the session's opening and this message's part of %d lines; --full for all):\n", len(r.Transcript))
+	default:
 		fmt.Fprintln(w, "Transcript:")
 	}
 	if r.Transcript == nil {
 		fmt.Fprintln(w, "  (not kept)")
 	}
-	for _, e := range r.Transcript {
+	for _, e := range lines {
 		fmt.Fprintln(w, "  "+e.String())
 	}
 	return ExitOK, nil

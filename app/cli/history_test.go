@@ -95,6 +95,15 @@ func TestHistoryRecordsDirectSends(t *testing.T) {
 	if l := listHistory(t, dir, "--search", "CAROL@"); l.Total != 1 || l.Records[0].Subject != "Grüße aus Köln" {
 		t.Errorf("--search CAROL@: %+v", l)
 	}
+	if l := listHistory(t, dir, "--to", "DAN@"); l.Total != 1 || l.Records[0].Subject != "Grüße aus Köln" {
+		t.Errorf("--to DAN@: %+v", l)
+	}
+	if l := listHistory(t, dir, "--from", "ann@", "--subject", "never"); l.Total != 1 {
+		t.Errorf("--from ann@ --subject never: %+v", l)
+	}
+	if l := listHistory(t, dir, "--to", "ann@"); l.Total != 0 {
+		t.Errorf("--to ann@ (the sender): %+v", l)
+	}
 	if l := listHistory(t, dir, "--search", "invoice"); l.Total != 1 {
 		t.Errorf("--search invoice (subject): %+v", l)
 	}

@@ -664,6 +664,27 @@ func (l *Log) Get(ctx context.Context, id int64) (*Record, error) {
 	return &r, nil
 }
 
+// OwnTranscript returns the part of the session transcript that concerns
+// this record: the session's opening (up to its first MAIL command) and the
+// lines between the record's start and finish. For a session that carried
+// one message it is the whole transcript.
+func (r *Record) OwnTranscript() []transcript.Event {
+	if r.SessionMessages <= 1 {
+		return r.Transcript
+	}
+	var out []transcript.Event
+	opening := true
+	for _, e := range r.Transcript {
+		if opening && e.Dir == transcript.Client && len(e.Text) >= 10 && strings.EqualFold(e.Text[:10], "MAIL FROM:") {
+			opening = false
+		}
+		if opening || (!e.Time.Before(r.Started) && !e.Time.After(r.Finished)) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // Export writes record id's message, as sent, to w (an .eml file). A record
 // kept without its message yields an error wrapping ErrNotFound.
 func (l *Log) Export(ctx context.Context, id int64, w io.Writer) error {

@@ -97,6 +97,7 @@ func TestOutboxSessionTranscriptStoredOnce(t *testing.T) {
 	l, st := openLog(t, history.Options{})
 	ctx := context.Background()
 	s := outboxSession(0, 300, "bulk", time.Now(), benchState)
+	s.Transcript = append([]transcript.Event{{Time: s.Started, Dir: transcript.Client, Text: "EHLO herald"}}, s.Transcript...)
 	ids, err := l.Record(ctx, s)
 	if err != nil || len(ids) != 300 {
 		t.Fatalf("record: %d ids, %v", len(ids), err)
@@ -117,8 +118,15 @@ func TestOutboxSessionTranscriptStoredOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.SessionID != b.SessionID || len(a.Transcript) != 1800 || len(b.Transcript) != 1800 || a.SessionMessages != 300 {
+	if a.SessionID != b.SessionID || len(a.Transcript) != 1801 || len(b.Transcript) != 1801 || a.SessionMessages != 300 {
 		t.Errorf("session %d/%d, transcripts %d/%d events, %d messages", a.SessionID, b.SessionID, len(a.Transcript), len(b.Transcript), a.SessionMessages)
+	}
+	own := ""
+	for _, e := range b.OwnTranscript() {
+		own += e.Text + "\n"
+	}
+	if !strings.HasPrefix(own, "EHLO herald\n") || !strings.Contains(own, "RCPT TO:<rcpt299@") || strings.Contains(own, "rcpt200@") || len(b.OwnTranscript()) > 13 {
+		t.Errorf("message 299's own transcript:\n%s", own)
 	}
 	if a.Transcript[5].Text != s.Transcript[5].Text || !a.Transcript[5].Time.Equal(s.Transcript[5].Time) {
 		t.Errorf("transcript event 5 = %+v, want %+v", a.Transcript[5], s.Transcript[5])

@@ -63,6 +63,8 @@ Usage:
   herald send --queue|--send-at TIME ...  put the message in the durable outbox instead
   herald queue list|show|retry|cancel|hold|release|run|purge
                                           manage the outbox and send what is due
+  herald history list|show ID|export ID|purge|stats
+                                          search sent mail: outcome, server reply, transcript, the .eml
   herald bulk --profile P --recipients F.csv ...  mail merge: queue one message per CSV row
   herald load --server HOST[:PORT] --messages N --sessions C  load test: messages/s, latency, replies
   herald repair                           move a damaged herald.db aside and recover what can be read
@@ -143,6 +145,8 @@ func run(ctx context.Context, args []string, env Env) (int, error) {
 		return runProfile(ctx, rest, env, dataDir)
 	case "queue":
 		return runQueue(ctx, rest, env, dataDir)
+	case "history":
+		return runHistory(ctx, rest, env, dataDir)
 	case "bulk":
 		return runBulk(ctx, rest, env, dataDir)
 	case "load":

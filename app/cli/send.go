@@ -168,7 +168,7 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 			return ExitFailure, err
 		}
 	}
-	req := core.SendRequest{Profile: f.prof, Config: cfg, Envelope: env2, Body: body.reader, MessageID: msgID, Transcript: rec}
+	req := core.SendRequest{Profile: f.prof, Config: cfg, Envelope: env2, Body: body.reader, MessageID: msgID, Subject: f.subject, Transcript: rec}
 	if f.prof != nil && !f.set["server"] {
 		req.Fallbacks = core.Fallbacks(f.prof, cfg)
 	}

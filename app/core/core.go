@@ -15,6 +15,7 @@ import (
 
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/feed"
+	"github.com/herald-smtp/herald/engine/history"
 	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/sandbox"
 	"github.com/herald-smtp/herald/engine/store"
@@ -50,6 +51,8 @@ type Core struct {
 	Feed *feed.Feed
 	// Sandbox is the capture server when Options.Sandbox asked for it.
 	Sandbox *sandbox.Server
+	// History records every send, direct or from the outbox.
+	History *history.Log
 
 	mu     sync.Mutex
 	runner *runnerState
@@ -80,6 +83,9 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 		sec = OSSecrets()
 	}
 	c := &Core{DataDir: dataDir, Store: st, Book: account.NewBook(st, sec), Queue: queue.New(st, o.Clock), Feed: feed.New()}
+	c.History = history.New(st, history.Options{OnError: func(err error) {
+		c.Feed.Publish(feed.Event{Topic: feed.History, Text: "not recorded: " + err.Error()})
+	}})
 	bg, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	if o.Sandbox != nil {
@@ -132,6 +138,9 @@ func (c *Core) Close() error {
 		err = c.Sandbox.Close()
 	}
 	c.wg.Wait()
+	if e := c.History.Close(); err == nil {
+		err = e
+	}
 	c.Feed.Close()
 	if e := c.Store.Close(); err == nil {
 		err = e

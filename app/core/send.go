@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/feed"
+	"github.com/herald-smtp/herald/engine/history"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/transcript"
@@ -55,6 +57,12 @@ type SendResult struct {
 	Server string
 	// Session ids the session on the feed's Transcript topic.
 	Session string
+	// HistoryID is the send's history record (0 when it was not recorded:
+	// a session stopped early on purpose, or HistoryErr).
+	HistoryID int64
+	// HistoryErr says why the send could not be recorded; the send itself
+	// is not affected.
+	HistoryErr error
 }
 
 var sessionSeq atomic.Int64
@@ -103,12 +111,57 @@ func (c *Core) Send(ctx context.Context, req SendRequest) *SendResult {
 	note := func(from, to transport.Config, err error) {
 		rec.Info(false, fmt.Sprintf("%s:%d unreachable: trying the fallback %s:%d (%s)", from.Host, from.Port, to.Host, to.Port, to.TLS))
 	}
+	started := time.Now()
 	res, used, _ := transport.WithFallbacks(ctx, cfg, req.Fallbacks, try, note)
 	rec.Finish()
 	stop()
 	out.Result = res
-	out.Server = fmt.Sprintf("%s:%d", used.Host, used.Port)
+	port := used.Port
+	if port == 0 {
+		port = transport.DefaultPort(used.TLS)
+	}
+	out.Server = net.JoinHostPort(used.Host, strconv.Itoa(port))
+	if cfg.QuitAfter == "" {
+		out.HistoryID, out.HistoryErr = c.recordSend(ctx, req, out, started)
+	}
 	return out
+}
+
+// maxHistoryBody is the largest message the history keeps a copy of.
+const maxHistoryBody = 32 << 20
+
+// recordSend keeps a direct send in the history: the message, envelope,
+// outcome per recipient, the server's reply and the whole (redacted)
+// transcript. A session stopped on purpose early is a probe, not a send.
+func (c *Core) recordSend(ctx context.Context, req SendRequest, out *SendResult, started time.Time) (int64, error) {
+	body := req.Message
+	if body == nil && req.Body != nil {
+		// Kept for export and resending, failed sends too; a message too
+		// large to keep is recorded without its body.
+		r := req.Body()
+		if l, ok := r.(interface{ Len() int }); !ok || l.Len() <= maxHistoryBody {
+			body, _ = io.ReadAll(r)
+		}
+	}
+	s := history.SessionRecord{
+		Started: started, Finished: time.Now(), Server: out.Server, TLS: out.Result.TLS,
+		Transcript: out.Transcript.Events(), Redact: out.Transcript.Redact,
+		Messages: []history.MessageRecord{{MessageID: req.MessageID, Subject: req.Subject, From: req.Envelope.From, To: req.Envelope.To, Body: body, Result: out.Result}},
+	}
+	if p := req.Profile; p != nil {
+		s.Profile, s.ProfileName = p.ID, p.Name
+	}
+	ids, err := c.History.RecordSession(context.WithoutCancel(ctx), s)
+	if err != nil {
+		return 0, fmt.Errorf("not recorded in the history: %w", err)
+	}
+	for _, id := range ids {
+		c.Feed.Publish(feed.Event{Topic: feed.History, ID: id, Profile: ProfileID(req.Profile)})
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return ids[0], nil
 }
 
 // forwardLines publishes rec's lines on the feed until stop is called (after

@@ -47,6 +47,10 @@ CREATE INDEX sandbox_messages_received ON sandbox_messages (received_ns DESC, id
 		name: "queue",
 		sql:  queueSchema,
 	},
+	{
+		name: "history",
+		sql:  historySchema,
+	},
 }
 
 // migrate brings the database up to len(steps). Each step runs in an

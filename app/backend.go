@@ -50,7 +50,8 @@ func (c *Core) Close() error {
 	return err
 }
 
-// Backend implements ui.Backend over a Core: the window sends to the sandbox.
+// Backend sends to the sandbox and reads its inbox for the window (GUICore
+// uses it for the sandbox choice).
 type Backend struct {
 	core *Core
 }
@@ -58,7 +59,6 @@ type Backend struct {
 // NewBackend returns the window's view of core.
 func NewBackend(core *Core) *Backend { return &Backend{core: core} }
 
-var _ ui.Backend = (*Backend)(nil)
 
 // Target implements ui.Backend.
 func (b *Backend) Target() string { return "Sandbox " + b.core.Sandbox.Addr() }

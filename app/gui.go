@@ -2,20 +2,73 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/herald-smtp/herald/assets"
+	"github.com/herald-smtp/herald/engine/account"
+	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/ui"
 )
 
 // AppID is Herald's reverse-DNS application ID (also in FyneApp.toml).
 const AppID = "io.github.herald_smtp.herald"
 
+// GUIOptions say how the window starts.
+type GUIOptions struct {
+	// View is the view to open (`herald --view NAME`, one of ui.ViewNames);
+	// empty: the view shown last time.
+	View string
+	// Profile is the profile the view opens on (`--view wizard --profile P`
+	// starts the connection test of P).
+	Profile string
+	// Mailto is an RFC 6068 mailto: URI; Compose opens filled in with it.
+	Mailto string
+}
+
 // RunGUI opens the engine over dataDir, shows the main window and returns
 // when it closes or ctx ends.
 func RunGUI(ctx context.Context, dataDir string) error {
+	return RunGUIWith(ctx, dataDir, GUIOptions{})
+}
+
+// StartArgs turns the options into the view to open and its argument. It
+// checks what it can before the window opens: a bad mailto: link.
+func (o GUIOptions) StartArgs() (view string, arg any, err error) {
+	view = o.View
+	if o.Mailto != "" {
+		d, err := message.ParseMailto(o.Mailto)
+		if err != nil {
+			return "", nil, err
+		}
+		if view != "" && view != "compose" {
+			return "", nil, fmt.Errorf("a mailto: link opens the compose view, not %q", view)
+		}
+		return "compose", d, nil
+	}
+	if o.Profile != "" {
+		if view == "" {
+			view = "wizard"
+		}
+		arg = ui.ProfileRef{Name: o.Profile}
+	}
+	return view, arg, nil
+}
+
+// RunGUIWith is RunGUI with start options. An unknown or not-yet-built view
+// name is an error listing the views, returned before the window shows.
+func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
+	view, arg, err := opts.StartArgs()
+	if err != nil {
+		return err
+	}
+	if view != "" && !validName(view) {
+		return fmt.Errorf("no view is called %q; the views are: %s", view, strings.Join(ui.ViewNames, ", "))
+	}
 	core, err := Open(ctx, dataDir)
 	if err != nil {
 		return err
@@ -24,15 +77,56 @@ func RunGUI(ctx context.Context, dataDir string) error {
 
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(assets.Icon)
-	w := ui.NewMainWindow(a, NewBackend(core), ui.Options{})
-	w.Window.SetMaster()
-	w.Window.Show()
+	gc := NewGUICore(core, nil)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	gc.WatchStore(wctx, 2*time.Second)
+
+	s := BuildShell(a, gc, fyne.Do)
+	s.Start(wctx)
+	if err := s.OpenStart(view, arg); err != nil {
+		return err
+	}
+	if view == "" {
+		firstRun(wctx, s, gc)
+	}
+	s.Window().SetMaster()
+	s.Window().Show()
 
 	go func() {
 		<-ctx.Done()
 		fyne.Do(a.Quit)
 	}()
 	a.Run()
-	w.Stop()
+	s.Stop()
 	return nil
+}
+
+func validName(n string) bool {
+	for _, v := range ui.ViewNames {
+		if v == n {
+			return true
+		}
+	}
+	return false
+}
+
+// BuildShell registers the views, one line each, in sidebar order (which is
+// also the Ctrl+1…9 order).
+func BuildShell(a fyne.App, gc *GUICore, do ui.Dispatcher) *ui.Shell {
+	s := ui.NewShell(a, ui.ShellOptions{Dispatch: do})
+	s.Register(ui.NewAccounts(gc, do))
+	// s.Register(ui.NewWizard(gc, do)) // the connection test (ui/wizard.go, another helper)
+	s.Register(ui.NewCompose(gc, do))
+	return s
+}
+
+// firstRun opens the Accounts view, which offers the connection test, when
+// there are no profiles yet.
+func firstRun(ctx context.Context, s *ui.Shell, gc *GUICore) {
+	var ps []account.Profile
+	ps, err := gc.List(ctx)
+	if err == nil && len(ps) == 0 {
+		_ = s.Open("accounts", nil)
+	}
 }

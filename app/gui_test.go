@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
+	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/ui"
 )
 
@@ -34,10 +35,7 @@ func TestComposeSendShowsTranscriptAndInbox(t *testing.T) {
 	}
 	defer core.Close()
 
-	a := test.NewTempApp(t)
-	q := make(chan func(), 1024)
-	w := ui.NewMainWindow(a, NewBackend(core), ui.Options{Dispatch: func(f func()) { q <- f }})
-	defer w.Close()
+	w, q := composeOver(t, core)
 
 	pump(t, q, "the empty inbox to load", func() bool { return w.InboxList != nil })
 	if !strings.Contains(w.Status.Text, core.Sandbox.Addr()) {
@@ -86,10 +84,7 @@ func TestInvalidDraftShowsErrorInWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer core.Close()
-	a := test.NewTempApp(t)
-	q := make(chan func(), 1024)
-	w := ui.NewMainWindow(a, NewBackend(core), ui.Options{Dispatch: func(f func()) { q <- f }})
-	defer w.Close()
+	w, q := composeOver(t, core)
 
 	test.Type(w.To, "not-an-address")
 	test.Tap(w.SendButton)
@@ -100,6 +95,48 @@ func TestInvalidDraftShowsErrorInWindow(t *testing.T) {
 	if len(w.Inbox) != 0 {
 		t.Fatalf("an invalid draft reached the sandbox")
 	}
+}
+
+// composeOver builds the real shell over core (a fake keychain) and opens
+// its Compose view.
+func composeOver(t *testing.T, core *Core) (*ui.Compose, chan func()) {
+	t.Helper()
+	a := test.NewTempApp(t)
+	q := make(chan func(), 1024)
+	s := BuildShell(a, NewGUICore(core, memSecrets{}), func(f func()) { q <- f })
+	s.Quit = func() {}
+	t.Cleanup(s.Stop)
+	if err := s.Open("compose", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range s.Views() {
+		if c, ok := v.(*ui.Compose); ok {
+			return c, q
+		}
+	}
+	t.Fatal("no compose view")
+	return nil, nil
+}
+
+// memSecrets is an in-memory account.Secrets for tests.
+type memSecrets map[string]string
+
+func (m memSecrets) Set(id string, k account.SecretKind, v string) error {
+	m[id+"/"+string(k)] = v
+	return nil
+}
+
+func (m memSecrets) Get(id string, k account.SecretKind) (string, error) {
+	v, ok := m[id+"/"+string(k)]
+	if !ok {
+		return "", account.ErrNoSecret
+	}
+	return v, nil
+}
+
+func (m memSecrets) Delete(id string, k account.SecretKind) error {
+	delete(m, id+"/"+string(k))
+	return nil
 }
 
 func logContains(line func(int) string, n int, want string) bool {

@@ -59,7 +59,6 @@ type Backend struct {
 // NewBackend returns the window's view of core.
 func NewBackend(core *Core) *Backend { return &Backend{core: core} }
 
-
 // Target implements ui.Backend.
 func (b *Backend) Target() string { return "Sandbox " + b.core.Sandbox.Addr() }
 

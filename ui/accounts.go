@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -185,7 +186,7 @@ func (v *Accounts) Content() fyne.CanvasObject {
 			badges := widget.NewLabel("")
 			badges.Truncation = fyne.TextTruncateEllipsis
 			badges.SizeName = theme.SizeNameCaptionText
-			return container.NewVBox(name, detail, badges)
+			return container.New(layout.NewCustomPaddedVBoxLayout(-theme.Padding()*1.5), name, detail, badges)
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			if id >= len(v.shown) {
@@ -350,6 +351,19 @@ func (v *Accounts) Stop() {
 	if v.sub != nil {
 		v.sub.Close()
 	}
+}
+
+// OpenWith implements Opener: ProfileRef selects that profile in the list
+// and opens it in the editor (`herald --view accounts --profile P`).
+func (v *Accounts) OpenWith(arg any) error {
+	ref, ok := arg.(ProfileRef)
+	if !ok {
+		return fmt.Errorf("accounts opens on a profile, not %T", arg)
+	}
+	v.Content()
+	v.selected = ref.Name
+	v.filter()
+	return nil
 }
 
 // FocusSearch implements Searchable.

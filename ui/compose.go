@@ -163,12 +163,18 @@ func (c *Compose) Content() fyne.CanvasObject {
 		widget.NewFormItem("Subject", c.Subject),
 	)
 	actions := container.NewBorder(nil, nil, container.NewHBox(attach, clear), c.SendButton, c.AttachLabel)
-	compose := container.NewBorder(form, actions, nil, nil, c.Body)
+	c.Status = widget.NewLabel("Ready: messages go to " + c.core.SandboxTarget())
+	c.Status.Truncation = fyne.TextTruncateEllipsis
+	c.Hint = widget.NewLabel("")
+	c.Hint.Wrapping = fyne.TextWrapWord
+	c.Hint.Hide()
+	compose := container.NewBorder(form, container.NewVBox(actions, c.Status, c.Hint), nil, nil, c.Body)
 
 	c.Log = NewLogView()
 	legend := widget.NewLabel("C: client  S: server  I: info  * inside TLS")
 	legend.Truncation = fyne.TextTruncateEllipsis
-	logPanel := container.NewBorder(container.NewBorder(nil, nil, bold("Live protocol log"), nil, legend), nil, nil, nil, c.Log.List)
+	title := widget.NewLabelWithStyle("Live protocol log", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	logPanel := container.NewBorder(container.NewBorder(nil, nil, title, nil, legend), nil, nil, nil, c.Log.List)
 
 	c.InboxList = widget.NewList(
 		func() int { return len(c.Inbox) },
@@ -201,12 +207,7 @@ func (c *Compose) Content() fyne.CanvasObject {
 		c.rightSplit.Offset = c.host.Preferences().FloatWithFallback("compose.split.right", 0.5)
 	}
 
-	c.Status = widget.NewLabel("Ready: messages go to " + c.core.SandboxTarget())
-	c.Status.Truncation = fyne.TextTruncateEllipsis
-	c.Hint = widget.NewLabel("")
-	c.Hint.Wrapping = fyne.TextWrapWord
-	c.Hint.Hide()
-	c.content = container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), c.Status, c.Hint), nil, nil, c.split)
+	c.content = c.split
 	return c.content
 }
 

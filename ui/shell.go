@@ -129,7 +129,7 @@ func NewShell(a fyne.App, opts ShellOptions) *Shell {
 		}
 	}
 	s.content = container.NewStack()
-	s.status = widget.NewLabel("Ready")
+	s.status = widget.NewLabel("F1: keyboard shortcuts · Ctrl+1…9: the views · Ctrl+N: new message")
 	s.status.Truncation = fyne.TextTruncateEllipsis
 
 	side := container.NewBorder(nil, nil, nil, widget.NewSeparator(), s.sidebar)
@@ -199,10 +199,19 @@ func (s *Shell) Current() string {
 	return s.views[s.current].Name()
 }
 
-// Start remembers ctx for the views' Start calls; views start when first
-// shown. The views stop when ctx ends or Stop is called.
+// Start remembers ctx for the views' Start calls. Badged views start now
+// (after their Content is built), so their sidebar badges are live; the
+// others start when first shown. The views stop when ctx ends or Stop is
+// called.
 func (s *Shell) Start(ctx context.Context) {
 	s.ctx, s.cancel = context.WithCancel(ctx)
+	for _, v := range s.views {
+		if _, ok := v.(Badged); ok && !s.started[v.Name()] {
+			s.started[v.Name()] = true
+			v.Content()
+			v.Start(s.ctx)
+		}
+	}
 }
 
 // Open implements Navigator: it shows the view called name and hands it arg.
@@ -274,12 +283,13 @@ func (s *Shell) index(name string) int {
 
 func (s *Shell) show(i int) {
 	v := s.views[i]
+	content := v.Content()
 	if !s.started[v.Name()] {
 		s.started[v.Name()] = true
 		v.Start(s.ctx)
 	}
 	s.current = i
-	s.content.Objects = []fyne.CanvasObject{v.Content()}
+	s.content.Objects = []fyne.CanvasObject{content}
 	s.content.Refresh()
 	s.sidebar.Select(i)
 	s.win.SetTitle("Herald — " + v.Title())

@@ -95,7 +95,7 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 
 	go func() {
 		<-ctx.Done()
-		fyne.Do(a.Quit)
+		fyne.Do(s.QuitNow)
 	}()
 	a.Run()
 	s.Stop()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -556,6 +557,24 @@ func (v *Accounts) ShowAddDialog() {
 		}
 		list.UnselectAll()
 		list.Refresh()
+		if len(shown) == 1 {
+			list.Select(0)
+		}
+	}
+	// The email's domain picks its provider when one serves it (gmail.com).
+	email.OnChanged = func(s string) {
+		_, dom, ok := strings.Cut(s, "@")
+		if !ok || search.Text != "" {
+			return
+		}
+		dom = strings.ToLower(strings.TrimSpace(dom))
+		for i, q := range shown {
+			if slices.Contains(q.Domains, dom) {
+				list.Select(i)
+				list.ScrollTo(i)
+				return
+			}
+		}
 	}
 	var d *dialog.CustomDialog
 	usePreset := widget.NewButton("Use this provider", func() {

@@ -122,7 +122,7 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 	e.SecretMode = sel([]string{secretKeychainLabel, secretAskLabel})
 	e.Password = widget.NewPasswordEntry()
 	e.Password.SetPlaceHolder("Type to store a new password in the keychain")
-	e.AllowInsecure = widget.NewCheck("I understand: allow the password without TLS (plaintext)", func(bool) { e.changed() })
+	e.AllowInsecure = widget.NewCheck("I understand: send it without TLS", func(bool) { e.changed() })
 	e.OAuthProvider = sel([]string{"(none)", "google", "microsoft", "custom"})
 	e.OAuthClientID = entry("OAuth client ID (empty: Herald's own)")
 	e.OAuthTenant = entry("Microsoft tenant (empty: common)")
@@ -158,7 +158,7 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 		container.NewTabItem(editorGroups[1], group(1, "From address", "from", e.From, "From name", "from-name", e.FromName,
 			"Reply-To", "reply-to", e.ReplyTo, "Signature", "signature", e.Signature, "Extra headers", "headers", e.Headers)),
 		container.NewTabItem(editorGroups[2], group(2, "Method", "auth", e.Auth, "Username", "username", e.Username,
-			"Password", "secret", e.SecretMode, "", "password", e.Password, "", "allow-insecure-auth", e.AllowInsecure,
+			"Password", "secret", e.SecretMode, "", "password", e.Password, "Plaintext", "allow-insecure-auth", e.AllowInsecure,
 			"OAuth provider", "oauth", e.OAuthProvider, "OAuth client ID", "oauth.client-id", e.OAuthClientID, "Tenant", "oauth.tenant", e.OAuthTenant)),
 		container.NewTabItem(editorGroups[3], group(3, "Per minute", "limits.per-minute", e.PerMinute, "Sessions", "limits.sessions", e.Sessions,
 			"Per session", "limits.per-session", e.PerSession, "First retry", "retry.initial", e.RetryInitial, "Longest wait", "retry.max", e.RetryMax,
@@ -186,8 +186,9 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 
 	nameField := e.field("name", -1, e.Name)
 	top := container.NewVBox(e.Title, widget.NewForm(widget.NewFormItem("Name", nameField)))
-	actions := container.NewHBox(e.SaveBtn, e.TestBtn, e.DefaultBtn, e.DuplicateBtn, e.RenameBtn, e.DeleteBtn)
-	bottom := container.NewVBox(e.Summary, container.NewHScroll(actions))
+	// Two rows, so that every button shows in a 900 px window.
+	bottom := container.NewVBox(e.Summary, container.NewHBox(e.SaveBtn, e.TestBtn),
+		container.NewHBox(e.DefaultBtn, e.DuplicateBtn, e.RenameBtn, e.DeleteBtn))
 	e.body = container.NewBorder(top, bottom, nil, nil, e.Tabs)
 	e.blank = widget.NewLabel("Choose an account on the left, or add one.")
 	e.blank.Wrapping = fyne.TextWrapWord

@@ -511,6 +511,10 @@ func (s *Shell) RequestQuit() {
 		}, s.win)
 }
 
+// QuitNow saves the window's state and quits without asking (the process
+// was told to stop).
+func (s *Shell) QuitNow() { s.quit() }
+
 func (s *Shell) quit() {
 	s.savePrefs()
 	s.Stop()

@@ -454,6 +454,15 @@ func (s *Shell) Shortcuts() [][2]string {
 			out = append(out, [2]string{fmt.Sprintf("Ctrl+%d", i+1), v.Title()})
 		}
 	}
+	for _, v := range s.views {
+		if a, ok := v.(Actioner); ok {
+			for _, act := range a.Actions() {
+				if cs, ok := act.Shortcut.(*desktop.CustomShortcut); ok && cs.KeyName != fyne.KeyReturn {
+					out = append(out, [2]string{shortcutText(cs), act.Label + " (" + v.Title() + ")"})
+				}
+			}
+		}
+	}
 	out = append(out,
 		[2]string{"Ctrl+N", "New message (Compose)"},
 		[2]string{"Ctrl+Enter", "Send (in Compose)"},
@@ -463,6 +472,20 @@ func (s *Shell) Shortcuts() [][2]string {
 		[2]string{"F1", "This help"},
 	)
 	return out
+}
+
+func shortcutText(cs *desktop.CustomShortcut) string {
+	var parts []string
+	if cs.Modifier&(fyne.KeyModifierControl|fyne.KeyModifierSuper) != 0 {
+		parts = append(parts, "Ctrl")
+	}
+	if cs.Modifier&fyne.KeyModifierAlt != 0 {
+		parts = append(parts, "Alt")
+	}
+	if cs.Modifier&fyne.KeyModifierShift != 0 {
+		parts = append(parts, "Shift")
+	}
+	return strings.Join(append(parts, string(cs.KeyName)), "+")
 }
 
 // ShowHelp shows the keyboard shortcuts and what Herald is.

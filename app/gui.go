@@ -3,14 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/herald-smtp/herald/assets"
-	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/ui"
 )
@@ -66,8 +64,11 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	if err != nil {
 		return err
 	}
-	if view != "" && !validName(view) {
-		return fmt.Errorf("no view is called %q; the views are: %s", view, strings.Join(ui.ViewNames, ", "))
+	if view != "" {
+		// Checked before anything opens: a typo in a launcher says so at once.
+		if err := ui.CheckViewName(view, Views(nil, nil)); err != nil {
+			return err
+		}
 	}
 	core, err := Open(ctx, dataDir)
 	if err != nil {
@@ -102,29 +103,29 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	return nil
 }
 
-func validName(n string) bool {
-	for _, v := range ui.ViewNames {
-		if v == n {
-			return true
-		}
+// Views returns the window's views, one line each, in sidebar order (which
+// is also the Ctrl+1…9 order). A new view is one file in ui/ and one line
+// here.
+func Views(gc *GUICore, do ui.Dispatcher) []ui.View {
+	return []ui.View{
+		ui.NewAccounts(gc, do),
+		// ui.NewWizard(gc, do), // the connection test (ui/wizard.go, another helper)
+		ui.NewCompose(gc, do),
 	}
-	return false
 }
 
-// BuildShell registers the views, one line each, in sidebar order (which is
-// also the Ctrl+1…9 order).
+// BuildShell makes the main window with the views over gc.
 func BuildShell(a fyne.App, gc *GUICore, do ui.Dispatcher) *ui.Shell {
 	s := ui.NewShell(a, ui.ShellOptions{Dispatch: do})
-	s.Register(ui.NewAccounts(gc, do))
-	// s.Register(ui.NewWizard(gc, do)) // the connection test (ui/wizard.go, another helper)
-	s.Register(ui.NewCompose(gc, do))
+	for _, v := range Views(gc, do) {
+		s.Register(v)
+	}
 	return s
 }
 
 // firstRun opens the Accounts view, which offers the connection test, when
 // there are no profiles yet.
 func firstRun(ctx context.Context, s *ui.Shell, gc *GUICore) {
-	var ps []account.Profile
 	ps, err := gc.List(ctx)
 	if err == nil && len(ps) == 0 {
 		_ = s.Open("accounts", nil)

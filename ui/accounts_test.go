@@ -2,12 +2,15 @@ package ui
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -244,3 +247,22 @@ func (w *stubWizard) Content() fyne.CanvasObject { return widget.NewLabel("wizar
 func (w *stubWizard) Start(context.Context)      {}
 func (w *stubWizard) Stop()                      {}
 func (w *stubWizard) OpenWith(arg any) error     { w.arg = arg; return nil }
+
+func TestDroppedProfileFileIsImported(t *testing.T) {
+	r := startAccounts(t)
+	_ = r.shell.Open("compose", nil)
+	path := filepath.Join(t.TempDir(), "dropped.json")
+	if err := os.WriteFile(path, []byte(`{"herald_profiles":1,"profiles":[{"name":"dropped","from_address":"d@example.com","host":"smtp.example.com","port":587,"tls":"starttls","auth":"auto"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.shell.drop([]fyne.URI{storage.NewFileURI(path)})
+	if r.shell.Current() != "accounts" {
+		t.Fatalf("a dropped profile file shows %q, not the Accounts view", r.shell.Current())
+	}
+	r.pump("the import", func() bool { return slices.Equal(r.accounts.Rows(), []string{"dropped"}) })
+
+	r.shell.drop([]fyne.URI{storage.NewFileURI(filepath.Join(t.TempDir(), "photo.png"))})
+	if !strings.Contains(r.shell.Status(), "does not know what to do") {
+		t.Fatalf("status %q", r.shell.Status())
+	}
+}

@@ -211,9 +211,15 @@ func (v *Accounts) Content() fyne.CanvasObject {
 		},
 	)
 	v.List.OnSelected = func(id widget.ListItemID) {
-		if id < len(v.shown) {
-			v.edit(v.rows[v.shown[id]].p)
+		if id >= len(v.shown) {
+			return
 		}
+		p := v.rows[v.shown[id]].p
+		if e := v.Editor; e != nil && !e.isNew && e.orig.ID == p.ID && e.body.Visible() {
+			v.selected = p.Name // already open: a reload must not drop unsaved edits
+			return
+		}
+		v.edit(p)
 	}
 	v.AddBtn = widget.NewButtonWithIcon("Add…", theme.ContentAddIcon(), v.ShowAddDialog)
 	v.AddBtn.Importance = widget.HighImportance

@@ -266,3 +266,21 @@ func TestDroppedProfileFileIsImported(t *testing.T) {
 		t.Fatalf("status %q", r.shell.Status())
 	}
 }
+
+func TestReloadKeepsUnsavedEdits(t *testing.T) {
+	r := startAccounts(t, workProfile())
+	r.accounts.List.Select(0)
+	e := r.accounts.Editor
+	e.Host.SetText("typed.but.not.saved.example")
+	r.core.mu.Lock()
+	p := account.Profile{Name: "other", FromAddress: "o@example.com", Server: account.Server{Host: "o.example"}, ID: "o1"}
+	p.Normalize()
+	r.core.profiles = append(r.core.profiles, p)
+	r.core.mu.Unlock()
+	r.core.feed.Publish(feed.Event{Topic: feed.Profiles, External: true})
+	r.pump("the reload", func() bool { return len(r.accounts.Rows()) == 2 })
+	r.settle()
+	if e.Host.Text != "typed.but.not.saved.example" {
+		t.Fatalf("a reload replaced the unsaved host with %q", e.Host.Text)
+	}
+}

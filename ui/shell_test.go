@@ -186,3 +186,30 @@ func TestThemeOverrideIsRemembered(t *testing.T) {
 		t.Fatal("dark override not applied")
 	}
 }
+
+func TestCtrlFFocusesTheSearch(t *testing.T) {
+	r := newRig(t)
+	_ = r.shell.Open("accounts", nil)
+	r.shortcut(ctrlKey(fyne.KeyF))
+	if r.shell.Window().Canvas().Focused() != r.accounts.Search {
+		t.Fatal("Ctrl+F does not focus the accounts search")
+	}
+}
+
+func TestHelpListsTheShortcuts(t *testing.T) {
+	r := newRig(t)
+	var keys []string
+	for _, sc := range r.shell.Shortcuts() {
+		keys = append(keys, sc[0])
+	}
+	got := strings.Join(keys, " ")
+	for _, want := range []string{"Ctrl+1", "Ctrl+2", "Ctrl+N", "Ctrl+Enter", "Ctrl+F", "Ctrl+Q", "F1", "Ctrl+O", "Ctrl+Shift+T"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("help lacks %s: %s", want, got)
+		}
+	}
+	r.shell.ShowHelp()
+	if len(r.shell.Window().Canvas().Overlays().List()) == 0 {
+		t.Fatal("no help dialog")
+	}
+}

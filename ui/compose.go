@@ -85,6 +85,7 @@ type Compose struct {
 	sub                         *feed.Sub
 	mu                          sync.Mutex
 	stopped, loadedFirstProfile bool
+	wantProfile                 string // a profile asked for before the list loaded
 }
 
 // NewCompose returns the Compose view over core.
@@ -311,6 +312,9 @@ func (c *Compose) loadProfiles() {
 			c.Via.Options = opts
 			c.Via.Refresh()
 			switch {
+			case c.wantProfile != "" && contains(opts, c.wantProfile):
+				c.Via.SetSelected(c.wantProfile)
+				c.wantProfile = ""
 			case !c.loadedFirstProfile && defName != "":
 				c.Via.SetSelected(defName)
 			case !contains(opts, cur):
@@ -370,8 +374,16 @@ func (c *Compose) OpenWith(arg any) error {
 		d = a
 	case *message.Draft:
 		d = *a
+	case ProfileRef:
+		// `herald --view compose --profile P`: start with P in the picker.
+		c.Content()
+		c.wantProfile = a.Name
+		if contains(c.Via.Options, a.Name) {
+			c.Via.SetSelected(a.Name)
+		}
+		return nil
 	default:
-		return fmt.Errorf("compose opens on a message draft, not %T", arg)
+		return fmt.Errorf("compose opens on a message draft or a profile, not %T", arg)
 	}
 	c.Content()
 	c.To.SetText(strings.Join(d.To, ", "))

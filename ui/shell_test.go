@@ -213,3 +213,15 @@ func TestHelpListsTheShortcuts(t *testing.T) {
 		t.Fatal("no help dialog")
 	}
 }
+
+func TestComposeOpensOnAProfile(t *testing.T) {
+	r := newRig(t, account.Profile{Name: "work", FromAddress: "me@work.example", Server: account.Server{Host: "smtp.work.example"}})
+	r.shell.Start(t.Context())
+	if err := r.shell.OpenStart("compose", ProfileRef{Name: "work"}); err != nil {
+		t.Fatal(err)
+	}
+	r.pump("the picker", func() bool { return r.compose.Via.Selected == "work" })
+	if r.compose.From.Text != "me@work.example" {
+		t.Fatalf("From %q", r.compose.From.Text)
+	}
+}

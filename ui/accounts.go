@@ -105,7 +105,7 @@ type Accounts struct {
 	defName  string
 	selected string // name of the profile in the editor ("" : new or none)
 
-	Search  *widget.Entry
+	Search  *fieldEntry
 	List    *widget.List
 	Empty   *fyne.Container
 	Editor  *ProfileEditor
@@ -174,8 +174,7 @@ func (v *Accounts) Content() fyne.CanvasObject {
 	if v.content != nil {
 		return v.content
 	}
-	v.Search = widget.NewEntry()
-	v.Search.SetPlaceHolder("Search accounts (Ctrl+F)")
+	v.Search = newField(v.host, "Search accounts (Ctrl+F)")
 	v.Search.OnChanged = func(string) { v.filter() }
 	v.List = widget.NewList(
 		func() int { return len(v.shown) },

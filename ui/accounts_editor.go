@@ -36,30 +36,31 @@ type ProfileEditor struct {
 	v *Accounts
 
 	Title *widget.Label
-	Name  *widget.Entry
+	Name  *fieldEntry
 
-	Host, Port, Timeout *widget.Entry
+	Host, Port, Timeout *fieldEntry
 	TLS                 *widget.Select
 	Fallbacks           *fieldEntry
 
-	From, FromName, ReplyTo *widget.Entry
+	From, FromName, ReplyTo *fieldEntry
 	Signature, Headers      *fieldEntry
 
 	Auth          *widget.Select
-	Username      *widget.Entry
+	Username      *fieldEntry
 	SecretMode    *widget.Select
 	Password      *widget.Entry
 	AllowInsecure *widget.Check
 	OAuthProvider *widget.Select
-	OAuthClientID *widget.Entry
-	OAuthTenant   *widget.Entry
+	OAuthClientID *fieldEntry
+	OAuthTenant   *fieldEntry
 
-	PerMinute, Sessions, PerSession                *widget.Entry
-	RetryInitial, RetryMax, RetryGiveUp, RetryWarn *widget.Entry
+	PerMinute, Sessions, PerSession                *fieldEntry
+	RetryInitial, RetryMax, RetryGiveUp, RetryWarn *fieldEntry
 
-	DKIMDomain, DKIMSelector, DKIMKey *widget.Entry
+	DKIMDomain, DKIMSelector *fieldEntry
+	DKIMKey                  *widget.Entry
 
-	Helo, CAFile, Pinned *widget.Entry
+	Helo, CAFile, Pinned *fieldEntry
 
 	Tabs                                                             *container.AppTabs
 	Summary                                                          *widget.Label
@@ -83,15 +84,14 @@ var authChoices = []string{"auto", "none", "plain", "login", "cram-md5", "scram-
 
 func newProfileEditor(v *Accounts) *ProfileEditor {
 	e := &ProfileEditor{v: v, fields: map[string]*edField{}}
-	entry := func(ph string) *widget.Entry {
-		w := widget.NewEntry()
-		w.SetPlaceHolder(ph)
+	entry := func(ph string) *fieldEntry {
+		w := newField(v.host, ph)
 		w.OnChanged = func(string) { e.changed() }
 		return w
 	}
 	multi := func(ph string) *fieldEntry {
-		w := newFieldEntry(true)
-		w.SetPlaceHolder(ph)
+		w := newField(v.host, ph)
+		w.MultiLine, w.Wrapping = true, fyne.TextWrapWord
 		w.SetMinRowsVisible(3)
 		w.OnChanged = func(string) { e.changed() }
 		return w
@@ -382,7 +382,7 @@ func durText(d account.Duration) string {
 func (e *ProfileEditor) read() (account.Profile, map[string]string) {
 	errs := map[string]string{}
 	p := e.orig
-	num := func(key string, w *widget.Entry) int {
+	num := func(key string, w *fieldEntry) int {
 		s := strings.TrimSpace(w.Text)
 		if s == "" {
 			return 0
@@ -393,7 +393,7 @@ func (e *ProfileEditor) read() (account.Profile, map[string]string) {
 		}
 		return n
 	}
-	dur := func(key string, w *widget.Entry) account.Duration {
+	dur := func(key string, w *fieldEntry) account.Duration {
 		s := strings.TrimSpace(w.Text)
 		if s == "" {
 			return 0
@@ -565,9 +565,21 @@ func (e *ProfileEditor) Save() {
 }
 
 // fieldEntry is an Entry on which Tab moves to the next field, even when it
-// is multi-line: a tab is never typed into the text.
+// is multi-line (a tab is never typed into the text), and F1 shows the help
+// instead of being swallowed.
 type fieldEntry struct {
 	widget.Entry
+	onHelp func()
+}
+
+// newField returns a one-line fieldEntry whose F1 shows host's help.
+func newField(host Host, placeholder string) *fieldEntry {
+	e := newFieldEntry(false)
+	e.SetPlaceHolder(placeholder)
+	if host != nil {
+		e.onHelp = host.ShowHelp
+	}
+	return e
 }
 
 func newFieldEntry(multiLine bool) *fieldEntry {
@@ -582,6 +594,15 @@ func newFieldEntry(multiLine bool) *fieldEntry {
 
 // AcceptsTab implements fyne.Tabbable: never.
 func (e *fieldEntry) AcceptsTab() bool { return false }
+
+// TypedKey shows the help on F1.
+func (e *fieldEntry) TypedKey(k *fyne.KeyEvent) {
+	if k.Name == fyne.KeyF1 && e.onHelp != nil {
+		e.onHelp()
+		return
+	}
+	e.Entry.TypedKey(k)
+}
 
 // TypedRune drops a tab a driver may still hand over as a rune.
 func (e *fieldEntry) TypedRune(r rune) {

@@ -61,7 +61,7 @@ type Compose struct {
 	host Host
 
 	Via                         *widget.Select
-	From, To, Cc, Bcc, Subject  *widget.Entry
+	From, To, Cc, Bcc, Subject  *fieldEntry
 	Body                        *fieldEntry
 	Attachments                 []string
 	AttachLabel                 *widget.Label
@@ -128,22 +128,22 @@ func (c *Compose) Content() fyne.CanvasObject {
 	}
 	c.Via = widget.NewSelect([]string{SandboxChoice}, c.viaChanged)
 	c.Via.SetSelected(SandboxChoice)
-	c.From = widget.NewEntry()
+	c.From = newField(c.host, "")
 	c.From.SetText(c.core.SandboxFrom())
 	c.From.OnChanged = func(string) {
 		if !c.settingFrom {
 			c.fromEdited = true
 		}
 	}
-	c.To = widget.NewEntry()
-	c.To.SetPlaceHolder("someone@example.com, another@example.com")
-	c.Cc = widget.NewEntry()
-	c.Cc.SetPlaceHolder("optional")
-	c.Bcc = widget.NewEntry()
-	c.Bcc.SetPlaceHolder("optional, not shown to recipients")
-	c.Subject = widget.NewEntry()
+	c.To = newField(c.host, "someone@example.com, another@example.com")
+	c.Cc = newField(c.host, "optional")
+	c.Bcc = newField(c.host, "optional, not shown to recipients")
+	c.Subject = newField(c.host, "")
 	c.Body = newFieldEntry(true)
 	c.Body.SetPlaceHolder("Message text (Ctrl+Enter sends)")
+	if c.host != nil {
+		c.Body.onHelp = c.host.ShowHelp
+	}
 
 	c.AttachLabel = widget.NewLabel("No attachments")
 	c.AttachLabel.Truncation = fyne.TextTruncateEllipsis

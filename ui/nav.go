@@ -38,9 +38,11 @@ type Host interface {
 	Window() fyne.Window
 	// SetStatus shows one line in the status bar (truncated to fit).
 	SetStatus(text string)
-	// Preferences keeps small UI state (split positions, the default
-	// profile's name is kept by the core, not here).
+	// Preferences keeps small UI state (split positions; never secrets).
 	Preferences() fyne.Preferences
+	// ShowHelp shows the keyboard shortcuts (F1). Views call it from text
+	// fields, which otherwise swallow F1.
+	ShowHelp()
 }
 
 // Hosted is a view that wants the Host. The shell calls SetHost once, in

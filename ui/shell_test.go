@@ -225,3 +225,13 @@ func TestComposeOpensOnAProfile(t *testing.T) {
 		t.Fatalf("From %q", r.compose.From.Text)
 	}
 }
+
+func TestF1InATextFieldShowsHelp(t *testing.T) {
+	r := newRig(t)
+	_ = r.shell.Open("compose", nil)
+	r.shell.Window().Canvas().Focus(r.compose.Body)
+	r.compose.Body.TypedKey(&fyne.KeyEvent{Name: fyne.KeyF1})
+	if len(r.shell.Window().Canvas().Overlays().List()) == 0 {
+		t.Fatal("F1 in the message text shows no help")
+	}
+}

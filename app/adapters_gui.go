@@ -191,12 +191,13 @@ func (g *GUICore) Status(_ context.Context, p account.Profile) ui.AccountStatus 
 	case p.Secret == account.SecretAsk:
 		return ui.AccountStatus{Secret: ui.SecretAskEachTime}
 	}
-	switch st := g.book.SecretStatus(&p)[account.SecretPassword]; {
-	case st == "stored":
+	// One keychain read (the password), never its value kept.
+	switch _, err := g.book.Secret(&p, account.SecretPassword); {
+	case err == nil:
 		return ui.AccountStatus{Secret: ui.SecretStored}
-	case st == "missing":
+	case errors.Is(err, account.ErrNoSecret):
 		return ui.AccountStatus{Secret: ui.SecretMissing}
-	case st == "keychain unavailable":
+	case errors.Is(err, account.ErrNoKeychain):
 		return ui.AccountStatus{Secret: ui.SecretNoKeychain}
 	default:
 		return ui.AccountStatus{Secret: ui.SecretUnreadable}

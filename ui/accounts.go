@@ -823,13 +823,17 @@ func (v *Accounts) ShowImportDialog() {
 		if r == nil {
 			return
 		}
-		defer r.Close()
-		data, err := readLimited(r, 4<<20)
-		if err != nil {
-			v.say("Could not read "+r.URI().Name()+": "+err.Error(), true)
-			return
-		}
-		v.ImportData(r.URI().Name(), data)
+		go func() { // the disk is read off the UI goroutine
+			data, err := readLimited(r, 4<<20)
+			r.Close()
+			v.do(func() {
+				if err != nil {
+					v.say("Could not read "+r.URI().Name()+": "+err.Error(), true)
+					return
+				}
+				v.ImportData(r.URI().Name(), data)
+			})
+		}()
 	}, v.window())
 	d.SetFilter(storage.NewExtensionFileFilter([]string{".xml", ".js", ".json"}))
 	d.Show()

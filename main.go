@@ -16,7 +16,9 @@ import (
 func main() {
 	locale.Restore()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], cli.OSEnv(app.RunGUI))
+	code := cli.Run(ctx, os.Args[1:], cli.OSEnv(func(ctx context.Context, dataDir string, s cli.GUIStart) error {
+		return app.RunGUIWith(ctx, dataDir, app.GUIOptions{View: s.View, Profile: s.Profile, Mailto: s.Mailto})
+	}))
 	stop()
 	os.Exit(code)
 }

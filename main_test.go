@@ -408,3 +408,82 @@ func TestNoLocaleNoiseOnStderr(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownViewIsAClearError(t *testing.T) {
+	cmd := exec.Command(heraldBin(t), "--data-dir", t.TempDir(), "--view", "outboxx")
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "DISPLAY=")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `no view is called "outboxx"; the views are: accounts`) {
+		t.Fatalf("herald --view outboxx: %v\n%s", err, out)
+	}
+}
+
+// TestMailtoCtrlEnterUnderX opens a mailto: link in the real window, sends
+// it with the keyboard (Ctrl+Enter) and finds it in the sandbox.
+func TestMailtoCtrlEnterUnderX(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no DISPLAY: run under Xvfb (.ci/run starts one)")
+	}
+	xdotool := lookTool(t, "xdotool")
+	bin := heraldBin(t)
+	dataDir := t.TempDir()
+	cmd := exec.Command(bin, "--data-dir", dataDir,
+		"mailto:ann@example.com,bob@example.com?cc=carol@example.com&subject=From%20a%20mailto%20link&body=Hello%0ASecond%20line")
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "XDG_CONFIG_HOME="+t.TempDir()) // fresh Fyne preferences
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/herald-test-bus")
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	wid, err := exec.CommandContext(ctx, xdotool, "search", "--sync", "--onlyvisible", "--name", "^Herald").Output()
+	if err != nil {
+		t.Fatalf("the window did not appear: %v\n%s", err, out.String())
+	}
+	id := strings.Fields(string(wid))[0]
+	time.Sleep(time.Second) // let the window draw and take focus
+	if b, err := exec.Command(xdotool, "key", "--window", id, "ctrl+Return").CombinedOutput(); err != nil {
+		t.Fatalf("xdotool: %v\n%s", err, b)
+	}
+
+	var items []struct {
+		To      []string `json:"to"`
+		Subject string   `json:"subject"`
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		list := exec.Command(bin, "sandbox", "list", "--json", "--data-dir", dataDir)
+		list.Env = append(os.Environ(), "LANG=C.UTF-8")
+		b, err := list.Output()
+		if err == nil && json.Unmarshal(b, &items) == nil && len(items) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no message reached the sandbox after Ctrl+Enter\n%s", tail(out.String(), 3000))
+		}
+	}
+	if items[0].Subject != "From a mailto link" || len(items[0].To) != 3 {
+		t.Fatalf("captured %+v", items[0])
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the window did not close within 15 s of SIGINT")
+	}
+}

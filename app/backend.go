@@ -1,136 +1,26 @@
-// Package app is Herald's composition root: it opens the store, starts the
-// sandbox, hands the engine to the window, and owns their lifecycle.
+// Package app is Herald's composition root for the window: it opens the
+// shared core (app/core) with the sandbox, adapts it to the views'
+// interfaces, and runs the Fyne app.
 package app
 
 import (
-	"bytes"
-	"context"
-	"fmt"
-	"net"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/herald-smtp/herald/engine/message"
-	"github.com/herald-smtp/herald/engine/sandbox"
-	"github.com/herald-smtp/herald/engine/store"
+	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/transcript"
 	"github.com/herald-smtp/herald/engine/transport"
 	"github.com/herald-smtp/herald/ui"
 )
 
-// Core is the running engine behind one window: the store and the sandbox.
-type Core struct {
-	DataDir string
-	Store   *store.Store
-	Sandbox *sandbox.Server
-}
-
-// Open opens the store in dataDir and starts the sandbox on its default
-// address (or the next free port).
-func Open(ctx context.Context, dataDir string) (*Core, error) {
-	st, err := store.Open(store.PathIn(dataDir))
-	if err != nil {
-		return nil, err
-	}
-	sb, err := sandbox.Start(ctx, sandbox.Config{TLS: sandbox.TLSNone, CertDir: dataDir}, st)
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("start the sandbox: %w", err)
-	}
-	return &Core{DataDir: dataDir, Store: st, Sandbox: sb}, nil
-}
-
-// Close stops the sandbox and closes the store.
-func (c *Core) Close() error {
-	err := c.Sandbox.Close()
-	if e := c.Store.Close(); err == nil {
-		err = e
-	}
-	return err
-}
-
-// Backend implements ui.Backend over a Core: the window sends to the sandbox.
-type Backend struct {
-	core *Core
-}
-
-// NewBackend returns the window's view of core.
-func NewBackend(core *Core) *Backend { return &Backend{core: core} }
-
-var _ ui.Backend = (*Backend)(nil)
-
-// Target implements ui.Backend.
-func (b *Backend) Target() string { return "Sandbox " + b.core.Sandbox.Addr() }
-
-// DefaultFrom implements ui.Backend.
-func (b *Backend) DefaultFrom() string { return "Herald <herald@localhost>" }
-
-// Send implements ui.Backend: it renders the draft and sends it to the
-// sandbox over a real SMTP session.
-func (b *Backend) Send(ctx context.Context, d message.Draft, rec *transcript.Recorder) ui.Outcome {
-	r, err := message.Render(d)
-	if err != nil {
-		return ui.Outcome{Summary: "Not sent: " + err.Error(), Hint: "Correct the fields named above; nothing was sent."}
-	}
-	host, portStr, err := net.SplitHostPort(b.core.Sandbox.Addr())
-	if err != nil {
-		return ui.Outcome{Summary: "Not sent: sandbox address: " + err.Error()}
-	}
-	port, _ := strconv.Atoi(portStr)
-	cfg := transport.Config{
-		Host: host, Port: port, TLS: transport.TLSNone, Auth: transport.AuthNone,
-		Timeout: 30 * time.Second, Transcript: rec,
-	}
-	res := transport.Send(ctx, cfg, transport.Envelope{From: r.Envelope.From, To: r.Envelope.To}, bytes.NewReader(r.Bytes))
-	return Outcome(res, r.MessageID, rec)
-}
-
-// Outcome puts a transport result into words for the window. Every text
-// from the session (the server's words, the error, the hint) goes through
-// the recorder's redaction, as in the CLI's output.
+// Outcome puts a send result into words for the window, through the one
+// wording both front ends share (core.Describe): every text from the
+// session (the server's words, the error, the hint) redacted by the
+// recorder's rule, as in the CLI's output.
 func Outcome(res *transport.Result, msgID string, rec *transcript.Recorder) ui.Outcome {
-	if res.OK {
-		var rejected []string
-		for _, rc := range res.Recipients {
-			if !rc.Accepted {
-				rejected = append(rejected, fmt.Sprintf("%s (%d %s)", rc.Addr, rc.Code, rec.Redact(rc.Message)))
-			}
-		}
-		s := fmt.Sprintf("Sent %s in %d ms: %s", msgID, res.Elapsed.Milliseconds(), rec.Redact(res.QueuedAs))
-		if len(rejected) > 0 {
-			return ui.Outcome{Summary: s + "; rejected: " + strings.Join(rejected, ", ")}
-		}
-		return ui.Outcome{OK: true, Summary: s}
+	s := core.Describe(res, msgID, rec)
+	line := strings.ToUpper(s.Line[:1]) + s.Line[1:]
+	if len(s.Rejected) > 0 {
+		line += "; " + strings.Join(s.Rejected, "; ")
 	}
-	msg := "unknown error"
-	if res.Err != nil {
-		msg = rec.Redact(res.Err.Error())
-	}
-	return ui.Outcome{Summary: fmt.Sprintf("Failed at %s (%s): %s", res.Stage, res.Class, msg), Hint: rec.Redact(transport.HintFor(res.Err).Text)}
+	return ui.Outcome{OK: s.OK, Summary: line, Hint: s.Hint.Text}
 }
-
-// Inbox implements ui.Backend.
-func (b *Backend) Inbox(ctx context.Context) ([]ui.InboxItem, error) {
-	msgs, err := b.core.Store.ListSandboxMessages(ctx, 500)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ui.InboxItem, len(msgs))
-	for i, m := range msgs {
-		out[i] = ui.InboxItem{ID: m.ID, Received: m.Received, From: m.From, To: m.To, Subject: m.Subject, Size: m.Size}
-	}
-	return out, nil
-}
-
-// InboxSource implements ui.Backend.
-func (b *Backend) InboxSource(ctx context.Context, id int64) (string, error) {
-	m, err := b.core.Store.SandboxMessage(ctx, id)
-	if err != nil {
-		return "", err
-	}
-	return string(m.Raw), nil
-}
-
-// InboxUpdates implements ui.Backend.
-func (b *Backend) InboxUpdates() (<-chan int64, func()) { return b.core.Sandbox.Subscribe() }

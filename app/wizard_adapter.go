@@ -114,6 +114,10 @@ func (a *WizardAdapter) Probe(ctx context.Context, t ui.ProbeTarget, onStep func
 		}
 		onStep(ws)
 	})
+	if t.Profile.ID != "" && ctx.Err() == nil {
+		// A stored profile's test is its latest (the Accounts view shows it).
+		_ = a.Core.RecordTest(context.WithoutCancel(ctx), t.Profile.ID, rep)
+	}
 	out := &ui.WizardReport{Target: rep.Target, OK: rep.OK, Cancelled: ctx.Err() != nil, Addresses: rep.Addresses,
 		ServerNames: rep.ServerNames, CertificateSHA256: rep.CertificateSHA256, Finished: time.Now()}
 	for _, s := range rep.Steps {

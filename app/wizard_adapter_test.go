@@ -19,31 +19,9 @@ import (
 	"github.com/herald-smtp/herald/ui"
 )
 
-// memSecrets keeps secrets in a map (the OS keychain is not reachable in
-// tests).
-type memSecrets map[string]string
-
-func (m memSecrets) Set(id string, k account.SecretKind, v string) error {
-	m[id+"/"+string(k)] = v
-	return nil
-}
-
-func (m memSecrets) Get(id string, k account.SecretKind) (string, error) {
-	v, ok := m[id+"/"+string(k)]
-	if !ok {
-		return "", account.ErrNoSecret
-	}
-	return v, nil
-}
-
-func (m memSecrets) Delete(id string, k account.SecretKind) error {
-	delete(m, id+"/"+string(k))
-	return nil
-}
-
 func sandboxTarget(t *testing.T) (ui.ProbeTarget, *core.Core) {
 	t.Helper()
-	c, err := core.Open(context.Background(), t.TempDir(), core.Options{Secrets: memSecrets{}, Sandbox: &sandbox.Config{Listen: "127.0.0.1:0", TLS: sandbox.TLSNone}})
+	c, err := core.Open(context.Background(), t.TempDir(), core.Options{Secrets: newMemSecrets(), Sandbox: &sandbox.Config{Listen: "127.0.0.1:0", TLS: sandbox.TLSNone}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,34 +1,11 @@
-// Package ui holds Herald's Fyne views. It knows nothing of SMTP sockets or
-// SQLite: it talks to the engine through the small Backend interface, which
-// app/ implements, and it receives engine events through a dispatcher that
-// moves them onto the UI goroutine.
+// Package ui holds Herald's Fyne views and the shell that shows them. It
+// knows nothing of SMTP sockets or SQLite: each view declares the narrow
+// interface of the core it needs (AccountsCore, ComposeCore, …), which app/
+// implements, and receives engine events through the core's feed and a
+// Dispatcher that moves updates onto the UI goroutine.
 package ui
 
-import (
-	"context"
-	"time"
-
-	"github.com/herald-smtp/herald/engine/message"
-	"github.com/herald-smtp/herald/engine/transcript"
-)
-
-// Backend is what the main window needs from the engine.
-type Backend interface {
-	// Target describes where Send delivers, e.g. "Sandbox 127.0.0.1:2525".
-	Target() string
-	// DefaultFrom is the sender address the compose form starts with.
-	DefaultFrom() string
-	// Send renders and sends one draft, recording the session into rec as it
-	// happens. It may take seconds; the UI calls it off the UI goroutine.
-	Send(ctx context.Context, d message.Draft, rec *transcript.Recorder) Outcome
-	// Inbox lists the messages the sandbox captured, newest first.
-	Inbox(ctx context.Context) ([]InboxItem, error)
-	// InboxSource returns the raw RFC 5322 source of one captured message.
-	InboxSource(ctx context.Context, id int64) (string, error)
-	// InboxUpdates delivers the id of each newly captured message until the
-	// returned cancel function is called.
-	InboxUpdates() (<-chan int64, func())
-}
+import "time"
 
 // Outcome is the result of one send, already put into words for a person.
 type Outcome struct {

@@ -65,8 +65,8 @@ func waitFor(t *testing.T, q *syncQueue, what string, cond func() bool) {
 	}
 }
 
-// fakeCore implements WizardCore with functions the test sets.
-type fakeCore struct {
+// fakeWizardCore implements WizardCore with functions the test sets.
+type fakeWizardCore struct {
 	mu        sync.Mutex
 	discover  func(ctx context.Context, email string, on func(WizardSource)) (*WizardDiscovery, error)
 	probe     func(ctx context.Context, t ProbeTarget, on func(WizardStep)) *WizardReport
@@ -77,18 +77,18 @@ type fakeCore struct {
 	delivered []ProbeTarget
 }
 
-func (f *fakeCore) Discover(ctx context.Context, email string, on func(WizardSource)) (*WizardDiscovery, error) {
+func (f *fakeWizardCore) Discover(ctx context.Context, email string, on func(WizardSource)) (*WizardDiscovery, error) {
 	return f.discover(ctx, email, on)
 }
 
-func (f *fakeCore) Probe(ctx context.Context, t ProbeTarget, on func(WizardStep)) *WizardReport {
+func (f *fakeWizardCore) Probe(ctx context.Context, t ProbeTarget, on func(WizardStep)) *WizardReport {
 	f.mu.Lock()
 	f.probed = append(f.probed, t)
 	f.mu.Unlock()
 	return f.probe(ctx, t, on)
 }
 
-func (f *fakeCore) Deliverability(ctx context.Context, t ProbeTarget, rep *WizardReport, on func(WizardFinding)) []WizardFinding {
+func (f *fakeWizardCore) Deliverability(ctx context.Context, t ProbeTarget, rep *WizardReport, on func(WizardFinding)) []WizardFinding {
 	f.mu.Lock()
 	f.delivered = append(f.delivered, t)
 	f.mu.Unlock()
@@ -98,7 +98,7 @@ func (f *fakeCore) Deliverability(ctx context.Context, t ProbeTarget, rep *Wizar
 	return f.deliv(ctx, t, rep, on)
 }
 
-func (f *fakeCore) ApplyFix(t ProbeTarget, fix hint.Fix) (ProbeTarget, error) {
+func (f *fakeWizardCore) ApplyFix(t ProbeTarget, fix hint.Fix) (ProbeTarget, error) {
 	f.mu.Lock()
 	f.fixes = append(f.fixes, fix)
 	f.mu.Unlock()
@@ -116,7 +116,7 @@ func (f *fakeCore) ApplyFix(t ProbeTarget, fix hint.Fix) (ProbeTarget, error) {
 	return t, nil
 }
 
-func (f *fakeCore) SaveProfile(ctx context.Context, t ProbeTarget) (*account.Profile, error) {
+func (f *fakeWizardCore) SaveProfile(ctx context.Context, t ProbeTarget) (*account.Profile, error) {
 	f.mu.Lock()
 	f.saved = append(f.saved, t)
 	f.mu.Unlock()
@@ -125,7 +125,7 @@ func (f *fakeCore) SaveProfile(ctx context.Context, t ProbeTarget) (*account.Pro
 	return &p, nil
 }
 
-func (f *fakeCore) probeCount() int {
+func (f *fakeWizardCore) probeCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.probed)
@@ -180,7 +180,7 @@ func profile() *account.Profile {
 
 func TestWizardChecklistFillsInStepByStep(t *testing.T) {
 	next := make(chan bool)
-	core := &fakeCore{probe: func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
+	core := &fakeWizardCore{probe: func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
 		rep := &WizardReport{Target: pt.Server(), OK: true}
 		for _, n := range allSteps {
 			<-next
@@ -229,7 +229,7 @@ func TestWizardChecklistFillsInStepByStep(t *testing.T) {
 
 func TestWizardCancelMidProbe(t *testing.T) {
 	returned := make(chan struct{})
-	core := &fakeCore{probe: func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
+	core := &fakeWizardCore{probe: func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
 		defer close(returned)
 		s := passStep("dns")
 		on(s)
@@ -265,7 +265,7 @@ func TestWizardCancelMidProbe(t *testing.T) {
 
 func TestWizardFailingStepShowsHintAndFix(t *testing.T) {
 	fix := hint.Fix{Setting: hint.TLS, Value: "implicit", Label: "Use implicit TLS on port 465"}
-	core := &fakeCore{}
+	core := &fakeWizardCore{}
 	core.probe = func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
 		rep := &WizardReport{Target: pt.Server()}
 		for _, n := range []string{"dns", "connect"} {
@@ -331,7 +331,7 @@ func TestWizardFailingStepShowsHintAndFix(t *testing.T) {
 
 func TestWizardOfflineSaysSoPlainly(t *testing.T) {
 	const resolverErr = "could not look up smtp.example.com: lookup smtp.example.com on 127.0.0.53:53: server misbehaving"
-	core := &fakeCore{
+	core := &fakeWizardCore{
 		discover: func(ctx context.Context, email string, on func(WizardSource)) (*WizardDiscovery, error) {
 			d := &WizardDiscovery{Email: email, Domain: "example.com", Best: -1}
 			for _, src := range []string{"autoconfig", "srv", "mx"} {
@@ -378,7 +378,7 @@ func TestWizardOfflineSaysSoPlainly(t *testing.T) {
 }
 
 func TestWizardDiscoverTestAndSave(t *testing.T) {
-	core := &fakeCore{
+	core := &fakeWizardCore{
 		discover: func(ctx context.Context, email string, on func(WizardSource)) (*WizardDiscovery, error) {
 			on(WizardSource{Source: "preset", Query: "example.com", Found: 1})
 			on(WizardSource{Source: "guess", Query: "4 ports", Found: 0})
@@ -452,7 +452,7 @@ func TestWizardDiscoverTestAndSave(t *testing.T) {
 
 func TestWizardRetestShowsWhatChanged(t *testing.T) {
 	run := 0
-	core := &fakeCore{probe: func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
+	core := &fakeWizardCore{probe: func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
 		run++
 		rep := &WizardReport{Target: pt.Server(), Finished: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 		for _, n := range allSteps {
@@ -490,7 +490,7 @@ func TestWizardRetestShowsWhatChanged(t *testing.T) {
 
 func TestWizardLongTextDoesNotWidenTheWindow(t *testing.T) {
 	long := strings.Repeat("250-VERYLONGCAPABILITY ", 400)
-	core := &fakeCore{probe: func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
+	core := &fakeWizardCore{probe: func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
 		s := WizardStep{Name: "ehlo", Status: diagnose.StatusWarn, Finding: long, Lines: []string{long, long},
 			Hint: hint.Hint{Text: long, Fixes: []hint.Fix{{Setting: hint.Retry, Label: "Try again"}}}}
 		on(s)
@@ -591,7 +591,7 @@ func overlayText(w fyne.Window) string {
 
 func TestWizardPinCertificateAfterShowingItsFingerprint(t *testing.T) {
 	fp := strings.Repeat("ab", 32)
-	core := &fakeCore{}
+	core := &fakeWizardCore{}
 	core.probe = func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
 		if pt.Profile.PinnedSHA256 == fp {
 			s := passStep("tls")
@@ -626,7 +626,7 @@ func TestWizardPinCertificateAfterShowingItsFingerprint(t *testing.T) {
 }
 
 func TestWizardStoreNewPassword(t *testing.T) {
-	core := &fakeCore{}
+	core := &fakeWizardCore{}
 	core.probe = func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
 		s := WizardStep{Name: "auth", Status: diagnose.StatusFail, Finding: "535 authentication failed",
 			Hint: hint.Hint{Fixes: []hint.Fix{{Setting: hint.Password, Label: "Enter a new password"}}}}
@@ -667,7 +667,7 @@ func TestWizardStoreNewPassword(t *testing.T) {
 }
 
 func TestWizardCoalescesBursts(t *testing.T) {
-	core := &fakeCore{probe: func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
+	core := &fakeWizardCore{probe: func(ctx context.Context, pt ProbeTarget, on func(WizardStep)) *WizardReport {
 		for range 2000 {
 			on(passStep("dns"))
 		}
@@ -697,7 +697,7 @@ func TestWizardCoalescesBursts(t *testing.T) {
 
 func TestWizardCancelDiscovery(t *testing.T) {
 	returned := make(chan struct{})
-	core := &fakeCore{discover: func(ctx context.Context, email string, on func(WizardSource)) (*WizardDiscovery, error) {
+	core := &fakeWizardCore{discover: func(ctx context.Context, email string, on func(WizardSource)) (*WizardDiscovery, error) {
 		defer close(returned)
 		on(WizardSource{Source: "preset", Query: "example.com"})
 		<-ctx.Done()

@@ -28,15 +28,21 @@ type Env struct {
 	Getenv         func(string) string
 	// GUI starts the window over the given data directory and returns when it
 	// closes. Nil means this build has no window.
-	GUI func(ctx context.Context, dataDir string) error
+	GUI func(ctx context.Context, dataDir string, start GUIStart) error
 	// Secrets holds profiles' secrets; nil means the OS keychain.
 	Secrets account.Secrets
 
 	open *opener // set by Run: the core, opened once by the first verb that needs it
 }
 
+// GUIStart says how the window starts: `herald --view NAME [--profile P]`
+// and `herald mailto:...`. The window checks the values.
+type GUIStart struct {
+	View, Profile, Mailto string
+}
+
 // OSEnv returns an Env over the process's own streams and environment.
-func OSEnv(gui func(ctx context.Context, dataDir string) error) Env {
+func OSEnv(gui func(ctx context.Context, dataDir string, start GUIStart) error) Env {
 	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, GUI: gui}
 }
 
@@ -51,6 +57,8 @@ const topUsage = `Herald: send and test mail over SMTP.
 
 Usage:
   herald [--data-dir DIR]                 start the window
+  herald --view NAME [--profile P]        start the window on a view (accounts, wizard, compose, …)
+  herald mailto:ADDR?subject=…&body=…     open Compose filled in from a mailto: link
   herald send [flags]                     send one message, showing the SMTP session
   herald sandbox [flags]                  run the local capture server until interrupted
   herald sandbox list|show ID|clear       read what the sandbox captured
@@ -101,12 +109,27 @@ func Run(ctx context.Context, args []string, env Env) int {
 }
 
 func run(ctx context.Context, args []string, env Env) (int, error) {
-	// Leading global flags: only --data-dir, so that `herald --data-dir X` starts
-	// the window over X.
+	// Leading global flags: --data-dir, so that `herald --data-dir X` starts
+	// the window over X, and the window's --view and --profile.
 	dataDir := ""
+	var start GUIStart
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		a := args[0]
 		switch {
+		case a == "--view" || a == "--profile":
+			if len(args) < 2 {
+				return ExitUsage, usagef("%s needs a value", a)
+			}
+			if a == "--view" {
+				start.View = args[1]
+			} else {
+				start.Profile = args[1]
+			}
+			args = args[2:]
+		case strings.HasPrefix(a, "--view="):
+			start.View, args = a[len("--view="):], args[1:]
+		case strings.HasPrefix(a, "--profile="):
+			start.Profile, args = a[len("--profile="):], args[1:]
 		case a == "-h" || a == "--help" || a == "-help":
 			fmt.Fprint(env.Stdout, topUsage)
 			return ExitOK, nil
@@ -123,6 +146,12 @@ func run(ctx context.Context, args []string, env Env) (int, error) {
 			return ExitUsage, usagef("unknown flag %s before the verb (try 'herald help')", a)
 		}
 	}
+	if len(args) == 1 && strings.HasPrefix(strings.ToLower(args[0]), "mailto:") {
+		start.Mailto, args = args[0], nil
+	}
+	if len(args) > 0 && (start.View != "" || start.Profile != "") {
+		return ExitUsage, usagef("--view and --profile open the window; they take no verb (got %q)", args[0])
+	}
 	if len(args) == 0 {
 		if env.GUI == nil {
 			return ExitFailure, errors.New("this build has no window; use a verb such as 'herald send' (see 'herald help')")
@@ -131,7 +160,7 @@ func run(ctx context.Context, args []string, env Env) (int, error) {
 		if err != nil {
 			return ExitFailure, err
 		}
-		return ExitOK, env.GUI(ctx, dir)
+		return ExitOK, env.GUI(ctx, dir, start)
 	}
 	verb, rest := args[0], args[1:]
 	switch verb {

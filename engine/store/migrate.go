@@ -51,6 +51,10 @@ CREATE INDEX sandbox_messages_received ON sandbox_messages (received_ns DESC, id
 		name: "history",
 		sql:  historySchema,
 	},
+	{
+		name: "settings and profile tests",
+		sql:  settingsSchema,
+	},
 }
 
 // migrate brings the database up to len(steps). Each step runs in an

@@ -59,17 +59,29 @@ func (o GUIOptions) StartArgs() (view string, arg any, err error) {
 	return view, arg, nil
 }
 
+// StartError is a bad way to start the window (an unknown view, a bad
+// mailto: link): the command line's usage error (exit 2).
+type StartError struct{ Err error }
+
+func (e *StartError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *StartError) Unwrap() error { return e.Err }
+
+// UsageError marks the error as bad usage for the command line.
+func (e *StartError) UsageError() bool { return true }
+
 // RunGUIWith is RunGUI with start options. An unknown or not-yet-built view
 // name is an error listing the views, returned before the window shows.
 func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	view, arg, err := opts.StartArgs()
 	if err != nil {
-		return err
+		return &StartError{err}
 	}
 	if view != "" {
 		// Checked before anything opens: a typo in a launcher says so at once.
-		if err := ui.CheckViewName(view, Views(nil, nil, nil)); err != nil {
-			return err
+		if err := ui.CheckViewNameIn(view, ViewNames()); err != nil {
+			return &StartError{err}
 		}
 	}
 	c, err := core.Open(ctx, dataDir, core.Options{Sandbox: &sandbox.Config{TLS: sandbox.TLSNone}, WatchStore: true})
@@ -108,15 +120,40 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	return nil
 }
 
-// Views returns the window's views, one line each, in sidebar order (which
-// is also the Ctrl+1…9 order). A new view is one file in ui/ and one line
-// here. win gives the window (for dialogs) once the shell has made it.
-func Views(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) []ui.View {
-	return []ui.View{
-		ui.NewAccounts(gc, do),
-		newWizard(gc, do, win),
-		ui.NewCompose(gc, do),
+// viewSpec is one view of the window: its name, and how to make it.
+type viewSpec struct {
+	name string
+	make func(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) ui.View
+}
+
+// views lists the window's views in sidebar order (which is also the
+// Ctrl+1…9 order). A new view is one file in ui/ and one line here.
+func views() []viewSpec {
+	return []viewSpec{
+		{"accounts", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return ui.NewAccounts(gc, do) }},
+		{"wizard", func(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) ui.View { return newWizard(gc, do, win) }},
+		{"compose", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return ui.NewCompose(gc, do) }},
 	}
+}
+
+// ViewNames lists the names of the views this build has, in sidebar order,
+// without making any (no Fyne app is needed).
+func ViewNames() []string {
+	var out []string
+	for _, v := range views() {
+		out = append(out, v.name)
+	}
+	return out
+}
+
+// Views makes the window's views over gc, in sidebar order. win gives the
+// window (for dialogs) once the shell has made it.
+func Views(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) []ui.View {
+	var out []ui.View
+	for _, v := range views() {
+		out = append(out, v.make(gc, do, win))
+	}
+	return out
 }
 
 // BuildShell makes the main window with the views over gc.

@@ -251,21 +251,31 @@ func (s *Shell) OpenStart(name string, arg any) error {
 // otherwise an error listing them (for `herald --view NAME`, checked before
 // the window opens).
 func CheckViewName(name string, views []View) error {
-	for _, v := range views {
-		if v.Name() == name {
-			return nil
-		}
+	have := make([]string, len(views))
+	for i, v := range views {
+		have[i] = v.Name()
 	}
-	return unknownViewErr(name, views)
+	return CheckViewNameIn(name, have)
 }
 
-func (s *Shell) unknownView(name string) error { return unknownViewErr(name, s.views) }
-
-func unknownViewErr(name string, views []View) error {
-	var have []string
-	for _, v := range views {
-		have = append(have, v.Name())
+// CheckViewNameIn is CheckViewName over the names of the views built,
+// for a caller that checks before any view (or the Fyne app) exists.
+func CheckViewNameIn(name string, have []string) error {
+	if slices.Contains(have, name) {
+		return nil
 	}
+	return unknownViewErr(name, have)
+}
+
+func (s *Shell) unknownView(name string) error {
+	have := make([]string, len(s.views))
+	for i, v := range s.views {
+		have[i] = v.Name()
+	}
+	return unknownViewErr(name, have)
+}
+
+func unknownViewErr(name string, have []string) error {
 	if slices.Contains(ViewNames, name) {
 		return fmt.Errorf("the %q view is not built yet; the views are: %s", name, strings.Join(have, ", "))
 	}

@@ -160,7 +160,16 @@ func run(ctx context.Context, args []string, env Env) (int, error) {
 		if err != nil {
 			return ExitFailure, err
 		}
-		return ExitOK, env.GUI(ctx, dir, start)
+		if err := env.GUI(ctx, dir, start); err != nil {
+			// The window's own usage errors (an unknown --view, a bad
+			// mailto: link) say so by a UsageError method: exit 2.
+			var ue interface{ UsageError() bool }
+			if errors.As(err, &ue) && ue.UsageError() {
+				return ExitUsage, &usageError{err.Error()}
+			}
+			return ExitFailure, err
+		}
+		return ExitOK, nil
 	}
 	verb, rest := args[0], args[1:]
 	switch verb {

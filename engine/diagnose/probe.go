@@ -492,7 +492,7 @@ func (p *prober) afterFailedDial(ctx context.Context, cfg transport.Config, err 
 	}
 	switch kindOf(err) {
 	case transport.KindCertUnknownAuth, transport.KindCertSelfSigned, transport.KindCertExpired, transport.KindCertNotYetValid,
-		transport.KindCertName, transport.KindCertWeakKey, transport.KindCertInvalid:
+		transport.KindCertName, transport.KindCertWeakKey, transport.KindCertInvalid, transport.KindCertPinMismatch:
 	default:
 		return
 	}
@@ -542,6 +542,8 @@ func certProblem(k transport.Kind, host string) string {
 		return "the certificate's RSA key is too short (under 2048 bits)"
 	case transport.KindCertName:
 		return "the certificate is not issued for " + host
+	case transport.KindCertPinMismatch:
+		return "the certificate differs from the one pinned for this server"
 	}
 	return "the certificate is not valid for a mail server"
 }

@@ -598,21 +598,20 @@ type TLSVerdict struct {
 // configuration serves one handshake. A CA file that cannot be read or
 // holds no PEM certificate is a *Error (StageTLS, KindInput).
 func TLSClientConfig(cfg Config) (*tls.Config, *TLSVerdict, error) {
-	roots := cfg.RootCAs
-	if roots == nil {
-		sys, err := x509.SystemCertPool()
-		if err != nil || sys == nil {
-			sys = x509.NewCertPool()
+	// The CA file is read now (a bad file is an input error before any
+	// connection); the system's CAs only when a handshake needs them, and
+	// only when the CA file's alone did not vouch for the server: loading
+	// the system pool costs tens of milliseconds (see WarmRoots).
+	var extra *x509.CertPool
+	var extraPEM []byte
+	if cfg.RootCAs == nil && cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, nil, &Error{Stage: StageTLS, Class: ClassPermanent, Kind: KindInput, Msg: "read the CA file", Err: err}
 		}
-		roots = sys
-		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
-			if err != nil {
-				return nil, nil, &Error{Stage: StageTLS, Class: ClassPermanent, Kind: KindInput, Msg: "read the CA file", Err: err}
-			}
-			if !roots.AppendCertsFromPEM(pem) {
-				return nil, nil, errorf(StageTLS, ClassPermanent, KindInput, "the CA file %s holds no PEM certificate", cfg.CAFile)
-			}
+		extra, extraPEM = x509.NewCertPool(), pem
+		if !extra.AppendCertsFromPEM(pem) {
+			return nil, nil, errorf(StageTLS, ClassPermanent, KindInput, "the CA file %s holds no PEM certificate", cfg.CAFile)
 		}
 	}
 	host := cfg.Host
@@ -633,7 +632,21 @@ func TLSClientConfig(cfg Config) (*tls.Config, *TLSVerdict, error) {
 			for _, ic := range cs.PeerCertificates[1:] {
 				inter.AddCert(ic)
 			}
-			chains, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
+			verify := func(roots *x509.CertPool) ([][]*x509.Certificate, error) {
+				return leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
+			}
+			var chains [][]*x509.Certificate
+			var err error
+			switch {
+			case cfg.RootCAs != nil:
+				chains, err = verify(cfg.RootCAs)
+			case extra != nil:
+				if chains, err = verify(extra); err != nil {
+					chains, err = verify(systemRootsWith(extraPEM))
+				}
+			default:
+				chains, err = verify(nil) // the system's CAs
+			}
 			if err == nil {
 				if err := checkKeys(chains[0]); err != nil {
 					return err
@@ -642,18 +655,49 @@ func TLSClientConfig(cfg Config) (*tls.Config, *TLSVerdict, error) {
 				return nil
 			}
 			sum := sha256.Sum256(leaf.Raw)
-			if pin != "" && hex.EncodeToString(sum[:]) == pin {
+			got := hex.EncodeToString(sum[:])
+			if pin != "" && got == pin {
 				if err := checkKeys(cs.PeerCertificates[:1]); err != nil {
 					return err
 				}
 				v.Pinned = true
 				return nil
 			}
+			if pin != "" {
+				return &PinMismatchError{Got: got, Pinned: pin, Cause: err}
+			}
 			return err
 		},
 	}
 	return conf, v, nil
 }
+
+// systemRootsWith is the system's CA pool plus the certificates in pem.
+func systemRootsWith(pem []byte) *x509.CertPool {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	pool.AppendCertsFromPEM(pem)
+	return pool
+}
+
+// PinMismatchError: no authority vouches for the server's certificate, and
+// it is not the one pinned for this server either.
+type PinMismatchError struct {
+	// Got is the SHA-256 of the certificate the server presented, Pinned
+	// the one the profile trusts (both lower-case hex).
+	Got, Pinned string
+	// Cause is why the certificate is not trusted otherwise.
+	Cause error
+}
+
+func (e *PinMismatchError) Error() string {
+	return fmt.Sprintf("the server's certificate has SHA-256 %s, which differs from the pinned %s: the certificate changed, or someone is in the middle", e.Got, e.Pinned)
+}
+
+// Unwrap returns why no authority vouches for the certificate.
+func (e *PinMismatchError) Unwrap() error { return e.Cause }
 
 // Handshake runs the client side of the TLS handshake over conn, with conf
 // and v from TLSClientConfig(cfg), until ctx ends; conn's deadline is the

@@ -40,9 +40,12 @@ const (
 	KindCertSelfSigned Kind = "cert-self-signed"
 	// KindCertWeakKey: a certificate of the server's chain has an RSA key
 	// shorter than MinRSABits (leaf or intermediate, pinned ones too).
-	KindCertWeakKey       Kind = "cert-weak-key"
-	KindCertName          Kind = "cert-name-mismatch"
-	KindCertInvalid       Kind = "cert-invalid"
+	KindCertWeakKey Kind = "cert-weak-key"
+	KindCertName    Kind = "cert-name-mismatch"
+	KindCertInvalid Kind = "cert-invalid"
+	// KindCertPinMismatch: no authority vouches for the certificate, and
+	// its SHA-256 differs from the one pinned for the server.
+	KindCertPinMismatch   Kind = "cert-pin-mismatch"
 	KindTLSVersion        Kind = "tls-version"   // the server offers no TLS 1.2+
 	KindTLSHandshake      Kind = "tls-handshake" // the handshake failed otherwise
 	KindTLSNotTLS         Kind = "tls-not-tls"   // the server answered in plain text
@@ -214,7 +217,10 @@ func ClassifyTLSError(msg string, err error) *Error {
 	plain := func(k Kind, format string, args ...any) {
 		e.Kind, e.Err = k, &certError{text: fmt.Sprintf(format, args...), err: err}
 	}
+	var pinned *PinMismatchError
 	switch {
+	case errors.As(err, &pinned):
+		e.Kind, e.Err = KindCertPinMismatch, &certError{text: pinned.Error(), err: err}
 	case errors.As(err, &weak):
 		e.Kind = KindCertWeakKey
 	case errors.As(err, &unknown):

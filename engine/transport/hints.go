@@ -170,6 +170,8 @@ var hintRules = []hintRule{
 		Fixes: fixes(fixImplicit465, fixStartTLS587)},
 	{Kind: KindNetwork, Text: "The network connection failed: check the network and try again.",
 		Fixes: fixes(fixRetry)},
+	{Kind: KindCertPinMismatch, Text: "The server's certificate is not the one pinned for this server: its fingerprint differs. Either the server got a new certificate (check the new fingerprint with its admin, then pin it) or someone is in the middle of the connection. Nothing private was sent.",
+		Fixes: fixes(fixPin)},
 	// Certificate kinds added by the protocol-honesty work
 	{Kind: KindCertSelfSigned, Text: "The server's certificate is self-signed: no authority vouches for it. For a test server you run yourself, trust that certificate (as a CA file) or pin its fingerprint; for any other server, ask its admin for a certificate from a public CA.",
 		Fixes: fixes(fixPin, fixCAFile)},

@@ -97,6 +97,7 @@ func TestHintFixes(t *testing.T) {
 		{&Error{Stage: StageAuth, Kind: KindInsecureAuth}, hint.Port, "587"},
 		{&Error{Stage: StageTLS, Kind: KindStartTLSMissing}, hint.TLS, "implicit"},
 		{&Error{Stage: StageTLS, Kind: KindStartTLSMissing}, hint.Port, "465"},
+		{&Error{Stage: StageTLS, Kind: KindCertPinMismatch}, hint.PinCertificate, ""},
 		{&Error{Stage: StageTLS, Kind: KindCertUnknownAuth}, hint.CAFile, ""},
 		{&Error{Stage: StageTLS, Kind: KindCertUnknownAuth}, hint.PinCertificate, ""},
 		{&Error{Stage: StageAuth, Kind: KindReply, Code: 535, EnhancedCode: "5.7.8"}, hint.Password, ""},

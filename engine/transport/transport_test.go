@@ -153,11 +153,20 @@ func TestPinnedSelfSignedCertificate(t *testing.T) {
 	if !strings.Contains(transcriptText(cfg.Transcript), "NOT verified by a CA") {
 		t.Fatal("the transcript presents a pinned certificate as verified")
 	}
-	// Another pin fails.
-	cfg.PinnedSHA256 = strings.Repeat("ab", 32)
+	// Another pin fails, and says the fingerprints differ (both shown),
+	// not that an authority is unknown.
+	cfg.PinnedSHA256 = strings.Repeat("AB:", 31) + "AB"
 	cfg.Transcript = transcript.New()
-	if res := Send(context.Background(), cfg, env(), bytes.NewReader(msg)); res.OK || res.Stage != StageTLS {
+	res = Send(context.Background(), cfg, env(), bytes.NewReader(msg))
+	if res.OK || res.Stage != StageTLS {
 		t.Fatalf("wrong pin accepted: %+v", res)
+	}
+	var te *Error
+	if !errors.As(res.Err, &te) || te.Kind != KindCertPinMismatch {
+		t.Fatalf("wrong pin reported as %v", res.Err)
+	}
+	if m := res.Err.Error(); !strings.Contains(m, smtptest.Fingerprint(cert)) || !strings.Contains(m, strings.Repeat("ab", 32)) || strings.Contains(m, "unknown authority") {
+		t.Fatalf("message %q does not show both fingerprints", m)
 	}
 }
 

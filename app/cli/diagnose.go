@@ -444,23 +444,46 @@ func printDiscovery(w io.Writer, d *diagnose.Discovery) {
 			fmt.Fprintf(w, "  %-10s            %s\n", "", s.Error)
 		}
 	}
-	if len(d.Candidates) == 0 {
-		fmt.Fprintln(w, "No candidates.")
-	} else {
-		fmt.Fprintln(w, "Candidates:")
+	cs := core.SortCandidates(d)
+	row := func(tw io.Writer, c diagnose.Candidate) {
+		src := string(c.Source)
+		if c.Detail != "" {
+			src += " (" + c.Detail + ")"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", c.Rank, src, net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), c.TLS, core.ReachSummary(c.Probe))
+	}
+	table := func(title string, list []diagnose.Candidate) {
+		if len(list) == 0 {
+			return
+		}
+		fmt.Fprintln(w, title)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  RANK\tSOURCE\tSERVER\tTLS\tPROBE")
-		for _, c := range d.Candidates {
-			src := string(c.Source)
-			if c.Detail != "" {
-				src += " (" + c.Detail + ")"
-			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", c.Rank, src, net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), c.TLS, core.ReachSummary(c.Probe))
+		for _, c := range list {
+			row(tw, c)
 		}
 		tw.Flush()
 	}
+	if len(d.Candidates) == 0 {
+		fmt.Fprintln(w, "No candidates.")
+	}
+	table("Usable:", cs.Usable)
+	table("Answered, but not usable:", cs.Unusable)
+	if len(cs.Unreachable) > 0 {
+		fmt.Fprintln(w, "Not reachable:")
+		for _, u := range cs.Unreachable {
+			fmt.Fprintf(w, "  %s: %s\n", u.Why, strings.Join(u.Servers, ", "))
+		}
+	}
+	if len(cs.NotNeeded) > 0 {
+		fmt.Fprintf(w, "Not needed (a better candidate answered first): %d\n", len(cs.NotNeeded))
+	}
 	b := d.Best
 	if b == nil {
+		if len(cs.Unusable) > 0 {
+			fmt.Fprintf(w, "Best: none usable. %d server(s) answered but could not be used (see why above): fix that on the server, or test one with 'herald test --server HOST:PORT' for the details.\n", len(cs.Unusable))
+			return
+		}
 		fmt.Fprintln(w, "Best: none answered. Check the network, or ask your provider for its SMTP settings.")
 		return
 	}

@@ -349,7 +349,7 @@ func TestPrintDiscovery(t *testing.T) {
 	printDiscovery(&b, d)
 	out := b.String()
 	for _, want := range []string{"ann@example.test", "autoconfig", "1 found", "server misbehaving", "RANK", "smtp.example.test:465",
-		"answered in 40 ms; TLS 1.3, certificate verified; AUTH PLAIN LOGIN", "failed at connect after 4000 ms", "not needed",
+		"answered in 40 ms; TLS 1.3, certificate verified; AUTH PLAIN LOGIN", "could not connect: mail.example.test:25", "Not needed",
 		"Best: smtp.example.test:465, implicit TLS, from autoconfig (Example Mail); user name ann@example.test"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("discovery output lacks %q:\n%s", want, out)
@@ -443,4 +443,36 @@ func pemDecode(b []byte) ([]byte, []byte) {
 		return nil, rest
 	}
 	return blk.Bytes, rest
+}
+
+// TestPrintDiscoverySaysWhatAnswered: servers that answered but could not
+// be used are reported with their reasons, and the same unreachable reason
+// is one line, not one per server.
+func TestPrintDiscoverySaysWhatAnswered(t *testing.T) {
+	dns := &diagnose.Reach{Kind: transport.KindDNS, Stage: transport.StageConnect, Error: "lookup: no such host"}
+	d := &diagnose.Discovery{Email: "ann@localhost", Domain: "localhost", Candidates: []diagnose.Candidate{
+		{Server: diagnose.Server{Host: "localhost", Port: 465, TLS: transport.TLSImplicit}, Source: "guess",
+			Probe: &diagnose.Reach{Kind: transport.KindCertSelfSigned, Stage: transport.StageTLS, Error: "the server's certificate is self-signed"}},
+		{Server: diagnose.Server{Host: "localhost", Port: 587, TLS: transport.TLSStartTLS}, Source: "guess",
+			Probe: &diagnose.Reach{Kind: transport.KindStartTLSMissing, Stage: transport.StageTLS, Error: "the server does not offer STARTTLS"}},
+	}}
+	for _, h := range []string{"smtp.localhost", "mail.localhost"} {
+		for _, port := range []int{465, 587, 25, 2525} {
+			d.Candidates = append(d.Candidates, diagnose.Candidate{Server: diagnose.Server{Host: h, Port: port}, Source: "guess", Probe: dns})
+		}
+	}
+	var b strings.Builder
+	printDiscovery(&b, d)
+	out := b.String()
+	if strings.Contains(out, "none answered") || !strings.Contains(out, "none usable") {
+		t.Errorf("says nothing answered when two servers did:\n%s", out)
+	}
+	for _, want := range []string{"self-signed", "does not offer STARTTLS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the reason %q is missing:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "does not resolve"); n != 1 {
+		t.Errorf("the DNS failure is said %d times:\n%s", n, out)
+	}
 }

@@ -78,7 +78,10 @@ type Reach struct {
 	Extensions map[string]string  `json:"extensions,omitempty"`
 	TLS        *transport.TLSInfo `json:"tls,omitempty"`
 	Stage      transport.Stage    `json:"stage,omitempty"`
-	Error      string             `json:"error,omitempty"`
+	// Kind says what went wrong, when the probe failed (dns, refused,
+	// timeout, a certificate kind, starttls-missing, ...).
+	Kind  transport.Kind `json:"kind,omitempty"`
+	Error string         `json:"error,omitempty"`
 	// AuthMechanisms are the mechanisms the server offers (after TLS).
 	AuthMechanisms []string `json:"auth_mechanisms,omitempty"`
 }
@@ -608,7 +611,7 @@ func (dc *discoverer) probe(ctx context.Context, s Server) *Reach {
 		p.Error = rec.Redact(err.Error())
 		var te *transport.Error
 		if errors.As(err, &te) {
-			p.Stage = te.Stage
+			p.Stage, p.Kind = te.Stage, te.Kind
 		}
 		return p
 	}

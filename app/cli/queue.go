@@ -22,7 +22,7 @@ const queueUsage = `Usage:
   herald queue cancel ID...|--batch B|--all
   herald queue hold ID...|--all
   herald queue release ID...|--all
-  herald queue run [--until-empty] [--verbose] [--retry-initial D] [--retry-max D] [--give-up-after D] [--warn-after D]
+  herald queue run [--until-empty [--due-within D]] [--verbose] [--retry-initial D] [--retry-max D] [--give-up-after D] [--warn-after D]
   herald queue purge [--state S[,S]] [--older-than DURATION]   (default: sent,cancelled)
 `
 
@@ -293,7 +293,9 @@ func queueChange(ctx context.Context, verb string, args []string, env Env, dataD
 
 func queueRun(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
 	fs := newFlagSet("queue run", "herald queue run [--until-empty] [--verbose]", env)
-	untilEmpty := fs.Bool("until-empty", false, "stop once nothing is due (scheduled and deferred messages due later stay queued)")
+	untilEmpty := fs.Bool("until-empty", false, "stop once nothing is being sent and nothing queued, scheduled or deferred is due within --due-within (later ones stay queued)")
+	dueWithin := new(time.Duration)
+	durationVar(fs, dueWithin, "due-within", time.Minute, "with --until-empty: keep running while a message is due within this `duration` (a rate-limited batch, a retry soon)")
 	verbose := fs.Bool("verbose", false, "show every SMTP line of every session")
 	local := fs.String("data-dir", "", "Herald's data `directory`")
 	var rf retryFlags
@@ -331,7 +333,7 @@ func queueRun(ctx context.Context, args []string, env Env, dataDir string) (int,
 			fmt.Fprintf(env.Stderr, "%s  [%s] %s\n", e.Time.Local().Format(time.TimeOnly), names[e.Profile], e.Text)
 		}
 	}
-	err = c.RunQueue(ctx, core.RunOptions{Retry: policy, UntilEmpty: *untilEmpty, Lines: *verbose, OnEvent: print})
+	err = c.RunQueue(ctx, core.RunOptions{Retry: policy, UntilEmpty: *untilEmpty, DueWithin: *dueWithin, Lines: *verbose, OnEvent: print})
 	interrupted := ctx.Err() != nil
 	if err != nil && !interrupted {
 		return ExitFailure, err

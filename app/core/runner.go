@@ -23,8 +23,11 @@ type runnerState struct {
 type RunOptions struct {
 	// Retry is the global retry policy (each profile may override it).
 	Retry queue.RetryPolicy
-	// UntilEmpty stops the run once nothing is due.
+	// UntilEmpty stops the run once nothing is being sent and nothing is
+	// due within DueWithin.
 	UntilEmpty bool
+	// DueWithin is what "empty" means for UntilEmpty (0: nothing due now).
+	DueWithin Duration
 	// Lines also publishes every session's transcript lines (and hands
 	// them to OnEvent).
 	Lines bool
@@ -36,7 +39,7 @@ type RunOptions struct {
 // newRunner builds a runner whose events are published on the feed (and
 // handed to o.OnEvent). The returned stop ends the forwarding after the run.
 func (c *Core) newRunner(o RunOptions) (*queue.Runner, func()) {
-	r := queue.NewRunner(c.Queue, queue.RunnerOptions{Resolve: c.Resolver(o.Retry), Retry: o.Retry})
+	r := queue.NewRunner(c.Queue, queue.RunnerOptions{Resolve: c.Resolver(o.Retry), Retry: o.Retry, DueWithin: o.DueWithin})
 	events, cancel := r.Subscribe(4096, o.Lines)
 	done := make(chan struct{})
 	go func() {

@@ -81,6 +81,11 @@ type RunnerOptions struct {
 	// Poll is how often the runner looks for due items when nothing wakes
 	// it (default 1 s).
 	Poll time.Duration
+	// DueWithin is what "empty" means for Run with untilEmpty: it returns
+	// once nothing is being sent and nothing queued, scheduled or deferred
+	// is due within this long (0: nothing due now). A rate-limited bulk
+	// batch whose next message is a second away is not empty.
+	DueWithin time.Duration
 }
 
 // Runner sends due items: it claims them under a lease, groups them by
@@ -188,7 +193,8 @@ func (r *Runner) Resume() {
 }
 
 // Run sends until ctx ends. It first returns to queued what a crash left
-// in sending. With untilEmpty it returns once nothing is due or being sent
+// in sending. With untilEmpty it returns once nothing is being sent and
+// nothing is due within RunnerOptions.DueWithin
 // (scheduled and deferred items due later stay for a later run).
 func (r *Runner) Run(ctx context.Context, untilEmpty bool) error {
 	if r.o.Resolve == nil {
@@ -217,7 +223,10 @@ func (r *Runner) Run(ctx context.Context, untilEmpty bool) error {
 			return err
 		}
 		if untilEmpty && !started && r.idle() {
-			return r.failure()
+			next, ok, err := r.q.st.NextQueueDue(ctx)
+			if err != nil || !ok || next.Sub(r.q.clock.Now()) > r.o.DueWithin {
+				return r.failure()
+			}
 		}
 		wait := r.o.Poll
 		if next, ok, err := r.q.st.NextQueueDue(ctx); err == nil && ok {

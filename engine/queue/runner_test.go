@@ -549,3 +549,26 @@ func TestPauseAndResume(t *testing.T) {
 	}
 	t.Fatal("nothing was sent after Resume")
 }
+
+// TestUntilEmptyWaitsForWhatIsDueSoon: "empty" means nothing is due within
+// DueWithin; a message due a moment later is sent, one due later is left.
+func TestUntilEmptyWaitsForWhatIsDueSoon(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{})
+	q, _ := openQueue(t, nil)
+	ctx := context.Background()
+	soon := msgTo(t, "p1", "soon@herald.test")
+	soon.SendAt = time.Now().Add(300 * time.Millisecond)
+	later := msgTo(t, "p1", "later@herald.test")
+	later.SendAt = time.Now().Add(time.Hour)
+	ids, err := q.EnqueueBatch(ctx, []Message{soon, later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntilEmpty(t, NewRunner(q, RunnerOptions{Resolve: resolverFor(s), DueWithin: 5 * time.Second, Poll: 50 * time.Millisecond}))
+	for i, want := range []State{Sent, Scheduled} {
+		it, err := q.Get(ctx, ids[i])
+		if err != nil || State(it.State) != want {
+			t.Fatalf("item %d: %+v %v, want %s", i, it, err, want)
+		}
+	}
+}

@@ -228,6 +228,13 @@ func runTest(ctx context.Context, args []string, env Env, dataDir string) (int, 
 	}
 
 	rep := diagnose.Probe(ctx, diagnose.ProbeOptions{Config: cfg, From: from, Rcpt: rcpt, TestMessage: testMsg, OpenRelay: f.openRelay})
+	if c.prof != nil && c.core != nil && !c.set["server"] && ctx.Err() == nil {
+		// The profile's own settings were tested: its latest test (the
+		// window's Accounts view and `profile show` show it).
+		if err := c.core.RecordTest(ctx, c.prof.ID, rep); err != nil {
+			fmt.Fprintln(env.Stderr, "herald: the test was not recorded:", err)
+		}
+	}
 	if !f.noDNS {
 		selectors := f.dkimSelectors.values
 		if p := c.prof; len(selectors) == 0 && p != nil && p.DKIM != nil && p.DKIM.Selector != "" && strings.EqualFold(p.DKIM.Domain, domainOf(from)) {

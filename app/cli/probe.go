@@ -25,6 +25,11 @@ func profileTest(ctx context.Context, args []string, env Env, _ string) (int, er
 		return ExitFailure, err
 	}
 	rep := c.Probe(ctx, diagnose.ProbeOptions{Config: p.TransportConfig(password), From: p.FromAddress, Rcpt: *rcpt}, nil)
+	if ctx.Err() == nil {
+		if err := c.RecordTest(ctx, p.ID, rep); err != nil {
+			fmt.Fprintln(env.Stderr, "herald: the test was not recorded:", err)
+		}
+	}
 	wc := wordCtx{profile: p.Name, host: p.Host, email: p.FromAddress}
 	if *jsonOut {
 		// The report, its steps' hints in command-line words.

@@ -602,14 +602,29 @@ func profileShow(ctx context.Context, args []string, env Env, dataDir string) (i
 	}
 	b := c.Book
 	status := b.SecretStatus(p)
+	type lastTest struct {
+		Time    time.Time `json:"time"`
+		OK      bool      `json:"ok"`
+		Summary string    `json:"summary"`
+	}
+	var last *lastTest
+	if t, err := c.LastTest(ctx, p.ID); err == nil {
+		last = &lastTest{t.Tested, t.OK, t.Summary}
+	}
 	if *jsonOut {
 		return ExitOK, writeJSON(env.Stdout, struct {
 			*account.Profile
-			Secrets map[account.SecretKind]string `json:"secrets"`
-		}{p, status})
+			Secrets  map[account.SecretKind]string `json:"secrets"`
+			LastTest *lastTest                     `json:"last_test,omitempty"`
+		}{p, status, last})
 	}
 	w := env.Stdout
 	fmt.Fprintf(w, "Profile:   %s (id %s)\n", p.Name, p.ID)
+	if last != nil {
+		fmt.Fprintf(w, "Last test: %s, %s (%s)\n", last.Summary, last.Time.Local().Format(time.DateTime), relativeTime(last.Time, time.Now()))
+	} else {
+		fmt.Fprintf(w, "Last test: never (herald profile test %s)\n", quoteArg(p.Name))
+	}
 	if p.Preset != "" {
 		fmt.Fprintf(w, "Preset:    %s\n", p.Preset)
 	}

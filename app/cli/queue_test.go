@@ -186,3 +186,27 @@ func TestRelativeTime(t *testing.T) {
 		t.Errorf("a date in 2030 = %q, want the full date", got)
 	}
 }
+
+// TestProfileTestIsRecorded: `herald profile test` keeps the result as the
+// profile's latest test, which `profile show` (and the window) shows.
+func TestProfileTestIsRecorded(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{})
+	dir := t.TempDir()
+	sec := &memSecrets{m: map[string]string{}}
+	if r := runCLIWith(t, "", sec, "--data-dir", dir, "profile", "add", "--name", "box", "--server", sb.addr, "--tls", "none", "--auth", "none", "--from", "ann@herald.test"); r.code != ExitOK {
+		t.Fatalf("profile add: %d %s", r.code, r.stderr)
+	}
+	if r := runCLIWith(t, "", sec, "--data-dir", dir, "profile", "show", "box"); !strings.Contains(r.stdout, "Last test: never") {
+		t.Fatalf("before a test: %s", r.stdout)
+	}
+	runCLIWith(t, "", sec, "--data-dir", dir, "profile", "test", "box")
+	r := runCLIWith(t, "", sec, "--data-dir", dir, "profile", "show", "box", "--json")
+	var shown struct {
+		LastTest *struct {
+			Summary string `json:"summary"`
+		} `json:"last_test"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil || shown.LastTest == nil || shown.LastTest.Summary == "" {
+		t.Fatalf("after a test: %v %s", err, r.stdout)
+	}
+}

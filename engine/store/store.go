@@ -99,10 +99,15 @@ func openWith(path string, steps []migration) (*Store, error) {
 		db.Close()
 		return nil, damaged(abs, err, "open store %s: %w", abs, err)
 	}
-	// Check the file before migrating writes anything into it.
-	if err := quickCheck(ctx, db); err != nil {
-		db.Close()
-		return nil, damaged(abs, err, "open store %s: %w", abs, err)
+	// Check the file before migrating writes anything into it. quick_check
+	// reads every page, so it runs at open only for files up to
+	// quickCheckMax (a one-shot send must not wait seconds on a large
+	// history); in larger files damage is reported when a query meets it.
+	if fi, err := os.Stat(abs); err == nil && fi.Size() <= quickCheckMax {
+		if err := quickCheck(ctx, db); err != nil {
+			db.Close()
+			return nil, damaged(abs, err, "open store %s: %w", abs, err)
+		}
 	}
 	if err := migrate(ctx, db, steps); err != nil {
 		db.Close()
@@ -238,6 +243,9 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	}
 	return v, nil
 }
+
+// quickCheckMax is the largest store file checked page by page at open.
+const quickCheckMax = 32 << 20
 
 // FileName is the name of Herald's SQLite file inside the data directory.
 const FileName = "herald.db"

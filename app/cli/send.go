@@ -162,19 +162,38 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 			w.Flush()
 		}()
 	}
-	hc := f.core
-	if hc == nil {
-		if hc, err = env.core(ctx, f.dataDir); err != nil {
-			return ExitFailure, err
-		}
+	// The store (for the history) opens while the session runs: a one-shot
+	// send waits for neither the other.
+	type opened struct {
+		c   *core.Core
+		err error
+	}
+	coreCh := make(chan opened, 1)
+	if f.core != nil {
+		coreCh <- opened{c: f.core}
+	} else if cfg.QuitAfter == "" {
+		go func() {
+			c, err := env.core(ctx, f.dataDir)
+			coreCh <- opened{c, err}
+		}()
 	}
 	req := core.SendRequest{Profile: f.prof, Config: cfg, Envelope: env2, Body: body.reader, MessageID: msgID, Subject: f.subject, Transcript: rec}
 	if f.prof != nil && !f.set["server"] {
 		req.Fallbacks = core.Fallbacks(f.prof, cfg)
 	}
-	sent := hc.Send(ctx, req)
+	sent := core.Deliver(ctx, req, nil)
 	res := sent.Result
 	wg.Wait()
+	if cfg.QuitAfter == "" {
+		o := <-coreCh
+		if o.err == nil {
+			o.c.RecordSend(ctx, req, sent)
+			o.err = sent.HistoryErr
+		}
+		if o.err != nil {
+			fmt.Fprintln(env.Stderr, "herald: the send was not recorded in the history:", o.err)
+		}
+	}
 
 	code := exitCode(res)
 	if f.jsonOut {

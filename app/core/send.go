@@ -63,6 +63,9 @@ type SendResult struct {
 	// HistoryErr says why the send could not be recorded; the send itself
 	// is not affected.
 	HistoryErr error
+
+	started, finished time.Time
+	quitAfter         bool
 }
 
 var sessionSeq atomic.Int64
@@ -75,8 +78,18 @@ func newSession(kind string) string {
 
 // Send runs one session for req: connect, TLS, AUTH, envelope, DATA, with
 // the fallbacks while the server is unreachable. Every line goes to the
-// transcript and, live, to the feed. It never returns nil.
+// transcript and, live, to the feed; the send is recorded in the history
+// (unless it stopped early on purpose). It never returns nil.
 func (c *Core) Send(ctx context.Context, req SendRequest) *SendResult {
+	out := Deliver(ctx, req, c.Feed)
+	c.RecordSend(ctx, req, out)
+	return out
+}
+
+// Deliver is Send without the history: it needs no store, so a one-shot
+// command can open the store while the session runs, then RecordSend. The
+// transcript's lines are published on f (nil: nowhere) as they happen.
+func Deliver(ctx context.Context, req SendRequest, f *feed.Feed) *SendResult {
 	rec := req.Transcript
 	if rec == nil {
 		rec = transcript.New()
@@ -89,12 +102,15 @@ func (c *Core) Send(ctx context.Context, req SendRequest) *SendResult {
 	if cfg.Password != "" {
 		rec.AddSecret(cfg.Password)
 	}
-	out := &SendResult{MessageID: req.MessageID, Transcript: rec, Session: newSession("send")}
+	out := &SendResult{MessageID: req.MessageID, Transcript: rec, Session: newSession("send"), quitAfter: cfg.QuitAfter != ""}
 	profileID := SandboxProfile
 	if req.Profile != nil {
 		profileID = req.Profile.ID
 	}
-	stop := c.forwardLines(rec, out.Session, profileID)
+	stop := func() {}
+	if f != nil {
+		stop = forwardLines(f, rec, out.Session, profileID)
+	}
 	try := func(cfg transport.Config) (*transport.Result, error) {
 		var body io.Reader
 		if req.Body != nil {
@@ -111,8 +127,9 @@ func (c *Core) Send(ctx context.Context, req SendRequest) *SendResult {
 	note := func(from, to transport.Config, err error) {
 		rec.Info(false, fmt.Sprintf("%s:%d unreachable: trying the fallback %s:%d (%s)", from.Host, from.Port, to.Host, to.Port, to.TLS))
 	}
-	started := time.Now()
+	out.started = time.Now()
 	res, used, _ := transport.WithFallbacks(ctx, cfg, req.Fallbacks, try, note)
+	out.finished = time.Now()
 	rec.Finish()
 	stop()
 	out.Result = res
@@ -121,10 +138,17 @@ func (c *Core) Send(ctx context.Context, req SendRequest) *SendResult {
 		port = transport.DefaultPort(used.TLS)
 	}
 	out.Server = net.JoinHostPort(used.Host, strconv.Itoa(port))
-	if cfg.QuitAfter == "" {
-		out.HistoryID, out.HistoryErr = c.recordSend(ctx, req, out, started)
-	}
 	return out
+}
+
+// RecordSend keeps a delivered send in the history (setting HistoryID or
+// HistoryErr on out); a session stopped early on purpose is a probe, not a
+// send, and is not kept.
+func (c *Core) RecordSend(ctx context.Context, req SendRequest, out *SendResult) {
+	if out.quitAfter {
+		return
+	}
+	out.HistoryID, out.HistoryErr = c.recordSend(ctx, req, out, out.started)
 }
 
 // maxHistoryBody is the largest message the history keeps a copy of.
@@ -144,7 +168,7 @@ func (c *Core) recordSend(ctx context.Context, req SendRequest, out *SendResult,
 		}
 	}
 	s := history.SessionRecord{
-		Started: started, Finished: time.Now(), Server: out.Server, TLS: out.Result.TLS,
+		Started: started, Finished: out.finished, Server: out.Server, TLS: out.Result.TLS,
 		Transcript: out.Transcript.Events(), Redact: out.Transcript.Redact,
 		Messages: []history.MessageRecord{{MessageID: req.MessageID, Subject: req.Subject, From: req.Envelope.From, To: req.Envelope.To, Body: body, Result: out.Result}},
 	}
@@ -164,9 +188,9 @@ func (c *Core) recordSend(ctx context.Context, req SendRequest, out *SendResult,
 	return ids[0], nil
 }
 
-// forwardLines publishes rec's lines on the feed until stop is called (after
+// forwardLines publishes rec's lines on f until stop is called (after
 // rec.Finish, so that every line is delivered).
-func (c *Core) forwardLines(rec *transcript.Recorder, session, profile string) (stop func()) {
+func forwardLines(f *feed.Feed, rec *transcript.Recorder, session, profile string) (stop func()) {
 	sub := rec.Subscribe(4096, true)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -174,7 +198,7 @@ func (c *Core) forwardLines(rec *transcript.Recorder, session, profile string) (
 		defer wg.Done()
 		for e := range sub.C() {
 			e := e
-			c.Feed.Publish(feed.Event{Topic: feed.Transcript, Time: e.Time, Session: session, Profile: profile, Line: &e})
+			f.Publish(feed.Event{Topic: feed.Transcript, Time: e.Time, Session: session, Profile: profile, Line: &e})
 		}
 	}()
 	return wg.Wait

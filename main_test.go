@@ -487,3 +487,91 @@ func TestMailtoCtrlEnterUnderX(t *testing.T) {
 		t.Fatal("the window did not close within 15 s of SIGINT")
 	}
 }
+
+// TestWizardTestsAProfileUnderX: a profile made with the CLI is tested by
+// the real window opened with `--view wizard --profile P`; the test is
+// recorded in the store (the CLI sees it), and Ctrl+Q closes the window.
+func TestWizardTestsAProfileUnderX(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no DISPLAY: run under Xvfb (.ci/run starts one)")
+	}
+	xdotool := lookTool(t, "xdotool")
+	bin := heraldBin(t)
+	dataDir := t.TempDir()
+	env := append(os.Environ(), "LANG=C.UTF-8", "XDG_CONFIG_HOME="+t.TempDir())
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		env = append(env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/herald-test-bus")
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"--data-dir", dataDir}, args...)...)
+		cmd.Env = env
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("herald %v: %v\n%s", args, err, b)
+		}
+		return string(b)
+	}
+	// The profile's server: a sandbox in its own process and data directory.
+	addr := freePort(t)
+	sb := exec.Command(bin, "sandbox", "--listen", addr, "--data-dir", t.TempDir())
+	sb.Env = env
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sb.Process.Kill(); sb.Wait() }()
+	waitListening(t, addr)
+	run("profile", "add", "--name", "box", "--server", addr, "--tls", "none", "--auth", "none", "--from", "ann@herald.test")
+
+	cmd := exec.Command(bin, "--data-dir", dataDir, "--view", "wizard", "--profile", "box")
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	wid, err := exec.CommandContext(ctx, xdotool, "search", "--sync", "--onlyvisible", "--name", "^Herald").Output()
+	if err != nil {
+		t.Fatalf("the window did not appear: %v\n%s", err, out.String())
+	}
+	var shown struct {
+		LastTest *struct {
+			OK      bool   `json:"ok"`
+			Summary string `json:"summary"`
+		} `json:"last_test"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		if json.Unmarshal([]byte(run("profile", "show", "box", "--json")), &shown) == nil && shown.LastTest != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the window's connection test was not recorded\n%s", tail(out.String(), 3000))
+		}
+	}
+	if !shown.LastTest.OK {
+		t.Errorf("the test of a reachable sandbox failed: %s", shown.LastTest.Summary)
+	}
+	// Quit with the keyboard: nothing is sending, so Ctrl+Q does not ask.
+	id := strings.Fields(string(wid))[0]
+	if b, err := exec.Command(xdotool, "key", "--window", id, "ctrl+q").CombinedOutput(); err != nil {
+		t.Fatalf("xdotool: %v\n%s", err, b)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Ctrl+Q did not close the window within 15 s")
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
 
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
@@ -138,41 +136,11 @@ func (g *GUICore) Presets() []account.Preset { return account.Presets() }
 // Import implements ui.AccountsCore: JSON, prefs.js or autoconfig XML by
 // extension and content; a name already taken gets " 2", " 3"… appended.
 func (g *GUICore) Import(ctx context.Context, filename string, data []byte, email string) ([]string, error) {
-	var ps []account.Profile
-	var err error
-	trim := bytes.TrimSpace(data)
-	ext := strings.ToLower(filepath.Ext(filename))
-	switch {
-	case ext == ".json" || bytes.HasPrefix(trim, []byte("{")):
-		ps, err = account.ImportJSON(bytes.NewReader(data))
-	case ext == ".js" || bytes.Contains(data, []byte("user_pref(")):
-		ps, err = account.ParsePrefsJS(bytes.NewReader(data))
-	default:
-		ps, err = account.ParseAutoconfig(bytes.NewReader(data), email)
-	}
+	ps, err := core.ParseProfiles(filename, data, email)
 	if err != nil {
 		return nil, err
 	}
-	if len(ps) == 0 {
-		return nil, errors.New("the file holds no outgoing server")
-	}
-	var names []string
-	for i := range ps {
-		p := ps[i]
-		base := p.Name
-		for n := 2; ; n++ {
-			err = g.c.AddProfile(ctx, &p, nil)
-			if !errors.Is(err, account.ErrExists) || n > 50 {
-				break
-			}
-			p.Name = fmt.Sprintf("%s %d", base, n)
-		}
-		if err != nil {
-			return names, fmt.Errorf("%s: %w", base, err)
-		}
-		names = append(names, p.Name)
-	}
-	return names, nil
+	return g.c.ImportProfiles(ctx, ps, true)
 }
 
 // Export implements ui.AccountsCore (Herald JSON, no secrets).

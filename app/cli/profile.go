@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/mail"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -731,32 +730,13 @@ func profileImport(ctx context.Context, args []string, env Env, dataDir string) 
 	if err != nil {
 		return ExitUsage, err
 	}
-	var ps []account.Profile
-	trimmed := bytes.TrimSpace(data)
+	ps, err := core.ParseProfiles(file, data, *email)
 	switch {
-	case bytes.HasPrefix(trimmed, []byte("{")):
-		ps, err = account.ImportJSON(bytes.NewReader(data))
-	case bytes.Contains(data, []byte("user_pref(")):
-		ps, err = account.ParsePrefsJS(bytes.NewReader(data))
-	case bytes.Contains(data, []byte("clientConfig")):
-		if *email == "" {
-			return ExitUsage, usagef("an autoconfig file describes a provider, not you: give --email ADDR")
-		}
-		ps, err = account.ParseAutoconfig(bytes.NewReader(data), *email)
-		if err == nil && len(ps) > 1 {
-			// One provider, several ways in: the first is the server, the
-			// others its fallbacks, in the document's order.
-			for _, o := range ps[1:] {
-				if o.Server != ps[0].Server && !slices.Contains(ps[0].Fallbacks, o.Server) {
-					ps[0].Fallbacks = append(ps[0].Fallbacks, o.Server)
-				}
-			}
-			ps = ps[:1]
-		}
-	default:
-		return ExitUsage, usagef("%s is neither Herald JSON, a Thunderbird autoconfig XML nor a prefs.js", file)
-	}
-	if err != nil {
+	case errors.Is(err, core.ErrNeedEmail):
+		return ExitUsage, usagef("%v: give --email ADDR", err)
+	case errors.Is(err, core.ErrUnknownFormat):
+		return ExitUsage, usagef("%s is %v", file, err)
+	case err != nil:
 		return ExitUsage, usagef("import %s: %v", file, err)
 	}
 	if *name != "" && len(ps) != 1 {
@@ -766,19 +746,16 @@ func profileImport(ctx context.Context, args []string, env Env, dataDir string) 
 	if err != nil {
 		return ExitFailure, err
 	}
-	b := c.Book
-	for i := range ps {
-		p := &ps[i]
-		if *name != "" {
-			p.Name = *name
-		}
-		if p.FromAddress == "" {
-			p.FromAddress = *email
-		}
-		if err := b.Add(ctx, p); err != nil {
-			return profileErrCode(err), fmt.Errorf("import %s: profile %d (%q): %w", file, i+1, p.Name, err)
-		}
-		fmt.Fprintf(env.Stdout, "imported profile %q: %s:%d (%s, auth %s)\n", p.Name, p.Host, p.Port, p.TLS, p.Auth)
+	if *name != "" {
+		ps[0].Name = *name
+	}
+	names, err := c.ImportProfiles(ctx, ps, false)
+	for i, n := range names {
+		p := ps[i]
+		fmt.Fprintf(env.Stdout, "imported profile %q: %s:%d (%s, auth %s)\n", n, p.Host, p.Port, p.TLS, p.Auth)
+	}
+	if err != nil {
+		return profileErrCode(err), fmt.Errorf("import %s: %w", file, err)
 	}
 	return ExitOK, nil
 }

@@ -84,7 +84,12 @@ Run 'herald VERB --help' for the flags of a verb. Exit codes are listed in READM
 
 // Run executes the command line args (without the program name) and returns
 // the process exit code.
-func Run(ctx context.Context, args []string, env Env) int {
+func Run(ctx context.Context, args []string, env Env) (code int) {
+	defer func() {
+		if v := recover(); v != nil {
+			code = reportPanic(env.Stderr, v)
+		}
+	}()
 	if env.Getenv == nil {
 		env.Getenv = func(string) string { return "" }
 	}

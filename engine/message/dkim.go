@@ -151,8 +151,13 @@ func (s *DKIMSigner) signatures(head []byte, write func(io.Writer) error) ([]byt
 }
 
 // Sign returns msg with the DKIM-Signature fields prepended. msg is any
-// complete message (a rendered draft, an .eml file).
+// complete message (a rendered draft, an .eml file); its line endings are
+// made CRLF first, as they travel over SMTP, so the signature covers what
+// is sent.
 func (s *DKIMSigner) Sign(msg []byte) ([]byte, error) {
+	if bytes.IndexByte(msg, '\n') >= 0 && (bytes.Count(msg, []byte("\n")) != bytes.Count(msg, []byte("\r\n")) || bytes.Count(msg, []byte("\r")) != bytes.Count(msg, []byte("\r\n"))) {
+		msg = []byte(NormalizeBody(string(msg)))
+	}
 	sig, err := s.signatures(headerSection(msg), func(w io.Writer) error {
 		_, err := w.Write(msg)
 		return err

@@ -157,6 +157,20 @@ func TestDKIMSignRawMessage(t *testing.T) {
 			t.Fatal(v.Err)
 		}
 	}
+	// An .eml with LF line endings is signed as it travels: with CRLF.
+	lf := bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
+	signed, err = s.Sign(lf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(signed, raw) {
+		t.Fatalf("not made CRLF: %q", signed)
+	}
+	for _, v := range verify(t, signed, lookup) {
+		if v.Err != nil {
+			t.Fatal(v.Err)
+		}
+	}
 }
 
 func TestDKIMSignerValidates(t *testing.T) {

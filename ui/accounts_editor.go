@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"sort"
@@ -353,7 +355,10 @@ func (e *ProfileEditor) dirty() bool {
 	a, b := p, e.orig
 	a.Normalize()
 	b.Normalize()
-	return fmt.Sprintf("%+v", stripTimes(a)) != fmt.Sprintf("%+v", stripTimes(b))
+	// As JSON: %+v would compare the addresses of DKIM, OAuth and Retry.
+	ja, erra := json.Marshal(stripTimes(a))
+	jb, errb := json.Marshal(stripTimes(b))
+	return erra != nil || errb != nil || !bytes.Equal(ja, jb)
 }
 
 func stripTimes(p account.Profile) account.Profile {

@@ -153,7 +153,9 @@ func TestSigningSectionGeneratesShowsAndChecks(t *testing.T) {
 	r.pump("the records again", func() bool { return strings.Contains(w.DKIMRecordText.Text, "s-rsa._domainkey") })
 
 	e.CheckDKIM()
-	r.pump("the check", func() bool { return strings.Contains(w.DKIMResult.Text, "FAIL: selector s: the published record does not match") })
+	r.pump("the check", func() bool {
+		return strings.Contains(w.DKIMResult.Text, "FAIL: selector s: the published record does not match")
+	})
 
 	// Compose shows the DKIM badge for the signing profile only.
 	if err := r.shell.Open("compose", nil); err != nil {

@@ -316,3 +316,37 @@ func TestSplitTXTAt255(t *testing.T) {
 		}
 	}
 }
+
+func TestProfileDKIMFlagsTakeTwoSelectorsAndValidateTheKey(t *testing.T) {
+	fx := newDKIMFixture(t)
+	rk, _ := dkimkey.Generate("rsa", 0)
+	ek, _ := dkimkey.Generate("ed25519", 0)
+	both, _ := dkimkey.MarshalPEM(rk, ek)
+	file := filepath.Join(fx.files, "both.pem")
+	os.WriteFile(file, both, 0o600)
+	bad := filepath.Join(fx.files, "bad.pem")
+	os.WriteFile(bad, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), 0o600)
+	if r := fx.run(t, "profile", "edit", "signer", "--dkim-domain", "herald.test", "--dkim-selector", "a", "--dkim-key-file", bad); r.code != ExitUsage || !strings.Contains(r.stderr, "not a valid key") {
+		t.Fatalf("bad key file: %d %s", r.code, r.stderr)
+	}
+	if r := fx.run(t, "profile", "edit", "signer", "--dkim-domain", "herald.test", "--dkim-selector", "a, b", "--dkim-key-file", file); r.code != ExitOK {
+		t.Fatalf("edit: %d %s", r.code, r.stderr)
+	}
+	if r := fx.run(t, "profile", "show", "signer"); !strings.Contains(r.stdout, "DKIM:      d=herald.test s=a,b, key stored") {
+		t.Fatalf("show:\n%s", r.stdout)
+	}
+	recs := fx.records(t)
+	if len(recs) != 2 || recs[0].Name != "a._domainkey.herald.test" || recs[1].Type != "ed25519" {
+		t.Fatalf("records %+v", recs)
+	}
+	r := fx.run(t, "dkim", "record", "--profile", "signer")
+	lookup := lookupFromOutput(t, r.stdout)
+	if r := fx.run(t, "send", "--profile", "signer", "--to", "b@example.org", "--body", "x"); r.code != ExitOK {
+		t.Fatalf("send: %d %s", r.code, r.stderr)
+	}
+	full, _ := fx.sb.st.SandboxMessage(context.Background(), fx.sb.messages(t)[0].ID)
+	if n := len(verifyAll(t, full.Raw, lookup)); n != 2 {
+		t.Fatalf("%d signatures", n)
+	}
+	fx.assertKeyNowhere(t)
+}

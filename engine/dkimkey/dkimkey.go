@@ -119,7 +119,7 @@ func ParsePEM(data []byte) ([]crypto.Signer, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("PEM block %d (%s) is not a valid key: %s", n, b.Type, errors.Unwrap(err))
+			return nil, fmt.Errorf("PEM block %d (%s) is not a valid key: %w", n, b.Type, err)
 		}
 		s, err := signerOf(k)
 		if err != nil {

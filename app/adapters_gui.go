@@ -205,7 +205,7 @@ func (g *GUICore) Send(ctx context.Context, profile, password string, d message.
 			return ui.Outcome{Summary: "Not sent: " + err.Error()}
 		}
 	}
-	r, err := core.Compose(p, d)
+	r, err := g.c.Render(p, d)
 	if err != nil {
 		return ui.Outcome{Summary: "Not sent: " + message.Explain(err), Hint: "Correct the fields named above; nothing was sent."}
 	}

@@ -181,7 +181,11 @@ func (a *WizardAdapter) Deliverability(ctx context.Context, t ui.ProbeTarget, re
 		}
 	}
 	if d := t.Profile.DKIM; d != nil && d.Selector != "" && strings.EqualFold(d.Domain, o.Domain) && len(o.DKIMSelectors) == 0 {
-		o.DKIMSelectors = []string{d.Selector}
+		o.DKIMSelectors = d.Selectors()
+		// A stored profile's keys: each published record is compared with its key.
+		if t.Profile.ID != "" && o.DKIMKeys == nil {
+			o.DKIMKeys, _ = a.Core.DKIMPublicKeys(&t.Profile)
+		}
 	}
 	// TODO(lead): a per-finding callback once the engine has one.
 	var out []ui.WizardFinding

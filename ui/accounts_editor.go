@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"sort"
@@ -59,6 +61,7 @@ type ProfileEditor struct {
 
 	DKIMDomain, DKIMSelector *fieldEntry
 	DKIMKey                  *widget.Entry
+	dkim                     dkimWidgets
 
 	Helo, CAFile, Pinned *fieldEntry
 
@@ -136,7 +139,7 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 	e.RetryWarn = entry("4h (empty: the default)")
 
 	e.DKIMDomain = entry("example.com (empty: no DKIM signing)")
-	e.DKIMSelector = entry("s1")
+	e.DKIMSelector = entry("s1 (two keys: s1-rsa, s1-ed)")
 	e.DKIMKey = widget.NewPasswordEntry()
 	e.DKIMKey.SetPlaceHolder("Paste the PEM private key to store it in the keychain")
 
@@ -164,7 +167,7 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 			"Per session", "limits.per-session", e.PerSession, "First retry", "retry.initial", e.RetryInitial, "Longest wait", "retry.max", e.RetryMax,
 			"Give up after", "retry.give-up-after", e.RetryGiveUp, "Warn after", "retry.warn-after", e.RetryWarn)),
 		container.NewTabItem(editorGroups[4], group(4, "DKIM domain", "dkim.domain", e.DKIMDomain, "Selector", "dkim.selector", e.DKIMSelector,
-			"Private key", "dkim.key", e.DKIMKey)),
+			"Private key", "dkim.key", e.DKIMKey, "Key and DNS", "dkim.actions", e.dkimSection())),
 		container.NewTabItem(editorGroups[5], group(5, "HELO name", "helo", e.Helo, "CA file", "ca-file", e.CAFile,
 			"Pinned certificate", "pinned-sha256", e.Pinned)),
 	)
@@ -305,7 +308,7 @@ func (e *ProfileEditor) Load(p account.Profile, isNew bool) {
 	e.RetryWarn.SetText(durText(r.WarnAfter))
 	if p.DKIM != nil {
 		e.DKIMDomain.SetText(p.DKIM.Domain)
-		e.DKIMSelector.SetText(p.DKIM.Selector)
+		e.DKIMSelector.SetText(strings.Join(p.DKIM.Selectors(), ", "))
 	} else {
 		e.DKIMDomain.SetText("")
 		e.DKIMSelector.SetText("")
@@ -352,7 +355,10 @@ func (e *ProfileEditor) dirty() bool {
 	a, b := p, e.orig
 	a.Normalize()
 	b.Normalize()
-	return fmt.Sprintf("%+v", stripTimes(a)) != fmt.Sprintf("%+v", stripTimes(b))
+	// As JSON: %+v would compare the addresses of DKIM, OAuth and Retry.
+	ja, erra := json.Marshal(stripTimes(a))
+	jb, errb := json.Marshal(stripTimes(b))
+	return erra != nil || errb != nil || !bytes.Equal(ja, jb)
 }
 
 func stripTimes(p account.Profile) account.Profile {
@@ -468,7 +474,8 @@ func (e *ProfileEditor) read() (account.Profile, map[string]string) {
 	}
 	p.DKIM = nil
 	if d, s := strings.TrimSpace(e.DKIMDomain.Text), strings.TrimSpace(e.DKIMSelector.Text); d != "" || s != "" {
-		p.DKIM = &account.DKIM{Domain: d, Selector: s}
+		s1, s2, _ := strings.Cut(s, ",") // two keys: "s-rsa, s-ed"
+		p.DKIM = &account.DKIM{Domain: d, Selector: strings.TrimSpace(s1), Selector2: strings.TrimSpace(s2)}
 	}
 	p.HeloName = strings.TrimSpace(e.Helo.Text)
 	p.CAFile = strings.TrimSpace(e.CAFile.Text)

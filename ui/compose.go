@@ -61,6 +61,7 @@ type Compose struct {
 	host Host
 
 	Via                         *widget.Select
+	DKIMBadge                   *widget.Label // "DKIM" when the profile signs
 	From, To, Cc, Bcc, Subject  *fieldEntry
 	Body                        *fieldEntry
 	Attachments                 []string
@@ -156,7 +157,7 @@ func (c *Compose) Content() fyne.CanvasObject {
 	c.SendButton.Importance = widget.HighImportance
 
 	form := widget.NewForm(
-		widget.NewFormItem("Via", c.Via),
+		widget.NewFormItem("Via", c.viaRow()),
 		widget.NewFormItem("From", c.From),
 		widget.NewFormItem("To", c.To),
 		widget.NewFormItem("Cc", c.Cc),
@@ -363,6 +364,7 @@ func (c *Compose) viaChanged(name string) {
 	if c.sending == 0 {
 		c.setStatus("Ready: messages go to "+target, widget.MediumImportance, "")
 	}
+	c.showSigning(name)
 }
 
 // OpenWith implements Opener: a message.Draft (a mailto: link) fills the

@@ -88,7 +88,7 @@ func runBulk(ctx context.Context, args []string, env Env, dataDir string) (int, 
 	opts.Recipients = in
 	bar := newProgress(env.Stderr)
 	opts.Progress = func(rows int) { bar.show(fmt.Sprintf("checking: %d rows", rows)) }
-	res, err := bulk.Plan(ctx, opts)
+	res, err := c.PlanBulk(ctx, opts)
 	bar.done()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -67,6 +67,8 @@ Usage:
                                           manage account profiles (secrets in the OS keychain)
   herald test [--email ADDR|--profile NAME|--server HOST[:PORT]] [flags]
                                           diagnose a server step by step, and the sender domain's DNS
+  herald dkim keygen|import|record|check --profile P
+                                          DKIM-sign a profile's mail: key, DNS record, check
   herald discover ADDR                    find the submission server for an address
   herald send --queue|--send-at TIME ...  put the message in the durable outbox instead
   herald queue list|show|retry|cancel|hold|release|run|purge
@@ -192,6 +194,8 @@ func run(ctx context.Context, args []string, env Env) (int, error) {
 		return runHistory(ctx, rest, env, dataDir)
 	case "bulk":
 		return runBulk(ctx, rest, env, dataDir)
+	case "dkim":
+		return runDKIM(ctx, rest, env, dataDir)
 	case "load":
 		return runLoad(ctx, rest, env, dataDir)
 	case "repair":

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"flag"
 	"fmt"
@@ -237,8 +238,11 @@ func runTest(ctx context.Context, args []string, env Env, dataDir string) (int, 
 	}
 	if !f.noDNS {
 		selectors := f.dkimSelectors.values
+		var dkimKeys map[string]crypto.PublicKey
 		if p := c.prof; len(selectors) == 0 && p != nil && p.DKIM != nil && p.DKIM.Selector != "" && strings.EqualFold(p.DKIM.Domain, domainOf(from)) {
-			selectors = []string{p.DKIM.Selector} // the profile signs with it
+			selectors = p.DKIM.Selectors() // the profile signs with them
+			// Its keys, when stored: each record is compared with its key.
+			dkimKeys, _ = c.core.DKIMPublicKeys(p)
 		}
 		var ips []net.IP
 		for _, a := range rep.Addresses {
@@ -247,7 +251,7 @@ func runTest(ctx context.Context, args []string, env Env, dataDir string) (int, 
 			}
 		}
 		findings = diagnose.CheckDeliverability(ctx, diagnose.DeliverabilityOptions{
-			Domain: domainOf(from), ServerIPs: ips, ServerNames: rep.ServerNames, DKIMSelectors: selectors,
+			Domain: domainOf(from), ServerIPs: ips, ServerNames: rep.ServerNames, DKIMSelectors: selectors, DKIMKeys: dkimKeys,
 		})
 	}
 	code := testExitCode(rep, findings)

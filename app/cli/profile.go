@@ -17,6 +17,7 @@ import (
 
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
+	"github.com/herald-smtp/herald/engine/dkimkey"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/transport"
 )
@@ -116,9 +117,9 @@ func (f *profileFlags) register(fs *flag.FlagSet, withName bool) {
 	fs.BoolVar(&f.allowInsecureAuth, "allow-insecure-auth", false, "I understand: allow the password to travel without TLS for this profile")
 	fs.BoolVar(&f.askPassword, "ask-password", false, "store no password: ask for it each time (--password-env/--password-stdin at send)")
 	fs.BoolVar(&f.keychainSecret, "keychain-password", false, "keep the password in the OS keychain (the default; undoes --ask-password)")
-	fs.StringVar(&f.dkimDomain, "dkim-domain", "", "DKIM signing `domain`")
-	fs.StringVar(&f.dkimSelector, "dkim-selector", "", "DKIM `selector`")
-	fs.StringVar(&f.dkimKeyFile, "dkim-key-file", "", "DKIM private key PEM `file`: stored in the keychain, not copied")
+	fs.StringVar(&f.dkimDomain, "dkim-domain", "", "DKIM signing `domain`: with a key, every message of the profile is signed ('herald dkim keygen' makes one)")
+	fs.StringVar(&f.dkimSelector, "dkim-selector", "", "DKIM `selector`; two keys (RSA and Ed25519): S1,S2 in the key file's order")
+	fs.StringVar(&f.dkimKeyFile, "dkim-key-file", "", "DKIM private key PEM `file` (one key per selector): stored in the keychain, not copied")
 	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password (or API key) from the first line of standard input and store it in the keychain")
 	fs.StringVar(&f.passwordEnv, "password-env", "", "read the password from environment `VAR` and store it in the keychain")
 	fs.StringVar(&f.dataDir, "data-dir", "", "Herald's data `directory`")
@@ -330,7 +331,8 @@ func (f *profileFlags) apply(p *account.Profile, set map[string]bool) error {
 			p.DKIM.Domain = f.dkimDomain
 		}
 		if set["dkim-selector"] {
-			p.DKIM.Selector = f.dkimSelector
+			s1, s2, _ := strings.Cut(f.dkimSelector, ",")
+			p.DKIM.Selector, p.DKIM.Selector2 = strings.TrimSpace(s1), strings.TrimSpace(s2)
 		}
 		if p.DKIM.Domain == "" && p.DKIM.Selector == "" {
 			p.DKIM = nil
@@ -367,8 +369,8 @@ func (f *profileFlags) secretsToStore(env Env) (map[account.SecretKind]string, e
 		if err != nil {
 			return nil, usagef("--dkim-key-file: %v", err)
 		}
-		if !bytes.Contains(b, []byte("PRIVATE KEY-----")) {
-			return nil, usagef("--dkim-key-file: %s holds no PEM private key", f.dkimKeyFile)
+		if _, err := dkimkey.ParsePEM(b); err != nil {
+			return nil, usagef("--dkim-key-file: %s: %v", f.dkimKeyFile, err)
 		}
 		out[account.SecretDKIMKey] = string(b)
 	}
@@ -663,7 +665,7 @@ func profileShow(ctx context.Context, args []string, env Env, dataDir string) (i
 		fmt.Fprintf(w, "Header:    %s: %s\n", h.Name, h.Value)
 	}
 	if p.DKIM != nil {
-		fmt.Fprintf(w, "DKIM:      d=%s s=%s, key %s\n", p.DKIM.Domain, p.DKIM.Selector, status[account.SecretDKIMKey])
+		fmt.Fprintf(w, "DKIM:      d=%s s=%s, key %s\n", p.DKIM.Domain, strings.Join(p.DKIM.Selectors(), ","), status[account.SecretDKIMKey])
 	}
 	if p.OAuth != nil {
 		fmt.Fprintf(w, "OAuth2:    %s, refresh token %s\n", p.OAuth.Provider, status[account.SecretRefreshToken])
@@ -783,8 +785,8 @@ func profileSetPassword(ctx context.Context, args []string, env Env, dataDir str
 			return ExitFailure, fmt.Errorf("read standard input: %w", err)
 		}
 		value = string(b)
-		if !strings.Contains(value, "PRIVATE KEY-----") {
-			return ExitUsage, usagef("standard input holds no PEM private key")
+		if _, err := dkimkey.ParsePEM(b); err != nil {
+			return ExitUsage, usagef("standard input: %v", err)
 		}
 	default:
 		return ExitUsage, usagef("--kind must be password, oauth-refresh-token or dkim-key")

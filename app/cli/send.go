@@ -540,6 +540,19 @@ func (f *sendFlags) buildMessage1(env Env) (message.Envelope, sendBody, string, 
 		if len(envl.To) == 0 {
 			return envl, sendBody{}, "", usagef("--eml %s has no recipients in To, Cc or Bcc: give --to", f.eml)
 		}
+		if f.prof != nil {
+			// A message sent with a signing profile is signed, a prepared
+			// one too (its own signatures, if any, are kept).
+			s, err := f.core.DKIMSigner(f.prof)
+			if err != nil {
+				return envl, sendBody{}, "", err
+			}
+			if s != nil {
+				if raw, err = s.Sign(raw); err != nil {
+					return envl, sendBody{}, "", err
+				}
+			}
+		}
 		return envl, sendBody{raw: raw}, p.MessageID, nil
 	}
 	if f.redirect {
@@ -573,10 +586,18 @@ func (f *sendFlags) buildMessage1(env Env) (message.Envelope, sendBody, string, 
 		}
 		d.Headers = append(d.Headers, message.Header{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
 	}
+	var opts []message.Option
 	if f.prof != nil {
 		f.prof.ApplyTo(&d)
+		s, err := f.core.DKIMSigner(f.prof)
+		if err != nil {
+			return envl, sendBody{}, "", err
+		}
+		if s != nil {
+			opts = append(opts, message.WithDKIM(s))
+		}
 	}
-	p, err := message.Prepare(d)
+	p, err := message.Prepare(d, opts...)
 	if err != nil {
 		return envl, sendBody{}, "", usagef("%s", message.Explain(err))
 	}

@@ -218,18 +218,20 @@ func (c *Core) ProfileConfig(p *account.Profile, given string) (transport.Config
 }
 
 // Compose merges profile p (nil: the sandbox, which adds nothing) into d and
-// renders it.
-func Compose(p *account.Profile, d message.Draft) (*message.Rendered, error) {
+// renders it with opts. It does not sign: Core.Render adds the profile's
+// DKIM signer.
+func Compose(p *account.Profile, d message.Draft, opts ...message.Option) (*message.Rendered, error) {
 	if p != nil {
 		p.ApplyTo(&d)
 	}
-	return message.Render(d)
+	return message.Render(d, opts...)
 }
 
-// SendDraft composes d with p (nil: the sandbox) and sends it at once.
+// SendDraft composes d with p (nil: the sandbox), signed when p signs, and
+// sends it at once.
 // rec, when not nil, receives the session live.
 func (c *Core) SendDraft(ctx context.Context, p *account.Profile, d message.Draft, rec *transcript.Recorder) (*SendResult, error) {
-	r, err := Compose(p, d)
+	r, err := c.Render(p, d)
 	if err != nil {
 		return nil, err
 	}
@@ -267,10 +269,11 @@ func (c *Core) Enqueue(ctx context.Context, ms ...queue.Message) ([]int64, error
 	return ids, nil
 }
 
-// QueueDraft composes d with p (nil: the sandbox) and puts it in the outbox,
+// QueueDraft composes d with p (nil: the sandbox), signed when p signs (the
+// outbox keeps the rendered, signed message), and puts it in the outbox,
 // due at sendAt (zero: now).
 func (c *Core) QueueDraft(ctx context.Context, p *account.Profile, d message.Draft, sendAt time.Time) (int64, *message.Rendered, error) {
-	r, err := Compose(p, d)
+	r, err := c.Render(p, d)
 	if err != nil {
 		return 0, nil, err
 	}

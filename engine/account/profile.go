@@ -48,9 +48,28 @@ type OAuth struct {
 }
 
 // DKIM says how a profile signs; the private key lives in the keychain.
+// A profile may sign with two keys (typically RSA, which every receiver
+// checks, and Ed25519, RFC 8463): the keychain entry (SecretDKIMKey) then
+// holds two PEM keys, in the order of Selectors.
 type DKIM struct {
-	Domain   string `json:"domain"`
+	// Domain is the signing domain (d=).
+	Domain string `json:"domain"`
+	// Selector is the first (or only) key's selector (s=).
 	Selector string `json:"selector"`
+	// Selector2 is the second key's selector; empty with one key.
+	Selector2 string `json:"selector2,omitempty"`
+}
+
+// Selectors returns the selectors of the profile's keys, in the order the
+// keychain entry holds the keys.
+func (d *DKIM) Selectors() []string {
+	if d == nil || d.Selector == "" {
+		return nil
+	}
+	if d.Selector2 == "" {
+		return []string{d.Selector}
+	}
+	return []string{d.Selector, d.Selector2}
 }
 
 // SecretMode says where a profile's password comes from.
@@ -301,6 +320,9 @@ func (p *Profile) Validate() error {
 		}
 		if p.DKIM.Selector == "" || strings.ContainsAny(p.DKIM.Selector, " \t\r\n;") {
 			return ferr("dkim.selector", "required, e.g. s1 or mail")
+		}
+		if s := p.DKIM.Selector2; s != "" && (strings.ContainsAny(s, " \t\r\n;") || strings.EqualFold(s, p.DKIM.Selector)) {
+			return ferr("dkim.selector2", "a selector other than dkim.selector")
 		}
 	}
 	return nil

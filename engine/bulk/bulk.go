@@ -64,6 +64,9 @@ type Options struct {
 	// Start is when the first message is due; zero means now (or, without a
 	// Rate, unscheduled).
 	Start time.Time
+	// DKIM, when set, signs every message (it comes from the profile's
+	// keys; see message.DKIMSigner).
+	DKIM *message.DKIMSigner
 	// Progress, when set, is called with the number of rows read so far
 	// every 1000 rows and once at the end.
 	Progress func(rows int)
@@ -433,7 +436,11 @@ func (p *planner) run(ctx context.Context) (*Result, error) {
 			// The Date header says when the message is due, not when it was planned.
 			draft.Date = m.SendAt
 		}
-		r, err := message.Render(*draft)
+		var opts []message.Option
+		if p.o.DKIM != nil {
+			opts = append(opts, message.WithDKIM(p.o.DKIM))
+		}
+		r, err := message.Render(*draft, opts...)
 		if err != nil {
 			res.Errors = append(res.Errors, p.fieldErrors(row, line, err)...)
 			res.Invalid++

@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"context"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -20,6 +22,7 @@ import (
 	"github.com/emersion/go-msgauth/dmarc"
 	"golang.org/x/net/publicsuffix"
 
+	"github.com/herald-smtp/herald/engine/dkimkey"
 	"github.com/herald-smtp/herald/engine/hint"
 )
 
@@ -85,8 +88,13 @@ type DeliverabilityOptions struct {
 	// ServerNames are the names the server gave (banner, EHLO reply) and its
 	// host name; reverse DNS is compared with them.
 	ServerNames []string
-	// DKIMSelectors to look up; empty means CommonDKIMSelectors.
+	// DKIMSelectors to look up; empty means CommonDKIMSelectors (or only
+	// the selectors of DKIMKeys when it is set).
 	DKIMSelectors []string
+	// DKIMKeys are the public keys the sender signs with, by selector: each
+	// one's record is looked up and compared with the key, and what differs
+	// is said (no record, another key, a k= mismatch, a revoked key, t=y).
+	DKIMKeys map[string]crypto.PublicKey
 	// Blocklists are DNSBL zones; nil means DefaultBlocklists, empty slice none.
 	Blocklists []string
 	// Resolver answers DNS; nil means net.DefaultResolver.
@@ -110,9 +118,7 @@ func CheckDeliverability(ctx context.Context, o DeliverabilityOptions) []Finding
 	if o.Blocklists == nil {
 		o.Blocklists = DefaultBlocklists()
 	}
-	if len(o.DKIMSelectors) == 0 {
-		o.DKIMSelectors = CommonDKIMSelectors()
-	}
+	o = o.withDKIMSelectors()
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: o.Timeout}
 	}
@@ -136,6 +142,68 @@ func CheckDeliverability(ctx context.Context, o DeliverabilityOptions) []Finding
 }
 
 type deliv struct{ o DeliverabilityOptions }
+
+// withDKIMSelectors adds the selectors of DKIMKeys to DKIMSelectors, or
+// the common ones when there are none.
+func (o DeliverabilityOptions) withDKIMSelectors() DeliverabilityOptions {
+	sels := slices.Clone(o.DKIMSelectors)
+	for _, s := range slices.Sorted(maps.Keys(o.DKIMKeys)) {
+		if !slices.Contains(sels, s) {
+			sels = append(sels, s)
+		}
+	}
+	if len(sels) == 0 {
+		sels = CommonDKIMSelectors()
+	}
+	o.DKIMSelectors = sels
+	return o
+}
+
+// CheckDKIM runs only the DKIM check of CheckDeliverability: each selector's
+// key record, compared with DKIMKeys where given.
+func CheckDKIM(ctx context.Context, o DeliverabilityOptions) []Finding {
+	if o.Resolver == nil {
+		o.Resolver = net.DefaultResolver
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	o = o.withDKIMSelectors()
+	o.Domain = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o.Domain), "."))
+	if o.Domain == "" {
+		return []Finding{{Check: "dkim", Status: StatusSkipped, Finding: "no signing domain given"}}
+	}
+	d := &deliv{o: o}
+	return d.dkim(ctx)
+}
+
+// dkimMatch compares the records found under a selector with the key the
+// sender signs with.
+func dkimMatch(sel, name string, recs []string, pub crypto.PublicKey) []Finding {
+	typ := strings.ToUpper(dkimkey.TypeOf(pub))
+	if len(recs) == 0 {
+		return []Finding{{Check: "dkim", Status: StatusFail,
+			Finding: fmt.Sprintf("selector %s: no key record at %s: this sender's %s signatures cannot be verified", sel, name, typ),
+			Hint:    say("Publish the key's TXT record at your DNS provider (name " + name + "), then check again; new records can take a while to appear.")}}
+	}
+	var out []Finding
+	for _, rec := range recs {
+		v := dkimkey.Compare(rec, pub)
+		f := Finding{Check: "dkim", Records: []string{name + ": " + rec}}
+		switch {
+		case !v.Match:
+			f.Status, f.Finding = StatusFail, fmt.Sprintf("selector %s: the published record does not match the signing key: %s", sel, v.Problem)
+			f.Hint = say("Receivers check signatures against the published record, so they fail. Publish the record of the key the profile signs with (replace the old value; a value over 255 characters is split into several quoted strings, not cut).")
+		case v.Testing:
+			f.Status, f.Finding = StatusWarn, fmt.Sprintf("selector %s: the record matches the signing %s key, in testing mode (t=y)", sel, typ)
+			f.Hint = say("Receivers may treat signatures as unsigned while t=y is set; remove it when you are done testing.")
+		default:
+			f.Status, f.Finding = StatusPass, fmt.Sprintf("selector %s: the record matches the signing %s key", sel, typ)
+		}
+		out = append(out, f)
+	}
+	return out
+}
 
 func (d *deliv) lookupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d.o.Timeout)
@@ -382,8 +450,16 @@ func (d *deliv) dkim(ctx context.Context) []Finding {
 	var out []Finding
 	var failed []string
 	for _, h := range hits {
+		if _, mine := d.o.DKIMKeys[h.sel]; mine && h.err != nil {
+			out = append(out, lookupFailed("dkim", h.sel+"._domainkey."+d.o.Domain, h.err))
+			continue
+		}
 		if h.err != nil {
 			failed = append(failed, h.sel)
+			continue
+		}
+		if pub, ok := d.o.DKIMKeys[h.sel]; ok {
+			out = append(out, dkimMatch(h.sel, h.sel+"._domainkey."+d.o.Domain, h.recs, pub)...)
 			continue
 		}
 		for _, rec := range h.recs {

@@ -74,9 +74,9 @@ type Rendered struct {
 // bodies are normalised to CRLF and quoted-printable encoded; Bcc recipients
 // go into the envelope only. Attachments are read once, straight into the
 // result (sized exactly beforehand), so a large file is held in memory only
-// as its encoded form in Bytes.
-func Render(d Draft) (*Rendered, error) {
-	p, err := Prepare(d)
+// as its encoded form in Bytes. WithDKIM signs it.
+func Render(d Draft, opts ...Option) (*Rendered, error) {
+	p, err := Prepare(d, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -88,8 +88,8 @@ func Render(d Draft) (*Rendered, error) {
 // from the file system). It is exact unless a file changes before the
 // message is rendered. Compare it with a server's SIZE limit before
 // rendering a large message.
-func EstimateSize(d Draft) (int64, error) {
-	p, err := Prepare(d)
+func EstimateSize(d Draft, opts ...Option) (int64, error) {
+	p, err := Prepare(d, opts...)
 	if err != nil {
 		return 0, err
 	}
@@ -104,8 +104,12 @@ type Prepared struct {
 	meta  Rendered // everything but Bytes
 	skel  []byte   // the message with a marker where each attachment's body goes
 	parts []preparedPart
-	size  int64
+	size  int64 // without DKIM signatures
 
+	dkim      *DKIMSigner
+	sigOnce   sync.Once // estimates the signatures' length once
+	sigLen    int
+	sigErr    error
 	once      sync.Once // renders once for Render and Reader
 	rendered  []byte
 	renderErr error
@@ -120,8 +124,23 @@ type preparedPart struct {
 	rawSize int64
 }
 
-// Size returns the size in bytes of the rendered message.
-func (p *Prepared) Size() int64 { return p.size }
+// Size returns the size in bytes of the rendered message. A signed
+// message's DKIM-Signature fields are measured on a trial signature of the
+// message without its attachments: their length depends only on the key
+// and on which header fields are signed, so the size is exact.
+func (p *Prepared) Size() int64 {
+	if p.dkim == nil {
+		return p.size
+	}
+	p.sigOnce.Do(func() {
+		sig, err := p.dkim.signatures(headerSection(p.skel), func(w io.Writer) error {
+			_, err := w.Write(p.skel)
+			return err
+		})
+		p.sigLen, p.sigErr = len(sig), err
+	})
+	return p.size + int64(p.sigLen)
+}
 
 // Envelope returns the SMTP envelope; it includes the Bcc recipients.
 func (p *Prepared) Envelope() Envelope { return p.meta.Envelope }
@@ -143,8 +162,29 @@ func (p *Prepared) Render() (*Rendered, error) {
 func (p *Prepared) MessageID() string { return p.meta.MessageID }
 
 // WriteTo writes the complete message to w, reading each attachment as it
-// goes; nothing but a small buffer is held in memory.
+// goes; nothing but a small buffer is held in memory. A signed message is
+// read twice: once for its signatures, which come first, then to write it.
 func (p *Prepared) WriteTo(w io.Writer) (int64, error) {
+	if p.dkim == nil {
+		return p.writeUnsigned(w)
+	}
+	sig, err := p.dkim.signatures(headerSection(p.skel), func(w io.Writer) error {
+		_, err := p.writeUnsigned(w)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.Write(sig)
+	if err != nil {
+		return int64(n), fmt.Errorf("writing message: %w", err)
+	}
+	m, err := p.writeUnsigned(w)
+	return int64(n) + m, err
+}
+
+// writeUnsigned writes the message without DKIM signatures.
+func (p *Prepared) writeUnsigned(w io.Writer) (int64, error) {
 	var total int64
 	last := 0
 	for i, pt := range p.parts {
@@ -242,13 +282,37 @@ func (l *LazyReader) ReadAt(b []byte, off int64) (int, error) {
 func (p *Prepared) bytes() ([]byte, error) {
 	p.once.Do(func() {
 		// One allocation of the exact size (bytes.Buffer.Grow may take
-		// twice as much).
-		buf := bytes.NewBuffer(make([]byte, 0, p.size))
-		if _, err := p.WriteTo(buf); err != nil {
+		// twice as much); a signed message leaves room in front for its
+		// signatures.
+		room := 0
+		if p.dkim != nil {
+			room = sigRoom * len(p.dkim.Keys)
+		}
+		buf := bytes.NewBuffer(make([]byte, room, int64(room)+p.size))
+		if _, err := p.writeUnsigned(buf); err != nil {
 			p.renderErr = err
 			return
 		}
-		p.rendered = buf.Bytes()
+		b := buf.Bytes()
+		if p.dkim == nil {
+			p.rendered = b
+			return
+		}
+		msg := b[room:]
+		sig, err := p.dkim.signatures(headerSection(msg), func(w io.Writer) error {
+			_, err := w.Write(msg)
+			return err
+		})
+		if err != nil {
+			p.renderErr = err
+			return
+		}
+		if len(sig) <= room {
+			copy(b[room-len(sig):], sig)
+			p.rendered = b[room-len(sig):]
+			return
+		}
+		p.rendered = append(sig, msg...)
 	})
 	return p.rendered, p.renderErr
 }
@@ -317,9 +381,23 @@ func writeBase64(w io.Writer, src io.Reader) (int64, error) {
 	return lb.n, err
 }
 
+// sigRoom is the room kept in front of a rendered message for each DKIM
+// signature (an RSA-4096 signature field is about 1,000 bytes).
+const sigRoom = 1280
+
 // Prepare validates the draft and renders everything but the content of
 // its attachments, which is read only by the Prepared's WriteTo or Render.
-func Prepare(d Draft) (*Prepared, error) {
+// WithDKIM signs it when it is rendered.
+func Prepare(d Draft, opts ...Option) (*Prepared, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.dkim != nil {
+		if err := o.dkim.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
@@ -441,7 +519,7 @@ func Prepare(d Draft) (*Prepared, error) {
 		from0 = parts[i].at + parts[i].marker
 		size += base64Size(parts[i].rawSize) - int64(parts[i].marker)
 	}
-	p := &Prepared{meta: Rendered{Envelope: env, MessageID: "<" + id + ">", Subject: d.Subject}, skel: out, parts: parts, size: size}
+	p := &Prepared{meta: Rendered{Envelope: env, MessageID: "<" + id + ">", Subject: d.Subject}, skel: out, parts: parts, size: size, dkim: o.dkim}
 	p.meta.NeedsSMTPUTF8 = utf8Header || !isASCII(env.From)
 	for _, a := range env.To {
 		p.meta.NeedsSMTPUTF8 = p.meta.NeedsSMTPUTF8 || !isASCII(a)

@@ -257,8 +257,19 @@ func parseAddress(field, s string) (*mail.Address, string, error) {
 			return nil, "", fieldErr(field, "%q holds more than one address; give each one separately", t)
 		}
 		msg := strings.TrimPrefix(err.Error(), "mail: ")
-		if strings.Contains(msg, "expected single address") {
+		bare := t
+		if i := strings.LastIndexByte(bare, '<'); i >= 0 {
+			bare = strings.TrimSpace(strings.TrimSuffix(bare[i+1:], ">"))
+		}
+		switch {
+		case strings.Contains(msg, "expected single address"):
 			msg = "unexpected text after the address"
+		case strings.HasSuffix(bare, "@"):
+			msg = "it has no domain after the @"
+		case strings.HasPrefix(bare, "@"):
+			msg = "it has nothing before the @"
+		case strings.ContainsAny(bare, " \t"):
+			msg = "it contains a space"
 		}
 		return nil, "", fieldErr(field, "%q is not an address: %s", t, msg)
 	}

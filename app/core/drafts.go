@@ -115,19 +115,6 @@ func RecipientSummary(d message.Draft) string {
 	return fmt.Sprintf("%s and %d more", all[0], len(all)-1)
 }
 
-// PriorityHeaders returns the header fields that mark a message's priority
-// for the common mail programs (X-Priority and Importance): "high" and
-// "low"; anything else is normal and adds none.
-func PriorityHeaders(priority string) []message.Header {
-	switch strings.ToLower(priority) {
-	case "high":
-		return []message.Header{{Name: "X-Priority", Value: "1 (Highest)"}, {Name: "Importance", Value: "high"}}
-	case "low":
-		return []message.Header{{Name: "X-Priority", Value: "5 (Lowest)"}, {Name: "Importance", Value: "low"}}
-	}
-	return nil
-}
-
 // KnownSizeLimit returns the message size limit (the SIZE extension) that
 // profile p's server announced in its latest recorded connection test, or
 // 0 when none is known (never tested, or the server names no limit). The

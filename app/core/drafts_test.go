@@ -56,13 +56,13 @@ func TestDraftsSaveListLoadDelete(t *testing.T) {
 }
 
 func TestPriorityHeaders(t *testing.T) {
-	if h := PriorityHeaders("high"); len(h) != 2 || h[0].Value != "1 (Highest)" || h[1].Value != "high" {
+	if h := message.PriorityHeaders("high"); len(h) != 2 || h[0].Value != "1 (Highest)" || h[1].Value != "high" {
 		t.Fatalf("high: %+v", h)
 	}
-	if h := PriorityHeaders("normal"); h != nil {
+	if h := message.PriorityHeaders("normal"); h != nil {
 		t.Fatalf("normal: %+v", h)
 	}
-	if _, err := message.Render(message.Draft{From: "a@b.example", To: []string{"c@d.example"}, Headers: PriorityHeaders("low")}); err != nil {
+	if _, err := message.Render(message.Draft{From: "a@b.example", To: []string{"c@d.example"}, Headers: message.PriorityHeaders("low")}); err != nil {
 		t.Fatalf("the priority headers do not render: %v", err)
 	}
 }

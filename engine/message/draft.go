@@ -494,3 +494,16 @@ func checkAttachment(field string, a Attachment) error {
 	}
 	return nil
 }
+
+// PriorityHeaders returns the header fields that mark a message's priority
+// for the common mail programs (X-Priority and Importance): for "high" and
+// "low"; anything else is normal and adds none.
+func PriorityHeaders(priority string) []Header {
+	switch strings.ToLower(strings.TrimSpace(priority)) {
+	case "high":
+		return []Header{{Name: "X-Priority", Value: "1 (Highest)"}, {Name: "Importance", Value: "high"}}
+	case "low":
+		return []Header{{Name: "X-Priority", Value: "5 (Lowest)"}, {Name: "Importance", Value: "low"}}
+	}
+	return nil
+}

@@ -172,7 +172,7 @@ func TestGUICoreSendsThroughAProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := transcript.New()
-	out := g.Send(ctx, "sb", "", message.Draft{To: []string{"ann@example.com"}, Subject: "via a profile", Text: "Hello"}, rec)
+	out := g.Send(ctx, ui.SendSpec{Profile: "sb"}, message.Draft{To: []string{"ann@example.com"}, Subject: "via a profile", Text: "Hello"}, rec)
 	rec.Finish()
 	if !out.OK {
 		t.Fatalf("send: %+v", out)
@@ -192,7 +192,7 @@ func TestGUICoreSendsThroughAProfile(t *testing.T) {
 	}
 	// A profile whose password is missing says so instead of sending.
 	addProfile(t, g, "nopw")
-	out = g.Send(ctx, "nopw", "", message.Draft{To: []string{"ann@example.com"}}, transcript.New())
+	out = g.Send(ctx, ui.SendSpec{Profile: "nopw"}, message.Draft{To: []string{"ann@example.com"}}, transcript.New())
 	if out.OK || !strings.Contains(out.Summary, "no secret stored") || !strings.Contains(out.Hint, "Accounts") {
 		t.Fatalf("missing password: %+v", out)
 	}

@@ -986,8 +986,6 @@ func (c *Compose) run(act action, password string, at time.Time) {
 		target = st.profile
 	}
 	if act == actSend {
-		c.Log.Clear()
-		c.bottom.SelectIndex(0)
 		c.setStatus("Sending via "+target+"…", widget.MediumImportance, "")
 	} else {
 		c.setStatus("Queueing…", widget.MediumImportance, "")
@@ -1016,6 +1014,10 @@ func (c *Compose) run(act action, password string, at time.Time) {
 		}
 		var out Outcome
 		if act == actSend {
+			c.do(func() {
+				c.Log.Clear()
+				c.bottom.SelectIndex(0)
+			})
 			rec := transcript.New()
 			done := c.forwardLog(rec)
 			out = c.core.Send(ctx, SendSpec{Profile: st.profile, Password: password, DSN: r.dsn}, st.draft, rec)

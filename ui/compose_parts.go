@@ -134,6 +134,18 @@ func newBodyEntry() *bodyEntry {
 	return e
 }
 
+// TypedKey moves the focus on Tab: a tab is never typed into the text,
+// even when a driver hands the key over.
+func (e *bodyEntry) TypedKey(k *fyne.KeyEvent) {
+	if k.Name == fyne.KeyTab {
+		if c := fyne.CurrentApp().Driver().CanvasForObject(e); c != nil {
+			c.FocusNext()
+		}
+		return
+	}
+	e.fieldEntry.TypedKey(k)
+}
+
 // TypedShortcut diverts a large paste (see TextArea).
 func (e *bodyEntry) TypedShortcut(sc fyne.Shortcut) {
 	if p, ok := sc.(*fyne.ShortcutPaste); ok && p.Clipboard != nil && e.onBigPaste != nil {

@@ -159,6 +159,7 @@ type Compose struct {
 	sizeLimit                      int64
 	now                            func() time.Time
 	htmlGen                        int
+	checks                         int // checks shown, for tests
 }
 
 // NewCompose returns the Compose view over core.
@@ -819,6 +820,7 @@ func (c *Compose) saved() *ComposeDraft {
 // problems, the fields at fault marked, the size against the server's.
 func (c *Compose) showCheck(r checkResult) {
 	c.last = r
+	c.checks++
 	switch r.recipients {
 	case 0:
 		c.Count.SetText("No recipients yet")

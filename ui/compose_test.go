@@ -360,4 +360,3 @@ func tapButton(t *testing.T, o fyne.CanvasObject, label string) {
 	}
 	test.Tap(b)
 }
-

@@ -160,6 +160,7 @@ type Compose struct {
 	now                            func() time.Time
 	htmlGen                        int
 	checks                         int // checks shown, for tests
+	lastVia                        string
 }
 
 // NewCompose returns the Compose view over core.
@@ -602,9 +603,12 @@ func (c *Compose) viaChanged(name string) {
 		c.From.SetText(from)
 		c.settingFrom = false
 	}
-	if c.sending == 0 {
+	if c.sending == 0 && name != c.lastVia {
+		// Only a new choice says where messages go: a reload of the same
+		// profile keeps the outcome of the last send on show.
 		c.setStatus("Ready: messages go to "+target, widget.MediumImportance, "")
 	}
+	c.lastVia = name
 	profile, ctx := c.profileName(), c.ctx
 	c.sizeLimit = 0
 	go func() {

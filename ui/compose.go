@@ -160,6 +160,7 @@ type Compose struct {
 	now                            func() time.Time
 	htmlGen                        int
 	checks                         int // checks shown, for tests
+	aside                          map[*fieldEntry]*asideList
 	lastVia                        string
 }
 
@@ -226,6 +227,28 @@ func (c *Compose) Content() fyne.CanvasObject {
 	c.To = c.field("someone@example.com, another@example.com")
 	c.Cc = c.field("optional")
 	c.Bcc = c.field("optional, not shown to recipients")
+	c.aside = map[*fieldEntry]*asideList{}
+	for _, f := range []struct {
+		e     *fieldEntry
+		label string
+	}{{c.To, "To"}, {c.Cc, "Cc"}, {c.Bcc, "Bcc"}} {
+		e := f.e
+		a := newAsideList(f.label, func() {
+			if c.host != nil {
+				c.aside[e].showList(c.host.Window(), c.changed)
+			}
+		}, func() {
+			c.aside[e].set(nil)
+			c.changed()
+		})
+		c.aside[e] = a
+		e.OnChanged = func(string) {
+			if len(e.Text) > maxEditRecipients {
+				c.do(func() { c.moveAside(e) })
+			}
+			c.changed()
+		}
+	}
 	c.Subject = c.field("")
 	for _, e := range []*fieldEntry{c.From, c.To, c.Cc, c.Bcc} {
 		e.AlwaysShowValidationError = true
@@ -335,6 +358,7 @@ func (c *Compose) Content() fyne.CanvasObject {
 	head := container.NewVBox(grid,
 		container.NewBorder(nil, nil, formLabel("To"), nil, c.To),
 		copies,
+		c.aside[c.To].row, c.aside[c.Cc].row, c.aside[c.Bcc].row,
 		container.NewBorder(nil, nil, formLabel("Subject"), nil, c.Subject),
 		c.Count, c.Problems,
 	)
@@ -660,9 +684,9 @@ func (c *Compose) fill(d ComposeDraft) {
 	} else if d.Profile == "" && d.ID != 0 {
 		c.Via.SetSelected(SandboxChoice)
 	}
-	c.To.SetText(strings.Join(m.To, ", "))
-	c.Cc.SetText(strings.Join(m.Cc, ", "))
-	c.Bcc.SetText(strings.Join(m.Bcc, ", "))
+	c.setRecipients(c.To, m.To)
+	c.setRecipients(c.Cc, m.Cc)
+	c.setRecipients(c.Bcc, m.Bcc)
 	c.ReplyTo.SetText(m.ReplyTo)
 	c.Subject.SetText(m.Subject)
 	c.Body.SetText(m.Text)
@@ -783,9 +807,9 @@ func (c *Compose) state(strict bool) formState {
 	prio := strings.ToLower(c.Priority.Selected)
 	d := message.Draft{
 		From:    strings.TrimSpace(c.From.Text),
-		To:      splitList(c.To.Text),
-		Cc:      splitList(c.Cc.Text),
-		Bcc:     splitList(c.Bcc.Text),
+		To:      c.recipients(c.To),
+		Cc:      c.recipients(c.Cc),
+		Bcc:     c.recipients(c.Bcc),
 		ReplyTo: strings.TrimSpace(c.ReplyTo.Text),
 		Subject: c.Subject.Text,
 		Text:    c.Body.Text(),
@@ -899,8 +923,41 @@ func splitList(s string) []string {
 	return out
 }
 
+// recipients returns a field's addresses: the list kept aside, then what
+// is typed in it.
+func (c *Compose) recipients(e *fieldEntry) []string {
+	typed := splitList(e.Text)
+	if a := c.aside[e]; a != nil && len(a.addrs) > 0 {
+		return append(append(make([]string, 0, len(a.addrs)+len(typed)), a.addrs...), typed...)
+	}
+	return typed
+}
+
+// setRecipients fills a field: a short list as text, a long one aside.
+func (c *Compose) setRecipients(e *fieldEntry, addrs []string) {
+	text := strings.Join(addrs, ", ")
+	if len(text) > maxEditRecipients {
+		c.aside[e].set(append([]string(nil), addrs...))
+		e.SetText("")
+		return
+	}
+	c.aside[e].set(nil)
+	e.SetText(text)
+}
+
+// moveAside moves a field's text that grew too long (a paste) into its
+// list.
+func (c *Compose) moveAside(e *fieldEntry) {
+	if len(e.Text) <= maxEditRecipients {
+		return
+	}
+	a := c.aside[e]
+	a.set(append(a.addrs, splitList(e.Text)...))
+	e.SetText("")
+}
+
 func (c *Compose) hasText() bool {
-	return strings.TrimSpace(c.To.Text+c.Cc.Text+c.Bcc.Text+c.Subject.Text) != "" || c.Body.Text() != "" || c.HTML.Text() != "" || len(c.Attachments) > 0
+	return strings.TrimSpace(c.To.Text+c.Cc.Text+c.Bcc.Text+c.Subject.Text) != "" || len(c.recipients(c.To))+len(c.recipients(c.Cc))+len(c.recipients(c.Bcc)) > 0 || c.Body.Text() != "" || c.HTML.Text() != "" || len(c.Attachments) > 0
 }
 
 // Send sends the form now through the chosen profile (Ctrl+Enter). A

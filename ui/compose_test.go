@@ -69,6 +69,16 @@ func TestComposeManyProblemsShowTheFirstFew(t *testing.T) {
 	if lines := strings.Count(c.Problems.Text, "\n") + 1; lines != maxShownProblems+1 || !strings.Contains(c.Problems.Text, "and 997 more problems") {
 		t.Fatalf("problems label:\n%s", c.Problems.Text)
 	}
+	if c.To.Text != "" || len(c.aside[c.To].addrs) != 1000 || !c.aside[c.To].row.Visible() {
+		t.Fatalf("a 1,000-address list stays in the entry (%d bytes), %d aside", len(c.To.Text), len(c.aside[c.To].addrs))
+	}
+	// What is typed is added to the list.
+	c.aside[c.To].set(c.aside[c.To].addrs[:999])
+	test.Type(c.To, "ann@example.com")
+	r.checked("the count", func() bool { return c.Count.Text == "1000 recipients" })
+	if got := c.Draft().To; len(got) != 1000 || got[999] != "ann@example.com" {
+		t.Fatalf("draft To has %d, last %q", len(got), got[len(got)-1])
+	}
 	if w := r.shell.Window().Content().MinSize().Width; w > 1280 {
 		t.Fatalf("1,000 bad recipients widen the window to %v", w)
 	}

@@ -368,7 +368,10 @@ func htmlPreview(src string) string {
 			case "img":
 				images++
 				if alt := strings.TrimSpace(attrs["alt"]); alt != "" && skip == 0 {
-					b.WriteString(" [image: " + alt + "]")
+					if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n") {
+						b.WriteByte(' ')
+					}
+					b.WriteString("[image: " + alt + "]")
 				}
 			case "a":
 				if tt == html.StartTagToken {

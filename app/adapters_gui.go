@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
@@ -195,13 +196,14 @@ func (g *GUICore) SandboxFrom() string { return "Herald <herald@localhost>" }
 
 // Send implements ui.ComposeCore: "" sends to the sandbox, a profile name
 // sends through that profile (its server, fallbacks, From, headers and
-// signature) with its keychain password, or the one given. The send is
-// recorded in the history and its lines go to the feed as they happen.
-func (g *GUICore) Send(ctx context.Context, profile, password string, d message.Draft, rec *transcript.Recorder) ui.Outcome {
+// signature) with its keychain password, or the one given (used for this
+// send only). The send is recorded in the history and its lines go to the
+// feed as they happen.
+func (g *GUICore) Send(ctx context.Context, spec ui.SendSpec, d message.Draft, rec *transcript.Recorder) ui.Outcome {
 	var p *account.Profile
-	if profile != "" {
+	if spec.Profile != "" {
 		var err error
-		if p, err = g.c.Book.Get(ctx, profile); err != nil {
+		if p, err = g.c.Book.Get(ctx, spec.Profile); err != nil {
 			return ui.Outcome{Summary: "Not sent: " + err.Error()}
 		}
 	}
@@ -209,10 +211,11 @@ func (g *GUICore) Send(ctx context.Context, profile, password string, d message.
 	if err != nil {
 		return ui.Outcome{Summary: "Not sent: " + message.Explain(err), Hint: "Correct the fields named above; nothing was sent."}
 	}
-	cfg, err := g.c.ProfileConfig(p, password)
+	cfg, err := g.c.ProfileConfig(p, spec.Password)
 	if err != nil {
 		return ui.Outcome{Summary: "Not sent: " + err.Error(), Hint: "Store the password in the Accounts view (Authentication), or type it when you send."}
 	}
+	cfg.DSN = spec.DSN
 	req := core.SendRequest{Profile: p, Config: cfg, Envelope: transport.Envelope{From: r.Envelope.From, To: r.Envelope.To},
 		Message: r.Bytes, MessageID: r.MessageID, Subject: r.Subject, Transcript: rec}
 	if p != nil {
@@ -221,6 +224,81 @@ func (g *GUICore) Send(ctx context.Context, profile, password string, d message.
 	res := g.c.Send(ctx, req)
 	return Outcome(res.Result, r.MessageID, res.Transcript)
 }
+
+// Queue implements ui.ComposeCore: the message goes into the outbox, which
+// the window's runner sends when it is due.
+func (g *GUICore) Queue(ctx context.Context, profile string, d message.Draft, at time.Time) ui.Outcome {
+	var p *account.Profile
+	if profile != "" {
+		var err error
+		if p, err = g.c.Book.Get(ctx, profile); err != nil {
+			return ui.Outcome{Summary: "Not queued: " + err.Error()}
+		}
+	}
+	id, r, err := g.c.QueueDraft(ctx, p, d, at)
+	if err != nil {
+		return ui.Outcome{Summary: "Not queued: " + message.Explain(err), Hint: "Correct the fields named above; nothing was queued."}
+	}
+	when := "to be sent now"
+	if !at.IsZero() {
+		when = "to be sent " + at.Local().Format("Mon 2 Jan 15:04")
+	}
+	return ui.Outcome{OK: true, Summary: fmt.Sprintf("Queued as message %d %s (%s).", id, when, r.MessageID)}
+}
+
+// SizeLimit implements ui.ComposeCore: the SIZE the profile's server gave
+// in its latest connection test.
+func (g *GUICore) SizeLimit(ctx context.Context, profile string) int64 {
+	if profile == "" {
+		return 0
+	}
+	p, err := g.c.Book.Get(ctx, profile)
+	if err != nil {
+		return 0
+	}
+	return g.c.KnownSizeLimit(ctx, p)
+}
+
+// SaveDraft implements ui.ComposeCore.
+func (g *GUICore) SaveDraft(ctx context.Context, d *ui.ComposeDraft) error {
+	s := &core.SavedDraft{ID: d.ID, Profile: d.Profile, Message: d.Message, DSNNotify: d.DSNNotify, DSNReturn: d.DSNReturn,
+		DSNEnvID: d.DSNEnvID, Priority: d.Priority, SendAt: d.SendAt}
+	id, err := g.c.SaveDraft(ctx, s)
+	if err != nil {
+		return err
+	}
+	d.ID = id
+	return nil
+}
+
+// Drafts implements ui.ComposeCore (the latest 500).
+func (g *GUICore) Drafts(ctx context.Context) ([]ui.DraftItem, error) {
+	ds, err := g.c.ListDrafts(ctx, 500, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ui.DraftItem, len(ds))
+	for i, d := range ds {
+		out[i] = ui.DraftItem{ID: d.ID, Profile: d.Profile, Subject: d.Subject, Recipients: d.Recipients, Updated: d.Updated}
+	}
+	return out, nil
+}
+
+// LoadDraft implements ui.ComposeCore.
+func (g *GUICore) LoadDraft(ctx context.Context, id int64) (*ui.ComposeDraft, error) {
+	s, err := g.c.LoadDraft(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &ui.ComposeDraft{ID: s.ID, Profile: s.Profile, Message: s.Message, DSNNotify: s.DSNNotify, DSNReturn: s.DSNReturn,
+		DSNEnvID: s.DSNEnvID, Priority: s.Priority, SendAt: s.SendAt}, nil
+}
+
+// DeleteDraft implements ui.ComposeCore.
+func (g *GUICore) DeleteDraft(ctx context.Context, id int64) error { return g.c.DeleteDraft(ctx, id) }
+
+// WatchDrafts implements ui.ComposeCore.
+func (g *GUICore) WatchDrafts() *feed.Sub { return g.c.Feed.Subscribe(64, feed.Drafts) }
 
 // Inbox implements ui.ComposeCore.
 func (g *GUICore) Inbox(ctx context.Context) ([]ui.InboxItem, error) {

@@ -12,9 +12,11 @@ import (
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/feed"
 	"github.com/herald-smtp/herald/engine/message"
+	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/sandbox"
 	"github.com/herald-smtp/herald/engine/store"
 	"github.com/herald-smtp/herald/engine/transcript"
+	"github.com/herald-smtp/herald/engine/transport"
 	"github.com/herald-smtp/herald/ui"
 )
 
@@ -172,7 +174,7 @@ func TestGUICoreSendsThroughAProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := transcript.New()
-	out := g.Send(ctx, "sb", "", message.Draft{To: []string{"ann@example.com"}, Subject: "via a profile", Text: "Hello"}, rec)
+	out := g.Send(ctx, ui.SendSpec{Profile: "sb"}, message.Draft{To: []string{"ann@example.com"}, Subject: "via a profile", Text: "Hello"}, rec)
 	rec.Finish()
 	if !out.OK {
 		t.Fatalf("send: %+v", out)
@@ -192,8 +194,85 @@ func TestGUICoreSendsThroughAProfile(t *testing.T) {
 	}
 	// A profile whose password is missing says so instead of sending.
 	addProfile(t, g, "nopw")
-	out = g.Send(ctx, "nopw", "", message.Draft{To: []string{"ann@example.com"}}, transcript.New())
+	out = g.Send(ctx, ui.SendSpec{Profile: "nopw"}, message.Draft{To: []string{"ann@example.com"}}, transcript.New())
 	if out.OK || !strings.Contains(out.Summary, "no secret stored") || !strings.Contains(out.Hint, "Accounts") {
 		t.Fatalf("missing password: %+v", out)
+	}
+}
+
+// TestGUICoreQueueAndDrafts queues through the real outbox and keeps
+// drafts in the real store.
+func TestGUICoreQueueAndDrafts(t *testing.T) {
+	ctx := context.Background()
+	g, c, _ := openGUICore(t)
+	at := time.Now().Add(2 * time.Hour)
+	out := g.Queue(ctx, "", message.Draft{From: "me@example.com", To: []string{"ann@example.com"}, Subject: "later", Text: "hi",
+		Headers: message.PriorityHeaders("high")}, at)
+	if !out.OK || !strings.HasPrefix(out.Summary, "Queued as message ") {
+		t.Fatalf("queue: %+v", out)
+	}
+	items, err := c.Queue.List(ctx, queue.Filter{})
+	if err != nil || len(items) != 1 || items[0].Subject != "later" || items[0].Next.Unix() != at.Unix() {
+		t.Fatalf("outbox %+v, %v", items, err)
+	}
+	if out := g.Queue(ctx, "", message.Draft{From: "me@example.com", To: []string{"bob@"}}, time.Time{}); out.OK || !strings.Contains(out.Summary, `To: "bob@"`) {
+		t.Fatalf("bad draft queued: %+v", out)
+	}
+	if out := g.Queue(ctx, "nobody", message.Draft{}, time.Time{}); out.OK {
+		t.Fatalf("unknown profile queued: %+v", out)
+	}
+
+	d := &ui.ComposeDraft{Profile: "work", Message: message.Draft{To: []string{"ann@example.com"}, Subject: "a draft", HTML: "<b>x</b>"}, DSNNotify: "FAILURE", Priority: "low", SendAt: "+1h"}
+	if err := g.SaveDraft(ctx, d); err != nil || d.ID == 0 {
+		t.Fatalf("save: %v (id %d)", err, d.ID)
+	}
+	list, err := g.Drafts(ctx)
+	if err != nil || len(list) != 1 || list[0].Subject != "a draft" || list[0].Recipients != "ann@example.com" {
+		t.Fatalf("drafts %+v, %v", list, err)
+	}
+	got, err := g.LoadDraft(ctx, d.ID)
+	if err != nil || got.Message.HTML != "<b>x</b>" || got.DSNNotify != "FAILURE" || got.Priority != "low" || got.SendAt != "+1h" || got.Profile != "work" {
+		t.Fatalf("load %+v, %v", got, err)
+	}
+	if err := g.DeleteDraft(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := g.Drafts(ctx); len(list) != 0 {
+		t.Fatalf("after delete: %+v", list)
+	}
+	if n := g.SizeLimit(ctx, ""); n != 0 {
+		t.Fatalf("sandbox size limit %d", n)
+	}
+}
+
+// TestGUICoreSendAsksDSN sends to the sandbox with delivery notifications
+// asked for: the transcript shows them on RCPT where the server offers DSN.
+func TestGUICoreSendAsksDSN(t *testing.T) {
+	ctx := context.Background()
+	g, _, _ := openGUICore(t)
+	dsn, err := transport.ParseDSN("failure,delay", "hdrs", "env-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := transcript.New()
+	out := g.Send(ctx, ui.SendSpec{DSN: dsn}, message.Draft{From: "me@example.com", To: []string{"ann@example.com"}, Text: "x"}, rec)
+	rec.Finish()
+	if !out.OK {
+		t.Fatalf("send: %+v", out)
+	}
+	var lines []string
+	offered := false
+	for _, e := range rec.Events() {
+		lines = append(lines, e.Text)
+		if e.Dir == transcript.Server && strings.Contains(e.Text, "DSN") {
+			offered = true
+		}
+	}
+	all := strings.Join(lines, "\n")
+	if offered && !strings.Contains(all, "NOTIFY=FAILURE,DELAY") {
+		t.Fatalf("DSN offered but not asked:\n%s", all)
+	}
+	if !offered && strings.Contains(all, "NOTIFY=") {
+		t.Fatalf("DSN asked of a server that does not offer it:\n%s", all)
 	}
 }

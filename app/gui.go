@@ -78,6 +78,9 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	if err != nil {
 		return &StartError{err}
 	}
+	// The app exists before any view is built (views measure text), but
+	// no window opens before the view name is checked.
+	a := fyneapp.NewWithID(AppID)
 	if view != "" {
 		// Checked before anything opens: a typo in a launcher says so at once.
 		if err := ui.CheckViewNameIn(view, ViewNames()); err != nil {
@@ -94,7 +97,6 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 		return err
 	}
 
-	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(assets.Icon)
 	gc := NewGUICore(c)
 	wctx, cancel := context.WithCancel(ctx)

@@ -42,7 +42,7 @@ func TestComposeSendShowsTranscriptAndInbox(t *testing.T) {
 	w.To.SetText("")
 	test.Type(w.To, "alice@example.com, bob@example.com")
 	test.Type(w.Subject, "Grüße from the GUI test")
-	test.Type(w.Body, "Hello Alice,\n.\nA line with only a dot above.")
+	test.Type(w.Body.Entry, "Hello Alice,\n.\nA line with only a dot above.")
 	test.Tap(w.SendButton)
 	if !w.SendButton.Disabled() {
 		t.Fatal("Send stays enabled while a send runs")

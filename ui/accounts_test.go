@@ -261,7 +261,12 @@ func TestDroppedProfileFileIsImported(t *testing.T) {
 	}
 	r.pump("the import", func() bool { return slices.Equal(r.accounts.Rows(), []string{"dropped"}) })
 
+	// Other files are attached to the message in Compose.
 	r.shell.drop([]fyne.URI{storage.NewFileURI(filepath.Join(t.TempDir(), "photo.png"))})
+	if r.shell.Current() != "compose" || len(r.compose.Attachments) != 1 {
+		t.Fatalf("a dropped photo: view %q, %d attachments", r.shell.Current(), len(r.compose.Attachments))
+	}
+	r.shell.drop([]fyne.URI{storage.NewURI("https://example.com/x.png")})
 	if !strings.Contains(r.shell.Status(), "does not know what to do") {
 		t.Fatalf("status %q", r.shell.Status())
 	}

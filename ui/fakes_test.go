@@ -16,6 +16,7 @@ import (
 	"github.com/herald-smtp/herald/engine/feed"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/transcript"
+	"github.com/herald-smtp/herald/engine/transport"
 )
 
 // fakeCore implements AccountsCore and ComposeCore in memory; tests inspect
@@ -31,11 +32,22 @@ type fakeCore struct {
 	sent     []fakeSend
 	feed     *feed.Feed
 	sendGate chan struct{} // when set, Send waits for it
+	queued   []fakeQueued
+	drafts   map[int64]ComposeDraft
+	draftSeq int64
+	limit    int64
+}
+
+type fakeQueued struct {
+	profile string
+	draft   message.Draft
+	at      time.Time
 }
 
 type fakeSend struct {
 	profile, password string
 	draft             message.Draft
+	dsn               *transport.DSN
 }
 
 func newFakeCore(ps ...account.Profile) *fakeCore {
@@ -197,14 +209,89 @@ func (f *fakeCore) Watch() *feed.Sub { return f.feed.Subscribe(64, feed.Profiles
 func (f *fakeCore) SandboxTarget() string { return "Sandbox 127.0.0.1:2525" }
 func (f *fakeCore) SandboxFrom() string   { return "Herald <herald@localhost>" }
 
-func (f *fakeCore) Send(ctx context.Context, profile, password string, d message.Draft, rec *transcript.Recorder) Outcome {
+func (f *fakeCore) Send(ctx context.Context, spec SendSpec, d message.Draft, rec *transcript.Recorder) Outcome {
 	if f.sendGate != nil {
 		<-f.sendGate
 	}
+	rec.Server(false, "220 fake ready")
+	for _, to := range append(append(append([]string(nil), d.To...), d.Cc...), d.Bcc...) {
+		rec.Client(false, "RCPT TO:<"+to+">")
+		rec.Server(false, "250 OK")
+	}
 	f.mu.Lock()
-	f.sent = append(f.sent, fakeSend{profile, password, d})
+	f.sent = append(f.sent, fakeSend{spec.Profile, spec.Password, d, spec.DSN})
 	f.mu.Unlock()
-	return Outcome{OK: true, Summary: "Sent via " + profile}
+	return Outcome{OK: true, Summary: "Sent via " + spec.Profile}
+}
+
+func (f *fakeCore) Queue(ctx context.Context, profile string, d message.Draft, at time.Time) Outcome {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queued = append(f.queued, fakeQueued{profile, d, at})
+	return Outcome{OK: true, Summary: fmt.Sprintf("Queued as message %d", len(f.queued))}
+}
+
+func (f *fakeCore) SizeLimit(context.Context, string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.limit
+}
+
+func (f *fakeCore) SaveDraft(_ context.Context, d *ComposeDraft) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.drafts == nil {
+		f.drafts = map[int64]ComposeDraft{}
+	}
+	if d.ID == 0 {
+		f.draftSeq++
+		d.ID = f.draftSeq
+	}
+	f.drafts[d.ID] = *d
+	f.feed.Publish(feed.Event{Topic: feed.Drafts, ID: d.ID})
+	return nil
+}
+
+func (f *fakeCore) Drafts(context.Context) ([]DraftItem, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []DraftItem
+	for id, d := range f.drafts {
+		out = append(out, DraftItem{ID: id, Profile: d.Profile, Subject: d.Message.Subject, Recipients: strings.Join(d.Message.To, ", ")})
+	}
+	return out, nil
+}
+
+func (f *fakeCore) LoadDraft(_ context.Context, id int64) (*ComposeDraft, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.drafts[id]
+	if !ok {
+		return nil, errors.New("no such draft")
+	}
+	return &d, nil
+}
+
+func (f *fakeCore) DeleteDraft(_ context.Context, id int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.drafts, id)
+	f.feed.Publish(feed.Event{Topic: feed.Drafts, ID: id})
+	return nil
+}
+
+func (f *fakeCore) WatchDrafts() *feed.Sub { return f.feed.Subscribe(64, feed.Drafts) }
+
+func (f *fakeCore) draftCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.drafts)
+}
+
+func (f *fakeCore) queuedItems() []fakeQueued {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeQueued(nil), f.queued...)
 }
 
 func (f *fakeCore) Inbox(context.Context) ([]InboxItem, error)         { return nil, nil }
@@ -250,6 +337,7 @@ func newRig(t *testing.T, ps ...account.Profile) *rig {
 	r.shell.Quit = func() { r.quits++ }
 	r.accounts = NewAccounts(r.core, do)
 	r.compose = NewCompose(r.core, do)
+	r.compose.debounce = time.Millisecond
 	r.shell.Register(r.accounts)
 	r.shell.Register(r.compose)
 	r.shell.Window().Resize(fyne.NewSize(1280, 800))

@@ -49,6 +49,21 @@ func (v *LogView) Append(e transcript.Event) {
 	v.List.ScrollToBottom()
 }
 
+// AppendAll adds a batch of events with one redraw; call it on the UI
+// goroutine. A burst of lines is one refresh, not one per line.
+func (v *LogView) AppendAll(es []transcript.Event) {
+	for _, e := range es {
+		if len(v.events) < maxLogLines {
+			v.events = append(v.events, e)
+		} else {
+			v.events[v.start] = e
+			v.start = (v.start + 1) % maxLogLines
+		}
+	}
+	v.List.Refresh()
+	v.List.ScrollToBottom()
+}
+
 // Clear removes every line; call it on the UI goroutine.
 func (v *LogView) Clear() {
 	v.events = v.events[:0]

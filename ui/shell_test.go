@@ -156,8 +156,8 @@ func TestComposeOpensOnMailto(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := r.compose
-	if c.To.Text != "ann@example.com" || c.Cc.Text != "cy@example.com" || c.Subject.Text != "Hello there" || c.Body.Text != "Line 1\nLine 2" {
-		t.Fatalf("form: to %q cc %q subject %q body %q", c.To.Text, c.Cc.Text, c.Subject.Text, c.Body.Text)
+	if c.To.Text != "ann@example.com" || c.Cc.Text != "cy@example.com" || c.Subject.Text != "Hello there" || c.Body.Text() != "Line 1\nLine 2" {
+		t.Fatalf("form: to %q cc %q subject %q body %q", c.To.Text, c.Cc.Text, c.Subject.Text, c.Body.Text())
 	}
 	if err := r.shell.Open("compose", 42); err == nil {
 		t.Fatal("compose accepted an int")
@@ -167,12 +167,12 @@ func TestComposeOpensOnMailto(t *testing.T) {
 func TestTabNeverTypesIntoTheBody(t *testing.T) {
 	r := newRig(t)
 	_ = r.shell.Open("compose", nil)
-	if r.compose.Body.AcceptsTab() {
+	if r.compose.Body.Entry.AcceptsTab() {
 		t.Fatal("the body accepts Tab: it would insert a tab instead of moving on")
 	}
-	test.Type(r.compose.Body, "a\tb")
-	if strings.Contains(r.compose.Body.Text, "\t") {
-		t.Fatalf("a tab reached the body: %q", r.compose.Body.Text)
+	test.Type(r.compose.Body.Entry, "a\tb")
+	if strings.Contains(r.compose.Body.Text(), "\t") {
+		t.Fatalf("a tab reached the body: %q", r.compose.Body.Text())
 	}
 }
 
@@ -229,8 +229,8 @@ func TestComposeOpensOnAProfile(t *testing.T) {
 func TestF1InATextFieldShowsHelp(t *testing.T) {
 	r := newRig(t)
 	_ = r.shell.Open("compose", nil)
-	r.shell.Window().Canvas().Focus(r.compose.Body)
-	r.compose.Body.TypedKey(&fyne.KeyEvent{Name: fyne.KeyF1})
+	r.shell.Window().Canvas().Focus(r.compose.Body.Entry)
+	r.compose.Body.Entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyF1})
 	if len(r.shell.Window().Canvas().Overlays().List()) == 0 {
 		t.Fatal("F1 in the message text shows no help")
 	}

@@ -108,3 +108,17 @@ func TestExplainInPersonsWords(t *testing.T) {
 		t.Error("Explain of a plain error or nil")
 	}
 }
+
+func TestParseAddressSaysWhatIsMissing(t *testing.T) {
+	for in, want := range map[string]string{
+		"bob@":              `To: "bob@" is not an address: it has no domain after the @`,
+		"Bob <bob@>":        `To: "Bob <bob@>" is not an address: it has no domain after the @`,
+		"@example.com":      `To: "@example.com" is not an address: it has nothing before the @`,
+		"bob smith@example": `To: "bob smith@example" is not an address: it contains a space`,
+	} {
+		_, err := ParseAddress("to[3]", in)
+		if got := Explain(err); got != want {
+			t.Errorf("ParseAddress(%q): %q, want %q", in, got, want)
+		}
+	}
+}

@@ -257,8 +257,19 @@ func parseAddress(field, s string) (*mail.Address, string, error) {
 			return nil, "", fieldErr(field, "%q holds more than one address; give each one separately", t)
 		}
 		msg := strings.TrimPrefix(err.Error(), "mail: ")
-		if strings.Contains(msg, "expected single address") {
+		bare := t
+		if i := strings.LastIndexByte(bare, '<'); i >= 0 {
+			bare = strings.TrimSpace(strings.TrimSuffix(bare[i+1:], ">"))
+		}
+		switch {
+		case strings.Contains(msg, "expected single address"):
 			msg = "unexpected text after the address"
+		case strings.HasSuffix(bare, "@"):
+			msg = "it has no domain after the @"
+		case strings.HasPrefix(bare, "@"):
+			msg = "it has nothing before the @"
+		case strings.ContainsAny(bare, " \t"):
+			msg = "it contains a space"
 		}
 		return nil, "", fieldErr(field, "%q is not an address: %s", t, msg)
 	}
@@ -480,6 +491,19 @@ func checkAttachment(field string, a Attachment) error {
 		case st.IsDir():
 			return fieldErr(field, "%s: is a directory", a.Path)
 		}
+	}
+	return nil
+}
+
+// PriorityHeaders returns the header fields that mark a message's priority
+// for the common mail programs (X-Priority and Importance): for "high" and
+// "low"; anything else is normal and adds none.
+func PriorityHeaders(priority string) []Header {
+	switch strings.ToLower(strings.TrimSpace(priority)) {
+	case "high":
+		return []Header{{Name: "X-Priority", Value: "1 (Highest)"}, {Name: "Importance", Value: "high"}}
+	case "low":
+		return []Header{{Name: "X-Priority", Value: "5 (Lowest)"}, {Name: "Importance", Value: "low"}}
 	}
 	return nil
 }

@@ -55,6 +55,10 @@ CREATE INDEX sandbox_messages_received ON sandbox_messages (received_ns DESC, id
 		name: "settings and profile tests",
 		sql:  settingsSchema,
 	},
+	{
+		name: "drafts",
+		sql:  draftsSchema,
+	},
 }
 
 // migrate brings the database up to len(steps). Each step runs in an

@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -113,6 +114,11 @@ func (c *Core) Send(ctx context.Context, req SendRequest) *SendResult {
 	}
 	started := time.Now()
 	res, used, _ := transport.WithFallbacks(ctx, cfg, req.Fallbacks, try, note)
+	var te *transport.Error
+	if req.Profile != nil && req.Profile.Auth == account.AuthOAuth2 && errors.As(res.Err, &te) && te.Kind == transport.KindOAuthToken {
+		// The server refused the access token: the next send refreshes.
+		c.invalidateToken(req.Profile.ID)
+	}
 	rec.Finish()
 	stop()
 	out.Result = res

@@ -346,11 +346,23 @@ func (r *Runner) holdAll(ctx context.Context, profile string, cause error) {
 			return
 		}
 		outs := make([]store.QueueCompletion, len(items))
+		h := hint.Hint{Text: "The profile could not be used: correct its settings (server, password), then release the held messages.",
+			Fixes: []hint.Fix{{Setting: hint.Profile, Label: "Review the profile"}, {Setting: hint.ReleaseHeld, Label: "Release the held messages"}}}
+		// An error may say itself what fixes it (an OAuth2 sign-in).
+		var hinter interface{ Hint() hint.Hint }
+		if errors.As(cause, &hinter) {
+			h = hinter.Hint()
+		}
+		// A temporary cause (the OAuth2 token endpoint unreachable) defers
+		// instead of holding.
+		var temp interface{ Temporary() bool }
+		temporary := errors.As(cause, &temp) && temp.Temporary()
 		for i, it := range items {
-			outs[i] = store.QueueCompletion{ID: it.ID, State: string(Held), Stage: "profile", Error: cause.Error(),
-				Hint: hint.Hint{Text: "The profile could not be used: correct its settings (server, password), then release the held messages.",
-					Fixes: []hint.Fix{{Setting: hint.Profile, Label: "Review the profile"}, {Setting: hint.ReleaseHeld, Label: "Release the held messages"}}}.Encode()}
-			r.emit(Event{Kind: EventState, Profile: profile, Item: it.ID, State: Held, Text: cause.Error()})
+			outs[i] = store.QueueCompletion{ID: it.ID, State: string(Held), Stage: "profile", Error: cause.Error(), Hint: h.Encode()}
+			if temporary {
+				outs[i].State, outs[i].Next, outs[i].Hint = string(Deferred), now.Add(r.o.Retry.normalized().Backoff(it.Attempts+1)), "Could not reach the sign-in service: trying again later."
+			}
+			r.emit(Event{Kind: EventState, Profile: profile, Item: it.ID, State: State(outs[i].State), Text: cause.Error()})
 		}
 		if _, err := r.q.st.CompleteQueueItems(ctx, r.o.Owner, now, outs); err != nil {
 			return

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"sort"
@@ -359,7 +360,11 @@ func (e *ProfileEditor) dirty() bool {
 	a, b := p, e.orig
 	a.Normalize()
 	b.Normalize()
-	return fmt.Sprintf("%+v", stripTimes(a)) != fmt.Sprintf("%+v", stripTimes(b))
+	// JSON, not %+v: that prints the OAuth and DKIM pointers' addresses,
+	// which made every such profile look edited.
+	ja, _ := json.Marshal(stripTimes(a))
+	jb, _ := json.Marshal(stripTimes(b))
+	return string(ja) != string(jb)
 }
 
 func stripTimes(p account.Profile) account.Profile {

@@ -26,10 +26,11 @@ func TestOAuthEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	sec := &memSecrets{m: map[string]string{}}
 	var outputs strings.Builder
+	stdin := ""
 	run := func(args ...string) runResult {
 		t.Helper()
 		var out, errb strings.Builder
-		e := Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }, Secrets: sec,
+		e := Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }, Secrets: sec,
 			OpenURL: func(u string) error {
 				go func() {
 					if code, body, err := oauthtest.Browse(u); err != nil || code != 200 || !strings.Contains(body, "Signed in") {
@@ -83,6 +84,12 @@ func TestOAuthEndToEnd(t *testing.T) {
 	if len(ms.Messages()) != 1 {
 		t.Fatalf("%d messages", len(ms.Messages()))
 	}
+	// The console signs in with the profile's token too.
+	stdin = "ehlo\nauth oauth2\nquit\n"
+	if r := run("console", "--profile", "idp"); r.code != ExitOK || !strings.Contains(r.stdout, "235") || !strings.Contains(r.stdout, "AUTH OAUTHBEARER [redacted]") {
+		t.Fatalf("console: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	stdin = ""
 	// The user revokes Herald's access at the provider: the outbox holds
 	// the message with "sign in again" and does not retry in a loop.
 	as.RevokeAll()

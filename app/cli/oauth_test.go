@@ -151,3 +151,52 @@ func profileID(t *testing.T, sec *memSecrets) string {
 	t.Fatal("no secret stored")
 	return ""
 }
+
+// TestOAuthProfileFlags: the --oauth-* flags, https for custom endpoints,
+// the client secret to the keychain and nowhere else, and login refusing
+// the device flow for Google.
+func TestOAuthProfileFlags(t *testing.T) {
+	dir := t.TempDir()
+	sec := &memSecrets{m: map[string]string{}}
+	run := func(stdin string, args ...string) runResult {
+		t.Helper()
+		return runCLIWith(t, stdin, sec, append([]string{"--data-dir", dir}, args...)...)
+	}
+	if r := run("", "profile", "add", "--name", "c", "--server", "smtp.example.com", "--from", "a@example.com", "--user", "a@example.com",
+		"--auth", "oauth2", "--oauth-provider", "custom", "--oauth-client-id", "id", "--oauth-auth-url", "https://idp.example/a",
+		"--oauth-token-url", "http://idp.example/t", "--oauth-scopes", "mail"); r.code != ExitUsage || !strings.Contains(r.stderr, "https") {
+		t.Fatalf("http token URL: %d %s", r.code, r.stderr)
+	}
+	if r := run("the-client-secret\n", "profile", "add", "--name", "g", "--preset", "gmail", "--email", "a@gmail.com", "--auth", "oauth2",
+		"--oauth-provider", "google", "--oauth-client-id", "id.apps.googleusercontent.com", "--oauth-client-secret-stdin"); r.code != ExitOK {
+		t.Fatalf("google: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	found := false
+	for k, v := range sec.m {
+		found = found || (strings.HasSuffix(k, "/"+string(account.SecretClientSecret)) && v == "the-client-secret")
+	}
+	if !found {
+		t.Fatal("the client secret is not in the keychain")
+	}
+	r := run("", "profile", "show", "g")
+	if !strings.Contains(r.stdout, "id.apps.googleusercontent.com, secret stored") || strings.Contains(r.stdout, "the-client-secret") {
+		t.Fatalf("show: %s", r.stdout)
+	}
+	if r := run("", "oauth", "login", "g", "--device"); r.code != ExitUsage || !strings.Contains(r.stderr, "Google refuses") {
+		t.Fatalf("google device: %d %s", r.code, r.stderr)
+	}
+	if r := run("", "oauth", "status", "g", "--offline"); r.code != ExitFailure || !strings.Contains(r.stdout, "not signed in: herald oauth login g") {
+		t.Fatalf("status: %d %s", r.code, r.stdout)
+	}
+	var files strings.Builder
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			b, _ := os.ReadFile(p)
+			files.Write(b)
+		}
+		return nil
+	})
+	if strings.Contains(files.String(), "the-client-secret") {
+		t.Fatal("the client secret is in a file")
+	}
+}

@@ -31,7 +31,7 @@ const profileUsage = `Usage:
   herald profile remove NAME [--force]
   herald profile export NAME [--format autoconfig|json]
   herald profile import FILE [--name NAME] [--email ADDR]
-  herald profile set-password NAME [--kind password|oauth-refresh-token|dkim-key]   (reads standard input)
+  herald profile set-password NAME [--kind password|oauth-refresh-token|oauth-client-secret|dkim-key]   (reads standard input)
   herald profile presets
   herald profile test NAME [--rcpt ADDR]
 
@@ -626,7 +626,7 @@ type jsonProfileSummary struct {
 
 func passwordState(b *account.Book, p *account.Profile) string {
 	switch {
-	case !p.PasswordAuth() && p.Auth != account.AuthOAuth2 && p.Auth != transport.AuthXOAUTH2:
+	case !p.PasswordAuth() && p.Auth != account.AuthOAuth2 && p.Auth != transport.AuthXOAUTH2 && p.Auth != transport.AuthOAuthBearer:
 		return "not needed"
 	case p.Secret == account.SecretAsk:
 		return "asked each time"
@@ -733,7 +733,22 @@ func profileShow(ctx context.Context, args []string, env Env, dataDir string) (i
 		fmt.Fprintf(w, "DKIM:      d=%s s=%s, key %s\n", p.DKIM.Domain, p.DKIM.Selector, status[account.SecretDKIMKey])
 	}
 	if p.OAuth != nil {
-		fmt.Fprintf(w, "OAuth2:    %s, refresh token %s\n", p.OAuth.Provider, status[account.SecretRefreshToken])
+		o := p.OAuth
+		fmt.Fprintf(w, "OAuth2:    %s, refresh token %s (herald oauth status %s)\n", o.Provider, status[account.SecretRefreshToken], quoteArg(p.Name))
+		if o.ClientID != "" {
+			fmt.Fprintf(w, "  client:  %s, secret %s\n", o.ClientID, status[account.SecretClientSecret])
+		}
+		if o.TenantID != "" {
+			fmt.Fprintf(w, "  tenant:  %s\n", o.TenantID)
+		}
+		for _, u := range []struct{ k, v string }{{"auth URL", o.AuthURL}, {"token URL", o.TokenURL}, {"device URL", o.DeviceURL}, {"revoke URL", o.RevokeURL}} {
+			if u.v != "" && o.Provider == "custom" {
+				fmt.Fprintf(w, "  %s: %s\n", u.k, u.v)
+			}
+		}
+		if len(o.Scopes) > 0 {
+			fmt.Fprintf(w, "  scopes:  %s\n", strings.Join(o.Scopes, " "))
+		}
 	}
 	if p.Signature != "" {
 		fmt.Fprintf(w, "Signature: %q\n", p.Signature)
@@ -850,8 +865,8 @@ func profileImport(ctx context.Context, args []string, env Env, dataDir string) 
 }
 
 func profileSetPassword(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
-	fs := newFlagSet("profile set-password", "herald profile set-password NAME [--kind password|oauth-refresh-token|dkim-key] < secret", env)
-	kind := fs.String("kind", "password", "which `secret`: password, oauth-refresh-token or dkim-key")
+	fs := newFlagSet("profile set-password", "herald profile set-password NAME [--kind password|oauth-refresh-token|oauth-client-secret|dkim-key] < secret", env)
+	kind := fs.String("kind", "password", "which `secret`: password, oauth-refresh-token, oauth-client-secret or dkim-key")
 	local := fs.String("data-dir", "", "Herald's data `directory`")
 	name, err := nameAndFlags(fs, args, "profile set-password")
 	if err != nil {
@@ -860,7 +875,7 @@ func profileSetPassword(ctx context.Context, args []string, env Env, dataDir str
 	k := account.SecretKind(*kind)
 	var value string
 	switch k {
-	case account.SecretPassword, account.SecretRefreshToken:
+	case account.SecretPassword, account.SecretRefreshToken, account.SecretClientSecret:
 		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return ExitFailure, fmt.Errorf("read standard input: %w", err)
@@ -876,7 +891,7 @@ func profileSetPassword(ctx context.Context, args []string, env Env, dataDir str
 			return ExitUsage, usagef("standard input holds no PEM private key")
 		}
 	default:
-		return ExitUsage, usagef("--kind must be password, oauth-refresh-token or dkim-key")
+		return ExitUsage, usagef("--kind must be password, oauth-refresh-token, oauth-client-secret or dkim-key")
 	}
 	if value == "" {
 		return ExitUsage, usagef("standard input was empty: nothing to store")

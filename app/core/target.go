@@ -133,6 +133,12 @@ func (c *Core) target(ctx context.Context, p *account.Profile, global queue.Retr
 	}
 	cfg := p.TransportConfig(pw)
 	t := queue.Target{Config: cfg, Sessions: p.Limits.Sessions, PerSession: p.Limits.PerSession, PerMinute: p.Limits.PerMinute, Fallbacks: Fallbacks(p, cfg)}
+	if p.Auth == account.AuthOAuth2 {
+		// Each session takes a fresh token: a long round (bulk, a slow
+		// per-minute limit) outlives one access token.
+		prof := *p
+		t.Secret = func(ctx context.Context) (string, error) { return c.AccessToken(ctx, &prof) }
+	}
 	if p.Retry != nil {
 		pol := RetryPolicy(p, global)
 		t.Retry = &pol

@@ -165,7 +165,7 @@ func (v *Accounts) SetHost(h Host) { v.host = h }
 func (v *Accounts) Badge() string {
 	n := 0
 	for _, r := range v.rows {
-		if r.st.Secret == SecretMissing || r.st.Secret == SecretUnreadable || r.st.Secret == SecretNoKeychain {
+		if r.st.Secret == SecretMissing || r.st.Secret == SecretUnreadable || r.st.Secret == SecretNoKeychain || r.st.OAuth == OAuthSignInNeeded {
 			n++
 		}
 	}

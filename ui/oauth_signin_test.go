@@ -131,6 +131,10 @@ func TestOAuthBadges(t *testing.T) {
 	if got := v.RowBadges(p, AccountStatus{Secret: SecretNotNeeded, OAuth: OAuthSignedIn}); !strings.Contains(got, "OAuth signed in") {
 		t.Fatal(got)
 	}
+	v.rows = []accountRow{{p: p, st: AccountStatus{Secret: SecretNotNeeded, OAuth: OAuthSignInNeeded}}}
+	if v.Badge() != "!1" {
+		t.Fatalf("badge %q: a profile that must sign in cannot send", v.Badge())
+	}
 }
 
 // findLabel reports whether a label with text shows in w or its overlays.

@@ -11,9 +11,11 @@ import (
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/feed"
 	"github.com/herald-smtp/herald/engine/message"
+	"github.com/herald-smtp/herald/engine/oauth"
 	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/transcript"
 	"github.com/herald-smtp/herald/engine/transport"
+	"github.com/herald-smtp/herald/platform/browser"
 	"github.com/herald-smtp/herald/ui"
 )
 
@@ -84,7 +86,7 @@ func (g *GUICore) Duplicate(ctx context.Context, name, newName string) error {
 	if err := g.Add(ctx, &c); err != nil {
 		return err
 	}
-	for _, k := range []account.SecretKind{account.SecretPassword, account.SecretRefreshToken, account.SecretDKIMKey} {
+	for _, k := range []account.SecretKind{account.SecretPassword, account.SecretRefreshToken, account.SecretDKIMKey, account.SecretClientSecret} {
 		if v, err := g.c.Book.Secret(p, k); err == nil {
 			_ = g.c.Book.SetSecret(&c, k, v)
 		}
@@ -105,6 +107,12 @@ func (g *GUICore) SetSecret(ctx context.Context, name string, kind account.Secre
 // connection test.
 func (g *GUICore) Status(ctx context.Context, p account.Profile) ui.AccountStatus {
 	st := ui.AccountStatus{Secret: g.secretState(p)}
+	if p.Auth == account.AuthOAuth2 {
+		st.OAuth = ui.OAuthSignInNeeded
+		if in, err := g.c.OAuthStatus(ctx, &p, false); err == nil && in.SignedIn {
+			st.OAuth = ui.OAuthSignedIn
+		}
+	}
 	if t, err := g.c.LastTest(ctx, p.ID); err == nil {
 		st.LastTest, st.LastTestAt, st.LastTestOK = t.Summary, t.Tested, t.OK
 	}
@@ -346,4 +354,25 @@ func (g *GUICore) InboxUpdates() (<-chan int64, func()) {
 func (g *GUICore) Busy() bool {
 	n, err := g.c.Queue.Counts(context.Background())
 	return err == nil && n[queue.Sending] > 0
+}
+
+// OAuthSignIn implements ui.OAuthSignIner over the core: the system
+// browser (or the device code) signs the profile in.
+func (g *GUICore) OAuthSignIn(ctx context.Context, name string, device bool, show func(ui.SignInPrompt)) (string, error) {
+	p, err := g.c.Book.Get(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	o := core.SignInOptions{Device: device,
+		OpenBrowser: func(u string) error { return browser.Open(ctx, u) },
+		ShowURL:     func(u string) { show(ui.SignInPrompt{URL: u}) },
+		ShowCode: func(d oauth.DeviceCode) {
+			show(ui.SignInPrompt{URL: d.VerificationURI, Code: d.UserCode, Expires: d.Expires})
+		},
+	}
+	in, err := g.c.SignIn(ctx, p, o)
+	if err != nil {
+		return "", err
+	}
+	return in.Account, nil
 }

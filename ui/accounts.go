@@ -85,7 +85,16 @@ type AccountStatus struct {
 	LastTest   string
 	LastTestAt time.Time
 	LastTestOK bool
+	// OAuth is the OAuth2 sign-in of an oauth2 profile (OAuthSignedIn or
+	// OAuthSignInNeeded), empty for the others.
+	OAuth string
 }
+
+// OAuth2 states of AccountStatus.OAuth.
+const (
+	OAuthSignedIn     = "signed in"
+	OAuthSignInNeeded = "sign-in needed"
+)
 
 // accountRow is one profile in the list, with its status.
 type accountRow struct {
@@ -156,7 +165,7 @@ func (v *Accounts) SetHost(h Host) { v.host = h }
 func (v *Accounts) Badge() string {
 	n := 0
 	for _, r := range v.rows {
-		if r.st.Secret == SecretMissing || r.st.Secret == SecretUnreadable || r.st.Secret == SecretNoKeychain {
+		if r.st.Secret == SecretMissing || r.st.Secret == SecretUnreadable || r.st.Secret == SecretNoKeychain || r.st.OAuth == OAuthSignInNeeded {
 			n++
 		}
 	}
@@ -270,7 +279,15 @@ func (v *Accounts) RowBadges(p account.Profile, st AccountStatus) string {
 	case SecretUnreadable:
 		parts = append(parts, "Password unreadable: store it again")
 	case SecretNotNeeded:
-		parts = append(parts, "No password needed")
+		if st.OAuth == "" {
+			parts = append(parts, "No password needed")
+		}
+	}
+	switch st.OAuth {
+	case OAuthSignedIn:
+		parts = append(parts, "OAuth signed in")
+	case OAuthSignInNeeded:
+		parts = append(parts, "OAuth sign-in needed")
 	}
 	if st.LastTest == "" {
 		parts = append(parts, "Not tested")

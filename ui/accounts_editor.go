@@ -55,6 +55,9 @@ type ProfileEditor struct {
 	OAuthProvider *widget.Select
 	OAuthClientID *fieldEntry
 	OAuthTenant   *fieldEntry
+	// SignInBtn and SignInCodeBtn sign an OAuth2 profile in (browser, device
+	// code); shown where the core can sign in.
+	SignInBtn, SignInCodeBtn *widget.Button
 
 	PerMinute, Sessions, PerSession                *fieldEntry
 	RetryInitial, RetryMax, RetryGiveUp, RetryWarn *fieldEntry
@@ -127,8 +130,10 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 	e.Password.SetPlaceHolder("Type to store a new password in the keychain")
 	e.AllowInsecure = widget.NewCheck("I understand: send it without TLS", func(bool) { e.changed() })
 	e.OAuthProvider = sel([]string{"(none)", "google", "microsoft", "custom"})
-	e.OAuthClientID = entry("OAuth client ID (empty: Herald's own)")
+	e.OAuthClientID = entry("Client ID of the app you registered (see README)")
 	e.OAuthTenant = entry("Microsoft tenant (empty: common)")
+	e.SignInBtn = widget.NewButtonWithIcon("Sign in", theme.AccountIcon(), func() { e.signIn(false) })
+	e.SignInCodeBtn = widget.NewButton("Sign in with a code", func() { e.signIn(true) })
 
 	e.PerMinute = entry("0: no limit")
 	e.Sessions = entry("0: the default")
@@ -162,7 +167,8 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 			"Reply-To", "reply-to", e.ReplyTo, "Signature", "signature", e.Signature, "Extra headers", "headers", e.Headers)),
 		container.NewTabItem(editorGroups[2], group(2, "Method", "auth", e.Auth, "Username", "username", e.Username,
 			"Password", "secret", e.SecretMode, "", "password", e.Password, "Plaintext", "allow-insecure-auth", e.AllowInsecure,
-			"OAuth provider", "oauth", e.OAuthProvider, "OAuth client ID", "oauth.client-id", e.OAuthClientID, "Tenant", "oauth.tenant", e.OAuthTenant)),
+			"OAuth provider", "oauth", e.OAuthProvider, "OAuth client ID", "oauth.client-id", e.OAuthClientID, "Tenant", "oauth.tenant", e.OAuthTenant,
+			"OAuth sign-in", "oauth.sign-in", container.NewHBox(e.SignInBtn, e.SignInCodeBtn))),
 		container.NewTabItem(editorGroups[3], group(3, "Per minute", "limits.per-minute", e.PerMinute, "Sessions", "limits.sessions", e.Sessions,
 			"Per session", "limits.per-session", e.PerSession, "First retry", "retry.initial", e.RetryInitial, "Longest wait", "retry.max", e.RetryMax,
 			"Give up after", "retry.give-up-after", e.RetryGiveUp, "Warn after", "retry.warn-after", e.RetryWarn)),
@@ -317,6 +323,7 @@ func (e *ProfileEditor) Load(p account.Profile, isNew bool) {
 	e.Helo.SetText(p.HeloName)
 	e.CAFile.SetText(p.CAFile)
 	e.Pinned.SetText(p.PinnedSHA256)
+	e.signInButtons()
 }
 
 // nameChanged follows a rename without losing edits.
@@ -462,6 +469,7 @@ func (e *ProfileEditor) read() (account.Profile, map[string]string) {
 		o := account.OAuth{Provider: prov, ClientID: strings.TrimSpace(e.OAuthClientID.Text), TenantID: strings.TrimSpace(e.OAuthTenant.Text)}
 		if e.orig.OAuth != nil {
 			o.AuthURL, o.TokenURL, o.Scopes = e.orig.OAuth.AuthURL, e.orig.OAuth.TokenURL, e.orig.OAuth.Scopes
+			o.DeviceURL, o.RevokeURL = e.orig.OAuth.DeviceURL, e.orig.OAuth.RevokeURL
 		}
 		p.OAuth = &o
 	}
@@ -556,7 +564,42 @@ func (e *ProfileEditor) changed() {
 	if e.loading || !e.body.Visible() {
 		return
 	}
+	e.signInButtons()
 	e.Check()
+}
+
+// signInButtons shows the sign-in buttons for a saved OAuth2 profile when
+// the core can sign in (the code button only where the provider has a
+// device flow).
+func (e *ProfileEditor) signInButtons() {
+	_, can := e.v.core.(OAuthSignIner)
+	oauth2 := can && e.Auth.Selected == string(account.AuthOAuth2) && e.OAuthProvider.Selected != "" && e.OAuthProvider.Selected != "(none)"
+	for _, b := range []*widget.Button{e.SignInBtn, e.SignInCodeBtn} {
+		if oauth2 {
+			b.Show()
+		} else {
+			b.Hide()
+		}
+	}
+	if e.OAuthProvider.Selected == "google" {
+		e.SignInCodeBtn.Hide() // Google refuses the device flow for mail
+	}
+}
+
+// signIn signs the loaded profile in (it must be saved first).
+func (e *ProfileEditor) signIn(device bool) {
+	s, ok := e.v.core.(OAuthSignIner)
+	if !ok || e.v.host == nil {
+		return
+	}
+	if e.isNew || e.dirty() {
+		e.v.host.SetStatus("Save the account before signing in")
+		return
+	}
+	name := e.orig.Name
+	ShowSignIn(e.v.host.Window(), e.v.do, s, name, device, func(who string, err error) {
+		e.v.host.SetStatus(signInResult(name, who, err))
+	})
 }
 
 // Save validates and stores the profile, and the password when one was typed.

@@ -31,6 +31,9 @@ type Env struct {
 	GUI func(ctx context.Context, dataDir string, start GUIStart) error
 	// Secrets holds profiles' secrets; nil means the OS keychain.
 	Secrets account.Secrets
+	// OpenURL opens a URL in the browser (the OAuth2 sign-in); nil means
+	// the system browser.
+	OpenURL func(url string) error
 
 	open *opener // set by Run: the core, opened once by the first verb that needs it
 }
@@ -77,6 +80,7 @@ Usage:
                                           search sent mail: outcome, server reply, transcript, the .eml
   herald bulk --profile P --recipients F.csv ...  mail merge: queue one message per CSV row
   herald load --server HOST[:PORT] --messages N --sessions C  load test: messages/s, latency, replies
+  herald oauth login|status|logout PROFILE  sign a profile in with OAuth2 (Google, Microsoft, any provider)
   herald repair                           move a damaged herald.db aside and recover what can be read
   herald version                          print the version
   herald help [VERB]                      show help
@@ -200,6 +204,8 @@ func run(ctx context.Context, args []string, env Env) (int, error) {
 		return runLoad(ctx, rest, env, dataDir)
 	case "repair":
 		return runRepair(ctx, rest, env, dataDir)
+	case "oauth":
+		return runOAuth(ctx, rest, env, dataDir)
 	case "test", "discover":
 		return runDiagnose(ctx, verb, rest, env, dataDir)
 	case "version", "--version":

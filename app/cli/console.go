@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +22,7 @@ import (
 
 const consoleSynopsis = `herald console --server HOST[:PORT] [--tls MODE] [--ca-file F] [--helo NAME] [--timeout D]
        [--allow-insecure-auth] [--user U] [--password-env VAR]
+herald console --profile NAME [flags above to override]
 
 An interactive SMTP session, like telnet or openssl s_client: type commands,
 one a line, and see every reply as it comes. Lines are read from standard
@@ -31,11 +34,13 @@ other line is sent to the server as typed.
 Helpers (any case):
   ehlo [NAME]        EHLO with NAME (default --helo or this host's name)
   starttls           STARTTLS, TLS handshake (TLS 1.2+, certificate verified, --ca-file), EHLO again
-  auth MECH [USER]   plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2 (USER default --user);
+  auth MECH [USER]   plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2, oauthbearer, or oauth2
+                     (the server's OAUTHBEARER, else XOAUTH2) (USER default --user);
                      refused without TLS unless --allow-insecure-auth. The password comes from
                      --password-env, else from the next input line: on a terminal echo is turned
                      off with stty where it exists (a warning says when it cannot be); it never
-                     appears in the output
+                     appears in the output. With --profile the profile's password, or its
+                     OAuth2 access token (herald oauth login), is used
   data [FILE]        DATA, then the message lines up to a line holding only "." (or FILE's
                      content); dots are doubled and line endings made CRLF for you
   quit               QUIT and close (end of input does the same)
@@ -48,6 +53,7 @@ after a message was sent (it may or may not have been accepted), 1 interrupted o
 
 type consoleFlags struct {
 	server, tls, caFile, helo, user, passwordEnv string
+	profile, dataDir                             string
 	allowInsecureAuth                            bool
 	timeout                                      time.Duration
 }
@@ -63,6 +69,8 @@ func runConsole(ctx context.Context, args []string, env Env, _ string) (int, err
 	fs.BoolVar(&f.allowInsecureAuth, "allow-insecure-auth", false, "allow auth over a connection without TLS (the password travels in clear)")
 	fs.StringVar(&f.user, "user", "", "user `name` for auth when the helper names none")
 	fs.StringVar(&f.passwordEnv, "password-env", "", "read the password (or xoauth2 token) for auth from environment `VAR`")
+	fs.StringVar(&f.profile, "profile", "", "take the server, TLS mode, user and password (or OAuth2 access token) from profile `NAME`")
+	fs.StringVar(&f.dataDir, "data-dir", "", "Herald's data `directory` (with --profile)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return ExitUsage, err
@@ -70,10 +78,44 @@ func runConsole(ctx context.Context, args []string, env Env, _ string) (int, err
 	if len(pos) > 0 {
 		return ExitUsage, usagef("console takes no arguments, got %q (commands are read from standard input)", pos)
 	}
+	var profileSecretFn func() (string, error)
+	pinned := ""
+	if f.profile != "" {
+		c, err := env.core(ctx, f.dataDir)
+		if err != nil {
+			return ExitFailure, err
+		}
+		p, err := c.Book.Get(ctx, f.profile)
+		if err != nil {
+			return profileErrCode(err), err
+		}
+		set := setFlags(fs)
+		if !set["server"] {
+			f.server = net.JoinHostPort(p.Host, strconv.Itoa(p.Port))
+		}
+		if !set["tls"] {
+			f.tls = string(p.TLS)
+		}
+		if !set["ca-file"] {
+			f.caFile = p.CAFile
+		}
+		if !set["helo"] {
+			f.helo = p.HeloName
+		}
+		if !set["user"] {
+			f.user = p.Username
+		}
+		if !set["allow-insecure-auth"] {
+			f.allowInsecureAuth = p.AllowInsecureAuth
+		}
+		pinned = p.PinnedSHA256
+		profileSecretFn = func() (string, error) { return profileSecret(c, p, "") }
+	}
 	cfg, err := f.config(env)
 	if err != nil {
 		return ExitUsage, err
 	}
+	cfg.PinnedSHA256 = pinned
 
 	rec := transcript.New()
 	cfg.Transcript = rec
@@ -84,6 +126,9 @@ func runConsole(ctx context.Context, args []string, env Env, _ string) (int, err
 	in := newLineReader(env.Stdin)
 	defer in.stop()
 	cfg.Password = func(prompt string) (string, error) {
+		if profileSecretFn != nil && f.passwordEnv == "" {
+			return profileSecretFn()
+		}
 		if f.passwordEnv != "" {
 			if pw := env.Getenv(f.passwordEnv); pw != "" {
 				return pw, nil

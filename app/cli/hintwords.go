@@ -113,9 +113,11 @@ func wordFix(f hint.Fix, c wordCtx) string {
 				flags = append(flags, "--password-env VAR")
 			}
 		case hint.OAuthSignIn:
-			// Herald's command line cannot sign in with OAuth2 yet: it
-			// takes an access token for the session.
-			flags = append(flags, "--auth xoauth2 --password-env VAR (an OAuth2 access token)")
+			if c.profile != "" {
+				cmds = append(cmds, "herald oauth login "+name+" (a profile not on OAuth2 yet first needs: herald profile edit "+name+" --auth oauth2 --oauth-provider google|microsoft|custom --oauth-client-id ID)")
+			} else {
+				cmds = append(cmds, "herald profile edit NAME --auth oauth2 --oauth-provider google|microsoft|custom --oauth-client-id ID, then herald oauth login NAME")
+			}
 		case hint.AllowInsecureAuth:
 			profFlags = append(profFlags, "--allow-insecure-auth")
 		case hint.CAFile:

@@ -44,7 +44,7 @@ func TestWordHint(t *testing.T) {
 		{"sandbox", errHint(&transport.Error{Stage: transport.StageConnect, Kind: transport.KindRefused, Port: 2525}), oneShot,
 			[]string{"port 2525", "herald sandbox"}},
 		{"microsoft", errHint(&transport.Error{Stage: transport.StageAuth, Kind: transport.KindReply, Code: 535, EnhancedCode: "5.7.139"}), prof,
-			[]string{"--auth xoauth2 --password-env VAR", "See https://"}},
+			[]string{"herald oauth login", "See https://"}},
 		{"pipelining", errHint(&transport.Error{Stage: transport.StageMail, Kind: transport.KindPipeliningMissing}), prof,
 			[]string{"Try: --pipelining auto."}},
 		{"held for a profile", hint.Hint{Text: "Wrong password. Then release the held messages.", Fixes: []hint.Fix{{Setting: hint.Password}, {Setting: hint.ReleaseHeld}}}, prof,

@@ -8,6 +8,7 @@ import (
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/diagnose"
+	"github.com/herald-smtp/herald/engine/oauth"
 )
 
 // profileTest walks the profile's connection step by step (the wizard's
@@ -54,8 +55,10 @@ func profileSecret(c *core.Core, p *account.Profile, given string) (string, erro
 	switch {
 	case err == nil:
 		return pw, nil
-	case errors.Is(err, core.ErrOAuthNotSupported):
-		return "", fmt.Errorf("%w; give an access token with --auth xoauth2 --password-env VAR", err)
+	case errors.Is(err, oauth.ErrSignIn):
+		return "", fmt.Errorf("%w\nSign in: herald oauth login %s", err, quoteArg(p.Name))
+	case p.Auth == account.AuthOAuth2:
+		return "", fmt.Errorf("%w\nCheck the profile's OAuth2 settings (herald profile show %s), then sign in: herald oauth login %s", err, quoteArg(p.Name), quoteArg(p.Name))
 	case errors.Is(err, core.ErrPasswordAsked):
 		return "", usagef("%v: give it with --password-env VAR or --password-stdin", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/dkimkey"
 	"github.com/herald-smtp/herald/engine/message"
+	"github.com/herald-smtp/herald/engine/oauth"
 	"github.com/herald-smtp/herald/engine/transport"
 )
 
@@ -29,9 +30,15 @@ const profileUsage = `Usage:
   herald profile remove NAME [--force]
   herald profile export NAME [--format autoconfig|json]
   herald profile import FILE [--name NAME] [--email ADDR]
-  herald profile set-password NAME [--kind password|oauth-refresh-token|dkim-key]   (reads standard input)
+  herald profile set-password NAME [--kind password|oauth-refresh-token|oauth-client-secret|dkim-key]   (reads standard input)
   herald profile presets
   herald profile test NAME [--rcpt ADDR]
+
+OAuth2 (Google, Microsoft 365 / Outlook.com, any provider):
+  herald profile add --name NAME --preset gmail|outlook|office365 --email ADDR --auth oauth2 \
+      --oauth-provider google|microsoft|custom --oauth-client-id ID [--oauth-client-secret-stdin] [--oauth-tenant T]
+      [--oauth-auth-url URL --oauth-token-url URL --oauth-device-url URL --oauth-revoke-url URL --oauth-scopes "S1 S2"]
+  then: herald oauth login NAME [--device] [--no-browser]
 
 Every secret goes to the OS keychain, never to a file. Run 'herald profile add --help' for every field.
 `
@@ -83,6 +90,10 @@ type profileFlags struct {
 	dkimDomain, dkimSelector, dkimKeyFile          string
 	passwordStdin                                  bool
 	passwordEnv                                    string
+	oauthProvider, oauthClientID, oauthTenant      string
+	oauthAuthURL, oauthTokenURL, oauthDeviceURL    string
+	oauthRevokeURL, oauthScopes                    string
+	oauthSecretStdin                               bool
 	dataDir                                        string
 	retry                                          retryFlags
 }
@@ -121,6 +132,15 @@ func (f *profileFlags) register(fs *flag.FlagSet, withName bool) {
 	fs.StringVar(&f.dkimKeyFile, "dkim-key-file", "", "DKIM private key PEM `file` (one key per selector): stored in the keychain, not copied")
 	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password (or API key) from the first line of standard input and store it in the keychain")
 	fs.StringVar(&f.passwordEnv, "password-env", "", "read the password from environment `VAR` and store it in the keychain")
+	fs.StringVar(&f.oauthProvider, "oauth-provider", "", "OAuth2 `provider` for --auth oauth2: google, microsoft or custom")
+	fs.StringVar(&f.oauthClientID, "oauth-client-id", "", "OAuth2 client `id` of the application registered with the provider")
+	fs.BoolVar(&f.oauthSecretStdin, "oauth-client-secret-stdin", false, "read the OAuth2 client secret (where the provider requires one, e.g. Google) from standard input into the keychain")
+	fs.StringVar(&f.oauthTenant, "oauth-tenant", "", "Microsoft `tenant` (directory id or domain; default common)")
+	fs.StringVar(&f.oauthAuthURL, "oauth-auth-url", "", "custom provider: authorization endpoint `URL` (https)")
+	fs.StringVar(&f.oauthTokenURL, "oauth-token-url", "", "custom provider: token endpoint `URL` (https)")
+	fs.StringVar(&f.oauthDeviceURL, "oauth-device-url", "", "custom provider: device authorization endpoint `URL` (https, optional)")
+	fs.StringVar(&f.oauthRevokeURL, "oauth-revoke-url", "", "custom provider: token revocation endpoint `URL` (https, optional)")
+	fs.StringVar(&f.oauthScopes, "oauth-scopes", "", "OAuth2 `scopes`, space-separated (default: the provider's for sending mail)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "Herald's data `directory`")
 	f.retry.register(fs, "for this profile's queued messages")
 }
@@ -322,6 +342,9 @@ func (f *profileFlags) apply(p *account.Profile, set map[string]bool) error {
 	if f.retry.any(set) {
 		p.Retry = f.retry.over(p.Retry, set)
 	}
+	if err := f.applyOAuth(p, set); err != nil {
+		return err
+	}
 	if set["dkim-domain"] || set["dkim-selector"] {
 		if p.DKIM == nil {
 			p.DKIM = &account.DKIM{}
@@ -336,6 +359,48 @@ func (f *profileFlags) apply(p *account.Profile, set map[string]bool) error {
 		if p.DKIM.Domain == "" && p.DKIM.Selector == "" {
 			p.DKIM = nil
 		}
+	}
+	return nil
+}
+
+// applyOAuth sets the OAuth2 settings the --oauth-* flags give.
+func (f *profileFlags) applyOAuth(p *account.Profile, set map[string]bool) error {
+	given := false
+	for _, n := range []string{"oauth-provider", "oauth-client-id", "oauth-tenant", "oauth-auth-url", "oauth-token-url", "oauth-device-url", "oauth-revoke-url", "oauth-scopes"} {
+		given = given || set[n]
+	}
+	if !given {
+		return nil
+	}
+	if p.OAuth == nil {
+		p.OAuth = &account.OAuth{}
+	}
+	o := p.OAuth
+	if set["oauth-provider"] {
+		prov, err := oauth.ParseProvider(f.oauthProvider)
+		if err != nil {
+			return usagef("--oauth-provider: %v", err)
+		}
+		o.Provider = string(prov)
+	}
+	if o.Provider == "" {
+		return usagef("--oauth-provider is needed: google, microsoft or custom")
+	}
+	for _, v := range []struct {
+		flag string
+		dst  *string
+		val  string
+	}{{"oauth-client-id", &o.ClientID, f.oauthClientID}, {"oauth-tenant", &o.TenantID, f.oauthTenant}, {"oauth-auth-url", &o.AuthURL, f.oauthAuthURL},
+		{"oauth-token-url", &o.TokenURL, f.oauthTokenURL}, {"oauth-device-url", &o.DeviceURL, f.oauthDeviceURL}, {"oauth-revoke-url", &o.RevokeURL, f.oauthRevokeURL}} {
+		if set[v.flag] {
+			*v.dst = strings.TrimSpace(v.val)
+		}
+	}
+	if set["oauth-scopes"] {
+		o.Scopes = strings.Fields(f.oauthScopes)
+	}
+	if !set["auth"] && (set["oauth-provider"] || set["oauth-client-id"]) && p.Auth == "" {
+		p.Auth = account.AuthOAuth2
 	}
 	return nil
 }
@@ -362,6 +427,19 @@ func (f *profileFlags) secretsToStore(env Env) (map[account.SecretKind]string, e
 			return nil, usagef("--password-env: environment variable %s is empty or not set", f.passwordEnv)
 		}
 		out[account.SecretPassword] = v
+	}
+	if f.oauthSecretStdin {
+		if f.passwordStdin {
+			return nil, usagef("use only one of --password-stdin and --oauth-client-secret-stdin (both read standard input)")
+		}
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("read the OAuth2 client secret from standard input: %w", err)
+		}
+		if line = strings.TrimSpace(line); line == "" {
+			return nil, usagef("--oauth-client-secret-stdin: standard input was empty")
+		}
+		out[account.SecretClientSecret] = line
 	}
 	if f.dkimKeyFile != "" {
 		b, err := os.ReadFile(f.dkimKeyFile)
@@ -437,6 +515,9 @@ func profileAdd(ctx context.Context, args []string, env Env, dataDir string) (in
 		return ExitFailure, fmt.Errorf("profile %q not added: %w", p.Name, err)
 	}
 	fmt.Fprintf(env.Stdout, "added profile %q: %s via %s:%d (%s, auth %s)\n", p.Name, p.From(), p.Host, p.Port, p.TLS, p.Auth)
+	if p.Auth == account.AuthOAuth2 {
+		fmt.Fprintf(env.Stdout, "not signed in yet: herald oauth login %s\n", quoteArg(p.Name))
+	}
 	if p.PasswordAuth() && p.Secret == account.SecretKeychain && secrets[account.SecretPassword] == "" {
 		fmt.Fprintf(env.Stdout, "no password stored yet: herald profile set-password %s\n", quoteArg(p.Name))
 	}
@@ -545,7 +626,7 @@ type jsonProfileSummary struct {
 
 func passwordState(b *account.Book, p *account.Profile) string {
 	switch {
-	case !p.PasswordAuth() && p.Auth != account.AuthOAuth2 && p.Auth != transport.AuthXOAUTH2:
+	case !p.PasswordAuth() && p.Auth != account.AuthOAuth2 && p.Auth != transport.AuthXOAUTH2 && p.Auth != transport.AuthOAuthBearer:
 		return "not needed"
 	case p.Secret == account.SecretAsk:
 		return "asked each time"
@@ -667,7 +748,22 @@ func profileShow(ctx context.Context, args []string, env Env, dataDir string) (i
 		fmt.Fprintf(w, "DKIM:      d=%s s=%s, key %s\n", p.DKIM.Domain, strings.Join(p.DKIM.Selectors(), ","), status[account.SecretDKIMKey])
 	}
 	if p.OAuth != nil {
-		fmt.Fprintf(w, "OAuth2:    %s, refresh token %s\n", p.OAuth.Provider, status[account.SecretRefreshToken])
+		o := p.OAuth
+		fmt.Fprintf(w, "OAuth2:    %s, refresh token %s (herald oauth status %s)\n", o.Provider, status[account.SecretRefreshToken], quoteArg(p.Name))
+		if o.ClientID != "" {
+			fmt.Fprintf(w, "  client:  %s, secret %s\n", o.ClientID, status[account.SecretClientSecret])
+		}
+		if o.TenantID != "" {
+			fmt.Fprintf(w, "  tenant:  %s\n", o.TenantID)
+		}
+		for _, u := range []struct{ k, v string }{{"auth URL", o.AuthURL}, {"token URL", o.TokenURL}, {"device URL", o.DeviceURL}, {"revoke URL", o.RevokeURL}} {
+			if u.v != "" && o.Provider == "custom" {
+				fmt.Fprintf(w, "  %s: %s\n", u.k, u.v)
+			}
+		}
+		if len(o.Scopes) > 0 {
+			fmt.Fprintf(w, "  scopes:  %s\n", strings.Join(o.Scopes, " "))
+		}
 	}
 	if p.Signature != "" {
 		fmt.Fprintf(w, "Signature: %q\n", p.Signature)
@@ -762,8 +858,8 @@ func profileImport(ctx context.Context, args []string, env Env, dataDir string) 
 }
 
 func profileSetPassword(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
-	fs := newFlagSet("profile set-password", "herald profile set-password NAME [--kind password|oauth-refresh-token|dkim-key] < secret", env)
-	kind := fs.String("kind", "password", "which `secret`: password, oauth-refresh-token or dkim-key")
+	fs := newFlagSet("profile set-password", "herald profile set-password NAME [--kind password|oauth-refresh-token|oauth-client-secret|dkim-key] < secret", env)
+	kind := fs.String("kind", "password", "which `secret`: password, oauth-refresh-token, oauth-client-secret or dkim-key")
 	local := fs.String("data-dir", "", "Herald's data `directory`")
 	name, err := nameAndFlags(fs, args, "profile set-password")
 	if err != nil {
@@ -772,7 +868,7 @@ func profileSetPassword(ctx context.Context, args []string, env Env, dataDir str
 	k := account.SecretKind(*kind)
 	var value string
 	switch k {
-	case account.SecretPassword, account.SecretRefreshToken:
+	case account.SecretPassword, account.SecretRefreshToken, account.SecretClientSecret:
 		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return ExitFailure, fmt.Errorf("read standard input: %w", err)
@@ -788,7 +884,7 @@ func profileSetPassword(ctx context.Context, args []string, env Env, dataDir str
 			return ExitUsage, usagef("standard input: %v", err)
 		}
 	default:
-		return ExitUsage, usagef("--kind must be password, oauth-refresh-token or dkim-key")
+		return ExitUsage, usagef("--kind must be password, oauth-refresh-token, oauth-client-secret or dkim-key")
 	}
 	if value == "" {
 		return ExitUsage, usagef("standard input was empty: nothing to store")

@@ -54,6 +54,10 @@ type Core struct {
 	// History records every send, direct or from the outbox.
 	History *history.Log
 
+	// oauth caches the OAuth2 profiles' token sources (access tokens in
+	// memory only).
+	oauth oauthCache
+
 	mu     sync.Mutex
 	runner *runnerState
 	cancel context.CancelFunc

@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -145,6 +146,11 @@ func Deliver(ctx context.Context, req SendRequest, f *feed.Feed) *SendResult {
 // HistoryErr on out); a session stopped early on purpose is a probe, not a
 // send, and is not kept.
 func (c *Core) RecordSend(ctx context.Context, req SendRequest, out *SendResult) {
+	var te *transport.Error
+	if req.Profile != nil && req.Profile.Auth == account.AuthOAuth2 && errors.As(out.Result.Err, &te) && te.Kind == transport.KindOAuthToken {
+		// The server refused the access token: the next send refreshes.
+		c.invalidateToken(req.Profile.ID)
+	}
 	if out.quitAfter {
 		return
 	}

@@ -25,22 +25,30 @@ const DefaultSandboxAddr = "127.0.0.1:2525"
 // time") and none was given.
 var ErrPasswordAsked = errors.New("asks for its password each time and none was given")
 
-// ErrOAuthNotSupported is wrapped when a profile signs in with OAuth2, which
-// this version cannot do yet.
-var ErrOAuthNotSupported = errors.New("signs in with OAuth2, which this version of Herald cannot do yet")
+// oauthWait bounds getting an OAuth2 access token where the caller gives
+// no context.
+const oauthWait = 45 * time.Second
 
 // Secret returns the password (or token) for a session with p: given when
-// it is not empty, else the keychain's. A profile that needs none gets "".
-// Errors wrap ErrPasswordAsked, ErrOAuthNotSupported, account.ErrNoSecret or
+// it is not empty, else the keychain's, or for an OAuth2 profile a fresh
+// access token. A profile that needs none gets "". Errors wrap
+// ErrPasswordAsked, oauth.ErrSignIn, account.ErrNoSecret or
 // account.ErrNoKeychain, so a front end can say what to do.
 func (c *Core) Secret(p *account.Profile, given string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), oauthWait)
+	defer cancel()
+	return c.SecretContext(ctx, p, given)
+}
+
+// SecretContext is Secret with a context for the OAuth2 token refresh.
+func (c *Core) SecretContext(ctx context.Context, p *account.Profile, given string) (string, error) {
 	if given != "" {
 		return given, nil
 	}
 	if p.Auth == account.AuthOAuth2 {
-		return "", fmt.Errorf("profile %q %w", p.Name, ErrOAuthNotSupported)
+		return c.AccessToken(ctx, p)
 	}
-	if !p.PasswordAuth() && p.Auth != transport.AuthXOAUTH2 {
+	if !p.PasswordAuth() && p.Auth != transport.AuthXOAUTH2 && p.Auth != transport.AuthOAuthBearer {
 		return "", nil
 	}
 	if p.Secret == account.SecretAsk {
@@ -107,15 +115,30 @@ func ApplyRetry(pol queue.RetryPolicy, r *account.RetrySettings) queue.RetryPoli
 // TLS, auth with the keychain's secret, pinning, limits, fallbacks and its
 // retry policy over global.
 func (c *Core) Target(p *account.Profile, global queue.RetryPolicy) (queue.Target, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), oauthWait)
+	defer cancel()
+	return c.target(ctx, p, global)
+}
+
+// target is Target with a context for the OAuth2 token refresh: an OAuth2
+// profile whose sign-in is gone fails with an error wrapping
+// oauth.ErrSignIn, which holds its messages with "sign in again".
+func (c *Core) target(ctx context.Context, p *account.Profile, global queue.RetryPolicy) (queue.Target, error) {
 	if p.Secret == account.SecretAsk && p.PasswordAuth() {
 		return queue.Target{}, fmt.Errorf("profile %q %w, so queued messages cannot be sent unattended", p.Name, ErrPasswordAsked)
 	}
-	pw, err := c.Secret(p, "")
+	pw, err := c.SecretContext(ctx, p, "")
 	if err != nil {
 		return queue.Target{}, err
 	}
 	cfg := p.TransportConfig(pw)
 	t := queue.Target{Config: cfg, Sessions: p.Limits.Sessions, PerSession: p.Limits.PerSession, PerMinute: p.Limits.PerMinute, Fallbacks: Fallbacks(p, cfg)}
+	if p.Auth == account.AuthOAuth2 {
+		// Each session takes a fresh token: a long round (bulk, a slow
+		// per-minute limit) outlives one access token.
+		prof := *p
+		t.Secret = func(ctx context.Context) (string, error) { return c.AccessToken(ctx, &prof) }
+	}
 	if p.Retry != nil {
 		pol := RetryPolicy(p, global)
 		t.Retry = &pol
@@ -134,6 +157,8 @@ func (c *Core) Resolver(global queue.RetryPolicy) queue.Resolver {
 		if err != nil {
 			return queue.Target{}, fmt.Errorf("the profile of these messages is gone: %w", err)
 		}
-		return c.Target(p, global)
+		rctx, cancel := context.WithTimeout(ctx, oauthWait)
+		defer cancel()
+		return c.target(rctx, p, global)
 	}
 }

@@ -22,10 +22,13 @@ const (
 	SecretRefreshToken SecretKind = "oauth-refresh-token"
 	// SecretDKIMKey is the DKIM private key in PEM.
 	SecretDKIMKey SecretKind = "dkim-key"
+	// SecretClientSecret is the OAuth2 client secret, where the provider
+	// requires one.
+	SecretClientSecret SecretKind = "oauth-client-secret"
 )
 
 // SecretKinds lists every kind, for deleting them all.
-var secretKinds = []SecretKind{SecretPassword, SecretRefreshToken, SecretDKIMKey}
+var secretKinds = []SecretKind{SecretPassword, SecretRefreshToken, SecretDKIMKey, SecretClientSecret}
 
 var (
 	// ErrNoSecret is wrapped when a profile's secret is not stored.

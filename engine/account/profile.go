@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/herald-smtp/herald/engine/message"
+	"github.com/herald-smtp/herald/engine/oauth"
 	"github.com/herald-smtp/herald/engine/transport"
 )
 
 // AuthOAuth2 is the profile auth method that signs in with OAuth2 and sends
-// the access token with XOAUTH2.
-const AuthOAuth2 transport.AuthMethod = "oauth2"
+// the access token with OAUTHBEARER or XOAUTH2, whichever the server offers.
+const AuthOAuth2 = transport.AuthOAuth2
 
 // Server is a submission server: host, port and TLS mode.
 type Server struct {
@@ -35,16 +36,22 @@ type Limits struct {
 	PerSession int `json:"per_session,omitempty"`
 }
 
-// OAuth holds the OAuth2 provider settings of a profile; the refresh token is
-// a secret and lives in the keychain.
+// OAuth holds the OAuth2 provider settings of a profile; the refresh token
+// and the client secret (where the provider requires one) are secrets and
+// live in the keychain.
 type OAuth struct {
 	// Provider names a built-in provider (google, microsoft) or "custom".
-	Provider string   `json:"provider"`
-	ClientID string   `json:"client_id,omitempty"`
-	TenantID string   `json:"tenant_id,omitempty"`
-	AuthURL  string   `json:"auth_url,omitempty"`
-	TokenURL string   `json:"token_url,omitempty"`
-	Scopes   []string `json:"scopes,omitempty"`
+	Provider string `json:"provider"`
+	ClientID string `json:"client_id,omitempty"`
+	// TenantID is Microsoft's directory (default "common").
+	TenantID string `json:"tenant_id,omitempty"`
+	// AuthURL, TokenURL, DeviceURL and RevokeURL are a custom provider's
+	// endpoints (the built-in providers' are known).
+	AuthURL   string   `json:"auth_url,omitempty"`
+	TokenURL  string   `json:"token_url,omitempty"`
+	DeviceURL string   `json:"device_url,omitempty"`
+	RevokeURL string   `json:"revoke_url,omitempty"`
+	Scopes    []string `json:"scopes,omitempty"`
 }
 
 // DKIM says how a profile signs; the private key lives in the keychain.
@@ -190,7 +197,7 @@ func ferr(field, format string, args ...any) error {
 // (rather than nothing or an OAuth token).
 func (p *Profile) PasswordAuth() bool {
 	switch p.Auth {
-	case transport.AuthNone, AuthOAuth2, transport.AuthXOAUTH2:
+	case transport.AuthNone, AuthOAuth2, transport.AuthXOAUTH2, transport.AuthOAuthBearer:
 		return false
 	case transport.AuthAuto, "":
 		return p.Username != ""
@@ -257,7 +264,7 @@ func (p *Profile) Validate() error {
 		return err
 	}
 	if _, err := transport.ParseAuthMethod(string(p.Auth)); err != nil && p.Auth != AuthOAuth2 {
-		return ferr("auth", "unknown method %q (auto, none, plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2, oauth2)", p.Auth)
+		return ferr("auth", "unknown method %q (auto, none, plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2, oauthbearer, oauth2)", p.Auth)
 	}
 	if strings.ContainsAny(p.Username, "\r\n\x00") {
 		return ferr("username", "must not contain a line break or NUL")
@@ -314,6 +321,23 @@ func (p *Profile) Validate() error {
 	if p.Auth == AuthOAuth2 && p.OAuth == nil {
 		return ferr("oauth", "auth oauth2 needs the OAuth provider settings")
 	}
+	if o := p.OAuth; o != nil {
+		switch o.Provider {
+		case "google", "microsoft", "custom":
+		default:
+			return ferr("oauth.provider", "must be google, microsoft or custom, not %q", o.Provider)
+		}
+		if strings.ContainsAny(o.ClientID+o.TenantID, " \t\r\n") {
+			return ferr("oauth.client-id", "must not contain spaces or line breaks")
+		}
+		for _, u := range []struct{ name, v string }{{"oauth.auth-url", o.AuthURL}, {"oauth.token-url", o.TokenURL}, {"oauth.device-url", o.DeviceURL}, {"oauth.revoke-url", o.RevokeURL}} {
+			if u.v != "" && o.Provider == "custom" {
+				if err := oauth.CheckEndpoint(u.v); err != nil {
+					return ferr(u.name, "%s", err)
+				}
+			}
+		}
+	}
 	if p.DKIM != nil {
 		if p.DKIM.Domain == "" || strings.ContainsAny(p.DKIM.Domain, " \t\r\n;") {
 			return ferr("dkim.domain", "required, a domain name")
@@ -347,12 +371,8 @@ func validateServer(prefix string, s Server) error {
 // TransportConfig turns the profile into a session configuration; the
 // password (or OAuth access token) is given by the caller.
 func (p *Profile) TransportConfig(password string) transport.Config {
-	auth := p.Auth
-	if auth == AuthOAuth2 {
-		auth = transport.AuthXOAUTH2
-	}
 	return transport.Config{
-		Host: p.Host, Port: p.Port, TLS: p.TLS, Auth: auth, Username: p.Username, Password: password,
+		Host: p.Host, Port: p.Port, TLS: p.TLS, Auth: p.Auth, Username: p.Username, Password: password,
 		AllowInsecureAuth: p.AllowInsecureAuth, CAFile: p.CAFile, PinnedSHA256: p.PinnedSHA256,
 		HeloName: p.HeloName, Timeout: time.Duration(p.Timeout),
 	}

@@ -96,8 +96,13 @@ func TestTransportConfig(t *testing.T) {
 		t.Fatalf("%+v", cfg)
 	}
 	p.Auth, p.OAuth = AuthOAuth2, &OAuth{Provider: "google"}
-	if p.TransportConfig("tok").Auth != transport.AuthXOAUTH2 {
-		t.Fatal("oauth2 does not send XOAUTH2")
+	// The transport picks OAUTHBEARER or XOAUTH2 from what the server offers.
+	if p.TransportConfig("tok").Auth != transport.AuthOAuth2 {
+		t.Fatal("oauth2 does not send the token")
+	}
+	p.OAuth = &OAuth{Provider: "custom", TokenURL: "http://idp.example/token"}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "https") {
+		t.Fatalf("custom endpoint without https: %v", err)
 	}
 }
 

@@ -716,11 +716,11 @@ func saslName(m transport.AuthMethod) string { return strings.ToUpper(string(m))
 func (s *Session) auth(res *Result, args string) error {
 	f := strings.Fields(args)
 	if len(f) == 0 || len(f) > 2 {
-		return s.refuse(res, transport.StageAuth, "usage: auth MECH [USER], MECH one of plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2")
+		return s.refuse(res, transport.StageAuth, "usage: auth MECH [USER], MECH one of plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2, oauthbearer, oauth2")
 	}
 	m, err := transport.ParseAuthMethod(f[0])
 	if err != nil || m == transport.AuthAuto || m == transport.AuthNone {
-		return s.refuse(res, transport.StageAuth, "unknown mechanism %q: plain, login, cram-md5, scram-sha-1, scram-sha-256 or xoauth2", f[0])
+		return s.refuse(res, transport.StageAuth, "unknown mechanism %q: plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2, oauthbearer or oauth2", f[0])
 	}
 	user := s.cfg.Username
 	if len(f) == 2 {
@@ -737,6 +737,13 @@ func (s *Session) auth(res *Result, args string) error {
 	}
 	mech := saslName(m)
 	offered := strings.Fields(strings.ToUpper(s.ext["AUTH"]))
+	if m == transport.AuthOAuth2 {
+		// The token goes with OAUTHBEARER where offered, else XOAUTH2.
+		mech = "XOAUTH2"
+		if slices.Contains(offered, "OAUTHBEARER") {
+			mech = "OAUTHBEARER"
+		}
+	}
 	if s.ext != nil && !slices.Contains(offered, mech) {
 		list := strings.Join(offered, " ")
 		if list == "" {
@@ -745,7 +752,7 @@ func (s *Session) auth(res *Result, args string) error {
 		s.note(res, "warning: the server did not offer %s (it offers %s); trying anyway", mech, list)
 	}
 	what := "Password"
-	if m == transport.AuthXOAUTH2 {
+	if m == transport.AuthXOAUTH2 || m == transport.AuthOAuthBearer || m == transport.AuthOAuth2 {
 		what = "Access token"
 	}
 	pw := s.cfg.Config.Password

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +36,13 @@ type Target struct {
 	// Fallbacks are tried in order when the server cannot be reached
 	// (the connect stage fails); they share Config's other settings.
 	Fallbacks []transport.Config
+	// Secret, when set, gives each session its password (and its
+	// fallbacks'), replacing Config.Password: an OAuth2 access token,
+	// renewed before it expires, for a round that outlives one. An error
+	// fails the session before it connects: one with a Hint method (a
+	// sign-in to renew) holds the messages with that hint, a Temporary one
+	// defers them.
+	Secret func(ctx context.Context) (string, error)
 }
 
 // Resolver finds the Target of a profile id. An error holds the profile's
@@ -355,11 +363,23 @@ func (r *Runner) holdAll(ctx context.Context, profile string, cause error) {
 			return
 		}
 		outs := make([]store.QueueCompletion, len(items))
+		h := hint.Hint{Text: "The profile could not be used: correct its settings (server, password), then release the held messages.",
+			Fixes: []hint.Fix{{Setting: hint.Profile, Label: "Review the profile"}, {Setting: hint.ReleaseHeld, Label: "Release the held messages"}}}
+		// An error may say itself what fixes it (an OAuth2 sign-in).
+		var hinter interface{ Hint() hint.Hint }
+		if errors.As(cause, &hinter) {
+			h = hinter.Hint()
+		}
+		// A temporary cause (the OAuth2 token endpoint unreachable) defers
+		// instead of holding.
+		var temp interface{ Temporary() bool }
+		temporary := errors.As(cause, &temp) && temp.Temporary()
 		for i, it := range items {
-			outs[i] = store.QueueCompletion{ID: it.ID, State: string(Held), Stage: "profile", Error: cause.Error(),
-				Hint: hint.Hint{Text: "The profile could not be used: correct its settings (server, password), then release the held messages.",
-					Fixes: []hint.Fix{{Setting: hint.Profile, Label: "Review the profile"}, {Setting: hint.ReleaseHeld, Label: "Release the held messages"}}}.Encode()}
-			r.emit(Event{Kind: EventState, Profile: profile, Item: it.ID, State: Held, Text: cause.Error()})
+			outs[i] = store.QueueCompletion{ID: it.ID, State: string(Held), Stage: "profile", Error: cause.Error(), Hint: h.Encode()}
+			if temporary {
+				outs[i].State, outs[i].Next, outs[i].Hint = string(Deferred), now.Add(r.o.Retry.normalized().Backoff(it.Attempts+1)), "Could not reach the sign-in service: trying again later."
+			}
+			r.emit(Event{Kind: EventState, Profile: profile, Item: it.ID, State: State(outs[i].State), Text: cause.Error()})
 		}
 		if _, err := r.q.st.CompleteQueueItems(ctx, r.o.Owner, now, outs); err != nil {
 			return
@@ -534,6 +554,24 @@ func (p *profileRun) session(ctx context.Context) bool {
 	}
 
 	cfg := p.t.Config
+	fallbacks := p.t.Fallbacks
+	if p.t.Secret != nil {
+		pw, err := p.t.Secret(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				giveBack(0, time.Time{}) // shutting down: nothing was tried
+				return false
+			}
+			p.sessionFailed(ctx, items, err, finish)
+			return false
+		}
+		p.sec.Add(pw)
+		cfg.Password = pw
+		fallbacks = slices.Clone(fallbacks)
+		for i := range fallbacks {
+			fallbacks[i].Password = pw
+		}
+	}
 	if r.wantsLines() {
 		// Someone watches the sessions live; otherwise no transcript is
 		// kept, which keeps bulk sending cheap.
@@ -551,7 +589,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 		defer rec.Finish()
 	}
 	dial := func(cfg transport.Config) (*transport.Client, error) { return transport.Dial(ctx, cfg) }
-	c, cfg, err := transport.WithFallbacks(ctx, cfg, p.t.Fallbacks, dial, func(from, to transport.Config, err error) {
+	c, cfg, err := transport.WithFallbacks(ctx, cfg, fallbacks, dial, func(from, to transport.Config, err error) {
 		r.emit(Event{Kind: EventSession, Profile: p.profile, Text: fmt.Sprintf("%s:%d unreachable (%v): trying the fallback %s:%d", from.Host, from.Port, err, to.Host, to.Port)})
 	})
 	if err != nil {
@@ -697,6 +735,14 @@ func (p *profileRun) sessionFailed(ctx context.Context, items []store.ClaimedQue
 	} else {
 		res.Class, res.Err = transport.ClassTemporary, err
 	}
+	// An error that says itself what fixes it (an OAuth2 sign-in) holds,
+	// unless it is temporary.
+	var hinter interface{ Hint() hint.Hint }
+	var temp interface{ Temporary() bool }
+	own := te == nil && errors.As(err, &hinter)
+	if own && !(errors.As(err, &temp) && temp.Temporary()) {
+		res.Class = transport.ClassPermanent
+	}
 	var slowUntil time.Time
 	if isRateLimit(res.Code, res.EnhancedCode, err.Error()) {
 		slowUntil = p.slowDown(res)
@@ -707,7 +753,9 @@ func (p *profileRun) sessionFailed(ctx context.Context, items []store.ClaimedQue
 		if !slowUntil.IsZero() {
 			out.State, out.Next, out.Attempted = string(Deferred), slowUntil, false
 		}
-		if res.Class == transport.ClassPermanent {
+		if res.Class == transport.ClassPermanent && own {
+			out.State, out.Hint = string(Held), hinter.Hint().Encode()
+		} else if res.Class == transport.ClassPermanent {
 			out.State = string(Held)
 			h := transport.HintFor(err)
 			h.Text = p.redact(strings.TrimSpace(h.Text + " Then release the held messages."))

@@ -791,6 +791,13 @@ func (c *Client) chooseAuth() (AuthMethod, error) {
 		return "", &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindMechNotOffered, Offered: offered,
 			Msg: "the server offers no mechanism Herald can choose on its own"}
 	}
+	if m == AuthOAuth2 {
+		if !slices.Contains(offered, "OAUTHBEARER") && !slices.Contains(offered, "XOAUTH2") {
+			return "", &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindMechNotOffered, Offered: offered,
+				Msg: fmt.Sprintf("the server offers neither OAUTHBEARER nor XOAUTH2 for an OAuth2 token (it offers %s)", strings.Join(offered, " "))}
+		}
+		return m, nil
+	}
 	if !slices.Contains(offered, m.saslName()) {
 		return "", &Error{Stage: StageAuth, Class: ClassPermanent, Kind: KindMechNotOffered, Offered: offered,
 			Msg: fmt.Sprintf("the server does not offer %s (it offers %s)", m.saslName(), strings.Join(offered, " "))}
@@ -802,7 +809,7 @@ func (c *Client) chooseAuth() (AuthMethod, error) {
 // is recorded as [redacted], and each encoded response is registered as a
 // secret so it cannot surface elsewhere either.
 func (c *Client) auth(m AuthMethod) error {
-	sasl, err := newSASL(m, c.cfg.Username, c.cfg.Password, c.cfg.Host, c.sec)
+	sasl, err := newSASL(m, c.cfg.Username, c.cfg.Password, c.cfg.Host, c.cfg.port(), c.sec)
 	var line, shown string
 	if err == nil {
 		line, shown, err = sasl.Start(c.tls, c.offeredAuth())
@@ -844,8 +851,27 @@ func (c *Client) auth(m AuthMethod) error {
 		default:
 			e := replyError(StageAuth, "authentication failed", r)
 			e.Reply = sasl.Redact(e.Reply)
+			oauthRefused(e, mech, sasl.OAuthFailure())
 			return e
 		}
+	}
+}
+
+// oauthRefused marks e, the server's refusal of an OAuth2 access token, as
+// such: KindOAuthScope when the token lacks a permission, KindOAuthToken
+// when it is invalid or expired (a 535 without a JSON error too, except
+// Microsoft's "SMTP AUTH disabled", which has its own hint).
+func oauthRefused(e *Error, mech string, f *OAuthFailure) {
+	if mech != "XOAUTH2" && mech != "OAUTHBEARER" {
+		return
+	}
+	switch {
+	case f != nil && f.Insufficient():
+		e.Kind, e.Msg = KindOAuthScope, "the server refused the OAuth2 access token: it lacks the permission to send ("+Printable([]byte(f.Status))+")"
+	case f != nil:
+		e.Kind, e.Msg = KindOAuthToken, "the server refused the OAuth2 access token ("+Printable([]byte(f.Status))+")"
+	case e.Code == 535 && e.EnhancedCode != "5.7.139":
+		e.Kind, e.Msg = KindOAuthToken, "the server refused the OAuth2 access token"
 	}
 }
 

@@ -45,16 +45,22 @@ const (
 	KindCertInvalid Kind = "cert-invalid"
 	// KindCertPinMismatch: no authority vouches for the certificate, and
 	// its SHA-256 differs from the one pinned for the server.
-	KindCertPinMismatch   Kind = "cert-pin-mismatch"
-	KindTLSVersion        Kind = "tls-version"   // the server offers no TLS 1.2+
-	KindTLSHandshake      Kind = "tls-handshake" // the handshake failed otherwise
-	KindTLSNotTLS         Kind = "tls-not-tls"   // the server answered in plain text
-	KindInsecureAuth      Kind = "insecure-auth" // Herald refused AUTH without TLS
-	KindAuthNotOffered    Kind = "auth-not-offered"
-	KindMechNotOffered    Kind = "mechanism-not-offered"
-	KindAuthExchange      Kind = "auth-exchange" // the SASL exchange failed on our side
-	KindSize              Kind = "size"          // the message exceeds the server's SIZE
-	KindSMTPUTF8          Kind = "smtputf8"      // non-ASCII address, no SMTPUTF8
+	KindCertPinMismatch Kind = "cert-pin-mismatch"
+	KindTLSVersion      Kind = "tls-version"   // the server offers no TLS 1.2+
+	KindTLSHandshake    Kind = "tls-handshake" // the handshake failed otherwise
+	KindTLSNotTLS       Kind = "tls-not-tls"   // the server answered in plain text
+	KindInsecureAuth    Kind = "insecure-auth" // Herald refused AUTH without TLS
+	KindAuthNotOffered  Kind = "auth-not-offered"
+	KindMechNotOffered  Kind = "mechanism-not-offered"
+	KindAuthExchange    Kind = "auth-exchange" // the SASL exchange failed on our side
+	// KindOAuthToken: the server refused the OAuth2 access token (invalid,
+	// expired or revoked). Class as the reply's.
+	KindOAuthToken Kind = "oauth-token"
+	// KindOAuthScope: the OAuth2 access token lacks the permission (scope)
+	// to send mail.
+	KindOAuthScope        Kind = "oauth-scope"
+	KindSize              Kind = "size"     // the message exceeds the server's SIZE
+	KindSMTPUTF8          Kind = "smtputf8" // non-ASCII address, no SMTPUTF8
 	KindNoRecipients      Kind = "no-recipients"
 	KindUnknownAfterData  Kind = "unknown-after-data"
 	KindCanceled          Kind = "canceled"

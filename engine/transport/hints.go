@@ -41,6 +41,7 @@ var (
 	fixPassword    = hint.Fix{Setting: hint.Password, Label: "Enter the password again"}
 	fixAppPassword = hint.Fix{Setting: hint.Password, Label: "Use an app password"}
 	fixOAuth       = hint.Fix{Setting: hint.OAuthSignIn, Label: "Sign in with OAuth2"}
+	fixOAuthAgain  = hint.Fix{Setting: hint.OAuthSignIn, Label: "Sign in again"}
 	fixAuthAuto    = hint.Fix{Setting: hint.Auth, Value: "auto", Label: "Let Herald choose the auth method"}
 	fixUser        = hint.Fix{Setting: hint.User, Label: "Log in with a user name and password", Also: []hint.Change{{Setting: hint.Password}}}
 	fixFrom        = hint.Fix{Setting: hint.From, Label: "Send from your account's own address"}
@@ -83,6 +84,12 @@ var hintRules = []hintRule{
 		Fixes: fixes(fixAuthAuto)},
 	{Kind: KindAuthExchange, Text: "The authentication exchange failed before the server could judge the credentials; the transcript shows the server's challenge."},
 	// Replies to AUTH, most specific first.
+	{Kind: KindOAuthScope, Text: "The server refused the OAuth2 access token: it lacks the permission (scope) to send mail. Sign in again and grant mail sending; for a custom provider, check the scopes.",
+		Fixes: fixes(fixOAuthAgain)},
+	{Kind: KindOAuthToken, Code: 4, Text: "The server could not check the OAuth2 access token just now: try again in a few minutes.",
+		Fixes: fixes(fixRetry)},
+	{Kind: KindOAuthToken, Text: "The server refused the OAuth2 access token: it expired or was revoked, or this account may not send with SMTP AUTH. Sign in again.",
+		Fixes: fixes(fixOAuthAgain)},
 	{Stage: StageAuth, Code: 535, Enhanced: "5.7.139", Text: "Microsoft 365 refused: SMTP AUTH is disabled for this mailbox or the whole tenant (or security defaults block it). An admin enables \"Authenticated SMTP\" for the mailbox in the Microsoft 365 admin center, or sign in with OAuth2.",
 		Fixes: fixes(fixOAuth), Link: microsoftSMTPAuth},
 	{Stage: StageAuth, Code: 535, Enhanced: "5.7.3", Text: "Microsoft refused the login: SMTP AUTH may be disabled for the mailbox or tenant, or the password is wrong. Check \"Authenticated SMTP\" in the admin center, or sign in with OAuth2.",

@@ -2,7 +2,10 @@ package transport
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	gmsmtp "github.com/wneessen/go-mail/smtp"
@@ -24,6 +27,9 @@ type SASL struct {
 	user string
 	host string
 	mech string
+	// token is the OAuth2 mechanism's state (XOAUTH2, OAUTHBEARER), nil for
+	// the others.
+	token *tokenAuth
 }
 
 // NewSASL prepares an exchange with mechanism m (not AuthAuto or AuthNone)
@@ -35,11 +41,12 @@ func NewSASL(m AuthMethod, user, secret, host string, rec *transcript.Recorder) 
 	if rec != nil {
 		sec = rec.Secrets()
 	}
-	return newSASL(m, user, secret, host, sec)
+	return newSASL(m, user, secret, host, 0, sec)
 }
 
-// newSASL is NewSASL registering with sec.
-func newSASL(m AuthMethod, user, secret, host string, sec *transcript.Secrets) (*SASL, error) {
+// newSASL is NewSASL registering with sec; port (0: unknown) goes into the
+// OAUTHBEARER request.
+func newSASL(m AuthMethod, user, secret, host string, port int, sec *transcript.Secrets) (*SASL, error) {
 	s := &SASL{sec: sec, user: user, host: host}
 	sec.Add(secret)
 	switch m {
@@ -53,8 +60,9 @@ func newSASL(m AuthMethod, user, secret, host string, sec *transcript.Secrets) (
 		s.auth = gmsmtp.ScramSHA1Auth(user, secret)
 	case AuthSCRAMSHA256:
 		s.auth = gmsmtp.ScramSHA256Auth(user, secret)
-	case AuthXOAUTH2:
-		s.auth = gmsmtp.XOAuth2Auth(user, secret)
+	case AuthXOAUTH2, AuthOAuthBearer, AuthOAuth2:
+		s.token = &tokenAuth{method: m, user: user, token: secret, host: host, port: port}
+		s.auth = s.token
 	default:
 		return nil, fmt.Errorf("%q is not a SASL mechanism", string(m))
 	}
@@ -104,12 +112,26 @@ func (s *SASL) Next(challenge string) (string, error) {
 	return s.encode(next), nil
 }
 
+// OAuthFailure is the error the server sent as a challenge during an
+// XOAUTH2 or OAUTHBEARER exchange (RFC 7628 3.2.2), nil when there was none.
+func (s *SASL) OAuthFailure() *OAuthFailure {
+	if s.token == nil {
+		return nil
+	}
+	return s.token.failure
+}
+
 // encode is base64 of b, registered with every form of the response: the
 // base64 text, and the response itself unless it is the user name (LOGIN
 // sends that alone, and redacting it would blank every address of the
 // user); with CRAM-MD5 also the digest alone, with SCRAM the proof.
 func (s *SASL) encode(b []byte) string {
 	e := base64.StdEncoding.EncodeToString(b)
+	if s.token != nil && s.token.failure != nil && len(b) <= 1 {
+		// The empty (XOAUTH2) or %x01 (OAUTHBEARER) response that ends a
+		// failed exchange carries nothing secret.
+		return e
+	}
 	forms := transcript.PayloadForms(b)
 	if string(b) == s.user {
 		forms = forms[:0]
@@ -164,4 +186,96 @@ func redactErr(sec *transcript.Secrets, err error) error {
 		return &redactedError{msg: r, err: err}
 	}
 	return err
+}
+
+// OAuthFailure is the JSON error a server sends as a challenge when it
+// refuses an OAuth2 access token (RFC 7628 3.2.2; Google's XOAUTH2 sends
+// the same shape).
+type OAuthFailure struct {
+	// Status is the error: invalid_token, insufficient_scope,
+	// invalid_request, or an HTTP-like code ("401", "400") from XOAUTH2
+	// servers.
+	Status string `json:"status"`
+	// Scope is the scope the server needs, when it says.
+	Scope string `json:"scope,omitempty"`
+	// Schemes are the token schemes it accepts.
+	Schemes string `json:"schemes,omitempty"`
+}
+
+// Insufficient reports whether the token lacks a permission (scope) rather
+// than being invalid.
+func (f *OAuthFailure) Insufficient() bool {
+	return f.Status == "insufficient_scope" || f.Status == "403"
+}
+
+// tokenAuth is XOAUTH2 and OAUTHBEARER (RFC 7628): the access token as the
+// initial response; a challenge is the server's JSON error, which is kept
+// and answered with the response that lets the server finish (empty for
+// XOAUTH2, %x01 for OAUTHBEARER), so that the final reply arrives.
+type tokenAuth struct {
+	method      AuthMethod
+	user, token string
+	host        string
+	port        int
+	bearer      bool
+	failure     *OAuthFailure
+}
+
+// Start picks the mechanism (for AuthOAuth2 OAUTHBEARER where the server
+// offers it, else XOAUTH2) and gives the initial response.
+func (a *tokenAuth) Start(info *gmsmtp.ServerInfo) (string, []byte, error) {
+	switch a.method {
+	case AuthOAuthBearer:
+		a.bearer = true
+	case AuthOAuth2:
+		a.bearer = info == nil || slicesContainsFold(info.Auth, "OAUTHBEARER") || !slicesContainsFold(info.Auth, "XOAUTH2")
+	}
+	if !a.bearer {
+		return "XOAUTH2", []byte("user=" + a.user + "\x01auth=Bearer " + a.token + "\x01\x01"), nil
+	}
+	// gs2-header "n,a=USER," then the key-value pairs (RFC 7628 3.1); a
+	// comma or '=' in the authzid is escaped (RFC 5801).
+	var b strings.Builder
+	b.WriteString("n,")
+	if a.user != "" {
+		b.WriteString("a=" + strings.NewReplacer("=", "=3D", ",", "=2C").Replace(a.user))
+	}
+	b.WriteString(",")
+	if a.host != "" {
+		b.WriteString("\x01host=" + a.host)
+	}
+	if a.port > 0 {
+		b.WriteString("\x01port=" + strconv.Itoa(a.port))
+	}
+	b.WriteString("\x01auth=Bearer " + a.token + "\x01\x01")
+	return "OAUTHBEARER", []byte(b.String()), nil
+}
+
+// Next keeps the server's error and answers so the exchange can end.
+func (a *tokenAuth) Next(challenge []byte, more bool) ([]byte, error) {
+	if !more {
+		return nil, nil
+	}
+	f := &OAuthFailure{}
+	if err := json.Unmarshal(challenge, f); err != nil || f.Status == "" {
+		f = &OAuthFailure{Status: "unknown"}
+	}
+	if a.failure != nil {
+		// A second challenge: the server is not following RFC 7628.
+		return nil, errors.New("the server sent another challenge after its error")
+	}
+	a.failure = f
+	if a.bearer {
+		return []byte{0x01}, nil
+	}
+	return []byte{}, nil
+}
+
+func slicesContainsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
 }

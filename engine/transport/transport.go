@@ -77,10 +77,16 @@ const (
 	AuthSCRAMSHA256 AuthMethod = "scram-sha-256"
 	// AuthXOAUTH2 sends an OAuth2 access token (Config.Password).
 	AuthXOAUTH2 AuthMethod = "xoauth2"
+	// AuthOAuthBearer sends an OAuth2 access token (Config.Password) with
+	// OAUTHBEARER (RFC 7628).
+	AuthOAuthBearer AuthMethod = "oauthbearer"
+	// AuthOAuth2 sends an OAuth2 access token (Config.Password) with the
+	// mechanism the server offers: OAUTHBEARER, else XOAUTH2.
+	AuthOAuth2 AuthMethod = "oauth2"
 )
 
 // AuthMethods lists every method in the order the CLI documents them.
-var authMethods = []AuthMethod{AuthAuto, AuthNone, AuthPlain, AuthLogin, AuthCRAMMD5, AuthSCRAMSHA1, AuthSCRAMSHA256, AuthXOAUTH2}
+var authMethods = []AuthMethod{AuthAuto, AuthNone, AuthPlain, AuthLogin, AuthCRAMMD5, AuthSCRAMSHA1, AuthSCRAMSHA256, AuthXOAUTH2, AuthOAuthBearer, AuthOAuth2}
 
 // ParseAuthMethod reads an auth method name; empty means auto.
 func ParseAuthMethod(s string) (AuthMethod, error) {
@@ -93,7 +99,7 @@ func ParseAuthMethod(s string) (AuthMethod, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown auth method %q (auto, none, plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2)", s)
+	return "", fmt.Errorf("unknown auth method %q (auto, none, plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2, oauthbearer, oauth2)", s)
 }
 
 // saslName is the mechanism's name in EHLO and AUTH.
@@ -101,6 +107,8 @@ func (m AuthMethod) saslName() string {
 	switch m {
 	case AuthXOAUTH2:
 		return "XOAUTH2"
+	case AuthOAuth2:
+		return "OAUTHBEARER or XOAUTH2"
 	}
 	return strings.ToUpper(string(m))
 }
@@ -217,8 +225,8 @@ type Config struct {
 	Port int
 	TLS  TLSMode
 	Auth AuthMethod
-	// Username and Password are the credentials; for XOAUTH2 Password is
-	// the access token.
+	// Username and Password are the credentials; for XOAUTH2, OAUTHBEARER
+	// and AuthOAuth2 Password is the access token.
 	Username, Password string
 	// AllowInsecureAuth lets credentials travel on a connection without
 	// TLS. Without it, AUTH without TLS is refused before anything is sent.

@@ -85,6 +85,10 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 	c := &Core{DataDir: dataDir, Store: st, Book: account.NewBook(st, sec), Queue: queue.New(st, o.Clock), Feed: feed.New()}
 	c.History = history.New(st, history.Options{OnError: func(err error) {
 		c.Feed.Publish(feed.Event{Topic: feed.History, Text: "not recorded: " + err.Error()})
+	}, OnRecorded: func(ids []int64, profile string) {
+		for _, id := range ids {
+			c.Feed.Publish(feed.Event{Topic: feed.History, ID: id, Profile: profile})
+		}
 	}})
 	bg, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel

@@ -115,7 +115,7 @@ func (c *Core) Target(p *account.Profile, global queue.RetryPolicy) (queue.Targe
 		return queue.Target{}, err
 	}
 	cfg := p.TransportConfig(pw)
-	t := queue.Target{Config: cfg, Sessions: p.Limits.Sessions, PerSession: p.Limits.PerSession, PerMinute: p.Limits.PerMinute, Fallbacks: Fallbacks(p, cfg)}
+	t := queue.Target{Name: p.Name, Config: cfg, Sessions: p.Limits.Sessions, PerSession: p.Limits.PerSession, PerMinute: p.Limits.PerMinute, Fallbacks: Fallbacks(p, cfg)}
 	if p.Retry != nil {
 		pol := RetryPolicy(p, global)
 		t.Retry = &pol
@@ -129,7 +129,7 @@ func (c *Core) Resolver(global queue.RetryPolicy) queue.Resolver {
 	return func(ctx context.Context, id string) (queue.Target, error) {
 		p, err := c.Book.GetByID(ctx, id)
 		if errors.Is(err, account.ErrNotFound) && id == SandboxProfile {
-			return queue.Target{Config: c.SandboxConfig()}, nil
+			return queue.Target{Name: SandboxProfile, Config: c.SandboxConfig()}, nil
 		}
 		if err != nil {
 			return queue.Target{}, fmt.Errorf("the profile of these messages is gone: %w", err)

@@ -122,6 +122,18 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 			}
 		}()
 	}
+	if r, err := c.HistoryRetention(ctx); err == nil {
+		c.History.SetTranscriptsFailuresOnly(r.TranscriptsFailuresOnly)
+	}
+	// The history's retention, applied in the background: a large prune
+	// must not hold up the window or a command.
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if _, err := c.ApplyHistoryRetention(bg); err != nil && bg.Err() == nil {
+			c.Feed.Publish(feed.Event{Topic: feed.History, Text: "retention not applied: " + err.Error()})
+		}
+	}()
 	if o.WatchStore {
 		c.wg.Add(1)
 		go func() {

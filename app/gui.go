@@ -66,6 +66,9 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	if err != nil {
 		return err
 	}
+	// The app first: views build widgets as they are made, and a widget
+	// made before the app exists crashed `--view NAME`.
+	a := fyneapp.NewWithID(AppID)
 	if view != "" {
 		// Checked before anything opens: a typo in a launcher says so at once.
 		if err := ui.CheckViewName(view, Views(nil, nil, nil)); err != nil {
@@ -82,7 +85,6 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 		return err
 	}
 
-	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(assets.Icon)
 	gc := NewGUICore(c)
 	wctx, cancel := context.WithCancel(ctx)

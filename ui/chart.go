@@ -107,7 +107,7 @@ func (c *Chart) CreateRenderer() fyne.WidgetRenderer {
 }
 
 // MinSize keeps the chart readable.
-func (c *Chart) MinSize() fyne.Size { return fyne.NewSize(300, 140) }
+func (c *Chart) MinSize() fyne.Size { return fyne.NewSize(300, 120) }
 
 type chartRenderer struct {
 	c    *Chart

@@ -213,7 +213,10 @@ func (h *History) Content() fyne.CanvasObject {
 	h.RedirectBtn = widget.NewButtonWithIcon("Redirect…", theme.MailReplyIcon(), h.redirect)
 	h.setActions(false)
 
-	summary := container.NewBorder(h.Summary, nil, nil, nil, container.NewBorder(bold("Recipients"), nil, nil, nil, h.Recipients.List))
+	// The summary scrolls: its wrapped text must not raise the window's
+	// minimum height in a small window.
+	summary := container.NewVSplit(container.NewVScroll(h.Summary), container.NewBorder(bold("Recipients"), nil, nil, nil, h.Recipients.List))
+	summary.Offset = 0.55
 	h.Tabs = container.NewAppTabs(
 		container.NewTabItem("Outcome", summary),
 		container.NewTabItem("Message", h.Message.List),
@@ -226,7 +229,8 @@ func (h *History) Content() fyne.CanvasObject {
 	h.Chart = NewChart()
 	h.ChartProfile = widget.NewSelect([]string{anyProfile}, func(string) { h.loadChart() })
 	h.ChartProfile.SetSelected(anyProfile)
-	chartBox := container.NewBorder(container.NewBorder(nil, nil, bold("Last 30 days"), h.ChartProfile), nil, nil, nil, h.Chart)
+	chartTitle := widget.NewLabelWithStyle("Sending over the last 30 days", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	chartBox := container.NewBorder(container.NewBorder(nil, nil, chartTitle, h.ChartProfile), nil, nil, nil, h.Chart)
 
 	filters := container.NewBorder(nil, nil, nil, container.NewHBox(h.State, h.Profile), h.Search)
 	dates := container.NewBorder(nil, nil, nil, nil, container.NewGridWithColumns(3, h.Since, h.Until, h.CountLabel))

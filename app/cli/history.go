@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,8 @@ const historyUsage = `Usage:
   herald history export ID [-o FILE]         the message as sent (.eml) to standard output or FILE
   herald history purge --older-than D        remove records older than D
   herald history stats [--since D] [--profile NAME] [--json]   per-day counts per profile
+  herald history retention [--keep-days N] [--keep-messages N] [--transcripts all|failures] [--json]
+                                             show (no flags) or set how much history is kept (0: no limit)
 
 States: sent, partial, failed, deferred, unknown.
 D is a duration back from now (30d, 12h, 90m) or a date (2026-11-01, 2026-11-01 09:00, RFC 3339).
@@ -48,6 +51,8 @@ func runHistory(ctx context.Context, args []string, env Env, dataDir string) (in
 		return historyPurge(ctx, rest, env, dataDir)
 	case "stats":
 		return historyStats(ctx, rest, env, dataDir)
+	case "retention":
+		return historyRetention(ctx, rest, env, dataDir)
 	}
 	return ExitUsage, usagef("unknown history sub-command %q (try 'herald history help')", sub)
 }
@@ -359,8 +364,7 @@ func historyPurge(ctx context.Context, args []string, env Env, dataDir string) (
 	if err != nil {
 		return ExitFailure, err
 	}
-	l := c.History
-	n, err := l.Purge(ctx, before)
+	n, err := c.PurgeHistory(ctx, before)
 	if err != nil {
 		return ExitFailure, err
 	}
@@ -417,4 +421,87 @@ func historyStats(ctx context.Context, args []string, env Env, dataDir string) (
 			d.Failed, d.Unknown, d.MedianToSend.Round(time.Millisecond))
 	}
 	return ExitOK, tw.Flush()
+}
+
+func historyRetention(ctx context.Context, args []string, env Env, dataDir string) (int, error) {
+	fs := newFlagSet("history retention", "herald history retention [--keep-days N] [--keep-messages N] [--transcripts all|failures] [--json]", env)
+	days := fs.Int("keep-days", -1, "remove records older than `N` days (0: no age limit)")
+	msgs := fs.Int("keep-messages", -1, "keep only the newest `N` records (0: no count limit)")
+	trans := fs.String("transcripts", "", "keep session transcripts for `all` sends or for failures only (failures)")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	local := fs.String("data-dir", "", "Herald's data `directory`")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return ExitUsage, err
+	}
+	if len(pos) > 0 {
+		return ExitUsage, usagef("history retention takes no arguments, got %q", pos)
+	}
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "keep-days", "keep-messages", "transcripts":
+			set = true
+		}
+	})
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if (given["keep-days"] && *days < 0) || (given["keep-messages"] && *msgs < 0) {
+		return ExitUsage, usagef("--keep-days and --keep-messages take 0 (no limit) or a positive count")
+	}
+	if *trans != "" && *trans != core.TranscriptsAll && *trans != core.TranscriptsFailures {
+		return ExitUsage, usagef("--transcripts: all or failures, not %q", *trans)
+	}
+	c, err := env.core(ctx, *local)
+	if err != nil {
+		return ExitFailure, err
+	}
+	r, err := c.HistoryRetention(ctx)
+	if err != nil {
+		return ExitFailure, err
+	}
+	var pruned *history.Pruned
+	if set {
+		if given["keep-days"] {
+			r.KeepDays = *days
+		}
+		if given["keep-messages"] {
+			r.KeepMessages = *msgs
+		}
+		if *trans != "" {
+			r.TranscriptsFailuresOnly = *trans == core.TranscriptsFailures
+		}
+		p, err := c.SetHistoryRetention(ctx, r)
+		if err != nil {
+			return ExitFailure, err
+		}
+		pruned = &p
+	}
+	if *jsonOut {
+		tr := core.TranscriptsAll
+		if r.TranscriptsFailuresOnly {
+			tr = core.TranscriptsFailures
+		}
+		return ExitOK, writeJSON(env.Stdout, struct {
+			KeepDays     int             `json:"keep_days"`
+			KeepMessages int             `json:"keep_messages"`
+			Transcripts  string          `json:"transcripts"`
+			Pruned       *history.Pruned `json:"pruned,omitempty"`
+		}{r.KeepDays, r.KeepMessages, tr, pruned})
+	}
+	limit := func(n int, unit string) string {
+		if n == 0 {
+			return "no limit"
+		}
+		return fmt.Sprintf("%d %s", n, unit)
+	}
+	tr := "for every send"
+	if r.TranscriptsFailuresOnly {
+		tr = "for failures only"
+	}
+	fmt.Fprintf(env.Stdout, "keep days:      %s\nkeep messages:  %s\ntranscripts:    %s\n", limit(r.KeepDays, "days"), limit(r.KeepMessages, "records"), tr)
+	if pruned != nil {
+		fmt.Fprintf(env.Stdout, "applied: %d record(s) removed, %d transcript(s) forgotten\n", pruned.Records, pruned.Transcripts)
+	}
+	return ExitOK, nil
 }

@@ -89,6 +89,10 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 	c := &Core{DataDir: dataDir, Store: st, Book: account.NewBook(st, sec), Queue: queue.New(st, o.Clock), Feed: feed.New()}
 	c.History = history.New(st, history.Options{OnError: func(err error) {
 		c.Feed.Publish(feed.Event{Topic: feed.History, Text: "not recorded: " + err.Error()})
+	}, OnRecorded: func(ids []int64, profile string) {
+		for _, id := range ids {
+			c.Feed.Publish(feed.Event{Topic: feed.History, ID: id, Profile: profile})
+		}
 	}})
 	bg, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
@@ -122,6 +126,18 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 			}
 		}()
 	}
+	if r, err := c.HistoryRetention(ctx); err == nil {
+		c.History.SetTranscriptsFailuresOnly(r.TranscriptsFailuresOnly)
+	}
+	// The history's retention, applied in the background: a large prune
+	// must not hold up the window or a command.
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if _, err := c.ApplyHistoryRetention(bg); err != nil && bg.Err() == nil {
+			c.Feed.Publish(feed.Event{Topic: feed.History, Text: "retention not applied: " + err.Error()})
+		}
+	}()
 	if o.WatchStore {
 		c.wg.Add(1)
 		go func() {

@@ -39,7 +39,7 @@ type RunOptions struct {
 // newRunner builds a runner whose events are published on the feed (and
 // handed to o.OnEvent). The returned stop ends the forwarding after the run.
 func (c *Core) newRunner(o RunOptions) (*queue.Runner, func()) {
-	r := queue.NewRunner(c.Queue, queue.RunnerOptions{Resolve: c.Resolver(o.Retry), Retry: o.Retry, DueWithin: o.DueWithin})
+	r := queue.NewRunner(c.Queue, queue.RunnerOptions{Resolve: c.Resolver(o.Retry), Retry: o.Retry, DueWithin: o.DueWithin, History: c.History})
 	events, cancel := r.Subscribe(4096, o.Lines)
 	done := make(chan struct{})
 	go func() {

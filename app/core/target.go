@@ -132,7 +132,7 @@ func (c *Core) target(ctx context.Context, p *account.Profile, global queue.Retr
 		return queue.Target{}, err
 	}
 	cfg := p.TransportConfig(pw)
-	t := queue.Target{Config: cfg, Sessions: p.Limits.Sessions, PerSession: p.Limits.PerSession, PerMinute: p.Limits.PerMinute, Fallbacks: Fallbacks(p, cfg)}
+	t := queue.Target{Name: p.Name, Config: cfg, Sessions: p.Limits.Sessions, PerSession: p.Limits.PerSession, PerMinute: p.Limits.PerMinute, Fallbacks: Fallbacks(p, cfg)}
 	if p.Auth == account.AuthOAuth2 {
 		// Each session takes a fresh token: a long round (bulk, a slow
 		// per-minute limit) outlives one access token.
@@ -152,7 +152,7 @@ func (c *Core) Resolver(global queue.RetryPolicy) queue.Resolver {
 	return func(ctx context.Context, id string) (queue.Target, error) {
 		p, err := c.Book.GetByID(ctx, id)
 		if errors.Is(err, account.ErrNotFound) && id == SandboxProfile {
-			return queue.Target{Config: c.SandboxConfig()}, nil
+			return queue.Target{Name: SandboxProfile, Config: c.SandboxConfig()}, nil
 		}
 		if err != nil {
 			return queue.Target{}, fmt.Errorf("the profile of these messages is gone: %w", err)

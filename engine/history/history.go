@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/herald-smtp/herald/engine/store"
@@ -81,6 +82,10 @@ type Options struct {
 	// Backlog is how many sessions RecordQueued holds before it makes the
 	// caller wait; 0 means 64.
 	Backlog int
+	// OnRecorded, when set, is told the record ids of each session
+	// RecordQueued wrote (in the writer's goroutine), so that watchers can
+	// be told; profile is the session's profile id.
+	OnRecorded func(ids []int64, profile string)
 }
 
 // Log records sends and answers queries over the store. It is safe for
@@ -95,7 +100,19 @@ type Log struct {
 	// for writing by Close, so that Close never closes ch under a sender.
 	mu   sync.RWMutex
 	shut bool
+	// failuresOnly drops the transcript of a session whose every message
+	// was sent, as it is recorded (see SetTranscriptsFailuresOnly).
+	failuresOnly atomic.Bool
 }
+
+// SetTranscriptsFailuresOnly makes Record keep the transcript of a session
+// only when one of its messages was not sent (or the session failed), or
+// again every transcript. It applies to records written from now on;
+// ApplyRetention forgets those already kept.
+func (l *Log) SetTranscriptsFailuresOnly(on bool) { l.failuresOnly.Store(on) }
+
+// TranscriptsFailuresOnly reports the setting of SetTranscriptsFailuresOnly.
+func (l *Log) TranscriptsFailuresOnly() bool { return l.failuresOnly.Load() }
 
 // New returns a Log over st.
 func New(st *store.Store, o Options) *Log {
@@ -304,8 +321,12 @@ func (l *Log) RecordQueued(ctx context.Context, s SessionRecord) error {
 func (l *Log) writer() {
 	defer close(l.done)
 	for s := range l.ch {
-		if _, err := l.Record(context.Background(), s); err != nil && l.o.OnError != nil {
+		ids, err := l.Record(context.Background(), s)
+		if err != nil && l.o.OnError != nil {
 			l.o.OnError(err)
+		}
+		if err == nil && l.o.OnRecorded != nil && len(ids) > 0 {
+			l.o.OnRecorded(ids, s.Profile)
 		}
 	}
 }
@@ -355,13 +376,6 @@ func (l *Log) convert(s SessionRecord) (store.HistorySession, []store.HistoryEnt
 	}
 	if s.Err != nil {
 		sess.Error = red(s.Err.Error())
-	}
-	if s.Transcript != nil {
-		sess.Transcript = make([]transcript.Event, len(s.Transcript))
-		for i, e := range s.Transcript {
-			e.Text = red(e.Text)
-			sess.Transcript[i] = e
-		}
 	}
 	msgs := make([]store.HistoryEntry, len(s.Messages))
 	for i, m := range s.Messages {
@@ -456,7 +470,28 @@ func (l *Log) convert(s SessionRecord) (store.HistorySession, []store.HistoryEnt
 		e.Search = strings.ToLower(e.From + "\n" + strings.Join(e.To, "\n") + "\n" + e.Subject + "\n" + e.MessageID)
 		msgs[i] = e
 	}
+	// The transcript is scrubbed only when it is kept.
+	if s.Transcript != nil && !(l.failuresOnly.Load() && allSent(sess, msgs)) {
+		sess.Transcript = make([]transcript.Event, len(s.Transcript))
+		for i, e := range s.Transcript {
+			e.Text = red(e.Text)
+			sess.Transcript[i] = e
+		}
+	}
 	return sess, msgs
+}
+
+// allSent reports whether a session succeeded for every message it carried.
+func allSent(sess store.HistorySession, msgs []store.HistoryEntry) bool {
+	if sess.Error != "" || len(msgs) == 0 {
+		return false
+	}
+	for _, m := range msgs {
+		if m.State != string(Sent) {
+			return false
+		}
+	}
+	return true
 }
 
 // QueueState maps the outbox's outcome of one attempt onto a history state:
@@ -478,6 +513,10 @@ func QueueState(out store.QueueCompletion) (st State, ok bool) {
 		return Failed, true
 	case store.QueueUnknown:
 		return Unknown, true
+	case store.QueueHeld:
+		// The attempt failed in a way the user must fix (a refused
+		// password); nothing retries it until they release it.
+		return Failed, out.Attempted
 	}
 	return "", false
 }

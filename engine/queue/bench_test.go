@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-smtp/herald/engine/history"
 	"github.com/herald-smtp/herald/engine/internal/smtptest"
 	"github.com/herald-smtp/herald/engine/store"
 	"github.com/herald-smtp/herald/engine/transport"
@@ -94,9 +95,17 @@ func sinkTarget(b *testing.B) (string, int) {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// BenchmarkDrain10k drains 10,000 queued messages to a sink and reports
-// messages per second.
-func BenchmarkDrain10k(b *testing.B) {
+// BenchmarkDrain10k drains 10,000 queued messages to a sink, recording
+// every session in the history with its transcript as the app does, and
+// reports messages sent per second (msgs/s, until the runner is done) and
+// recorded per second (until the history's writer has written them all).
+func BenchmarkDrain10k(b *testing.B) { benchDrain(b, true) }
+
+// BenchmarkDrain10kNoHistory is BenchmarkDrain10k without the history (and
+// so without transcripts): the runner's own cost.
+func BenchmarkDrain10kNoHistory(b *testing.B) { benchDrain(b, false) }
+
+func benchDrain(b *testing.B, withHistory bool) {
 	host, port := sinkTarget(b)
 	ms := benchMessages(b, 10000)
 	ctx := context.Background()
@@ -108,7 +117,11 @@ func BenchmarkDrain10k(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		r := NewRunner(q, RunnerOptions{Poll: 10 * time.Millisecond, Resolve: func(ctx context.Context, p string) (Target, error) {
+		var hist *history.Log
+		if withHistory {
+			hist = history.New(q.st, history.Options{OnError: func(err error) { b.Error(err) }})
+		}
+		r := NewRunner(q, RunnerOptions{Poll: 10 * time.Millisecond, History: hist, Resolve: func(ctx context.Context, p string) (Target, error) {
 			return Target{Config: transport.Config{Host: host, Port: port, TLS: transport.TLSNone, Timeout: 10 * time.Second}, Sessions: 4, PerSession: 1000}, nil
 		}})
 		b.StartTimer()
@@ -117,6 +130,17 @@ func BenchmarkDrain10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(len(ms))/time.Since(start).Seconds(), "msgs/s")
+		if hist != nil {
+			hist.Close() // every record written
+			b.ReportMetric(float64(len(ms))/time.Since(start).Seconds(), "recorded-msgs/s")
+		}
+		if hist != nil {
+			b.StopTimer()
+			if n, err := hist.Count(ctx, history.Query{}); err != nil || n != len(ms) {
+				b.Fatalf("history holds %d records (%v), want %d", n, err, len(ms))
+			}
+			b.StartTimer()
+		}
 		b.StopTimer()
 		if c, _ := q.Counts(ctx); c[Sent] != len(ms) {
 			b.Fatalf("counts %v", c)

@@ -2,12 +2,14 @@ package queue
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/herald-smtp/herald/engine/hint"
+	"github.com/herald-smtp/herald/engine/history"
 	"github.com/herald-smtp/herald/engine/store"
 	"github.com/herald-smtp/herald/engine/transcript"
 	"github.com/herald-smtp/herald/engine/transport"
@@ -24,6 +27,8 @@ import (
 // Target is how a profile sends: the session configuration (with its
 // secret) and its limits.
 type Target struct {
+	// Name is the profile's name, recorded in the history with its id.
+	Name   string
 	Config transport.Config
 	// Sessions is how many sessions run at once (default 2).
 	Sessions int
@@ -94,6 +99,13 @@ type RunnerOptions struct {
 	// is due within this long (0: nothing due now). A rate-limited bulk
 	// batch whose next message is a second away is not empty.
 	DueWithin time.Duration
+	// History, when set, records every session in the sent-mail history
+	// (through its background writer): each message that got an outcome,
+	// with its envelope, per-recipient result, attempt and outbox item id,
+	// and the session's redacted transcript. Sessions then always keep a
+	// transcript; without History they keep one only while a subscriber
+	// wants the lines.
+	History *history.Log
 }
 
 // Runner sends due items: it claims them under a lease, groups them by
@@ -482,8 +494,16 @@ func (p *profileRun) session(ctx context.Context) bool {
 	// go out again (at least once, never lost).
 	var buf []store.QueueCompletion
 	var unsettled []*commit
-	finish := func(it *store.ClaimedQueueItem, out store.QueueCompletion) {
+	// hist collects the session's messages for the history; started is
+	// when the current group went out.
+	var hist []history.MessageRecord
+	sessStart := clock.Now()
+	groupStart := sessStart
+	finish := func(it *store.ClaimedQueueItem, out store.QueueCompletion, res *transport.Result) {
 		buf = append(buf, out)
+		if r.o.History != nil {
+			hist = p.historyMessage(hist, it, out, res, groupStart)
+		}
 	}
 	// submit hands the group's outcomes to the committer.
 	submit := func() {
@@ -516,9 +536,17 @@ func (p *profileRun) session(ctx context.Context) bool {
 		}
 		return ok
 	}
+	// sessErr, server and tlsInfo describe the session for the history.
+	var sessErr error
+	var server string
+	var tlsInfo *transport.TLSInfo
+	var rec *transcript.Recorder
 	defer func() {
 		submit()
 		settle(0)
+		if r.o.History != nil && len(hist) > 0 {
+			p.record(ctx, rec, history.SessionRecord{Started: sessStart, Finished: clock.Now(), Server: server, TLS: tlsInfo, Err: sessErr, Messages: hist})
+		}
 	}()
 	// release hands claimed items back untouched (no attempt, last failure
 	// kept): due at next, or now.
@@ -572,27 +600,32 @@ func (p *profileRun) session(ctx context.Context) bool {
 			fallbacks[i].Password = pw
 		}
 	}
-	if r.wantsLines() {
-		// Someone watches the sessions live; otherwise no transcript is
-		// kept, which keeps bulk sending cheap.
-		rec := transcript.New()
+	if lines := r.wantsLines(); lines || r.o.History != nil {
+		// The history keeps every session's transcript; without it, a
+		// transcript is kept only while someone watches the sessions live,
+		// which keeps bulk sending cheap.
+		rec = transcript.New()
 		cfg.Transcript = rec
 		if cfg.Password != "" {
 			rec.AddSecret(cfg.Password)
 		}
-		sub := rec.Subscribe(1024, false)
-		go func() {
-			for e := range sub.C() {
-				r.emit(Event{Kind: EventLine, Profile: p.profile, Line: &e})
-			}
-		}()
+		if lines {
+			sub := rec.Subscribe(1024, false)
+			go func() {
+				for e := range sub.C() {
+					r.emit(Event{Kind: EventLine, Profile: p.profile, Line: &e})
+				}
+			}()
+		}
 		defer rec.Finish()
 	}
 	dial := func(cfg transport.Config) (*transport.Client, error) { return transport.Dial(ctx, cfg) }
 	c, cfg, err := transport.WithFallbacks(ctx, cfg, fallbacks, dial, func(from, to transport.Config, err error) {
 		r.emit(Event{Kind: EventSession, Profile: p.profile, Text: fmt.Sprintf("%s:%d unreachable (%v): trying the fallback %s:%d", from.Host, from.Port, err, to.Host, to.Port)})
 	})
+	server = net.JoinHostPort(cfg.Host, strconv.Itoa(cmp.Or(cfg.Port, transport.DefaultPort(cfg.TLS))))
 	if err != nil {
+		sessErr = err
 		var te *transport.Error
 		if errors.As(err, &te) && te.Kind == transport.KindCanceled {
 			giveBack(0, time.Time{}) // shutting down: nothing was tried
@@ -603,6 +636,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 	}
 	r.emit(Event{Kind: EventSession, Profile: p.profile, Text: fmt.Sprintf("session to %s:%d open for %d message(s)", cfg.Host, cfg.Port, len(items))})
 	defer c.Quit()
+	tlsInfo = c.TLSInfo()
 	// Without a per-minute limit, messages go in groups that the session
 	// pipelines (each body and final dot with the next message's commands);
 	// with one, one at a time.
@@ -625,7 +659,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 		for ; i < len(items) && len(sent) < group; i++ {
 			it := &items[i]
 			if len(it.Recipients) == 0 {
-				finish(it, store.QueueCompletion{ID: it.ID, State: string(Sent)})
+				finish(it, store.QueueCompletion{ID: it.ID, State: string(Sent)}, nil)
 				continue
 			}
 			var body io.Reader
@@ -634,7 +668,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 			} else {
 				b, err := r.q.st.OpenQueueBody(ctx, it.ID)
 				if err != nil {
-					finish(it, store.QueueCompletion{ID: it.ID, State: string(Queued), Next: clock.Now().Add(time.Minute), Error: err.Error()})
+					finish(it, store.QueueCompletion{ID: it.ID, State: string(Queued), Next: clock.Now().Add(time.Minute), Error: err.Error()}, nil)
 					continue
 				}
 				body = b
@@ -655,6 +689,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 			giveBack(i, time.Time{})
 			return false
 		}
+		groupStart = clock.Now()
 		results, _ := c.SendMany(ctx, envs, bodies)
 		var slowed time.Time
 		var notSent []*store.ClaimedQueueItem
@@ -674,7 +709,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 				}
 				out.State, out.Next, out.Attempted = string(Deferred), slowed, false
 			}
-			finish(it, out)
+			finish(it, out, res)
 		}
 		submit()
 		release(notSent, slowed)
@@ -726,7 +761,7 @@ func (p *profileRun) renew(ctx context.Context, pending map[int64]bool, mu *sync
 // sessionFailed records a failure before any message could be sent: a
 // temporary one defers the whole batch, a permanent one (wrong password,
 // certificate, policy) holds it for the user to fix and release.
-func (p *profileRun) sessionFailed(ctx context.Context, items []store.ClaimedQueueItem, err error, finish func(*store.ClaimedQueueItem, store.QueueCompletion)) {
+func (p *profileRun) sessionFailed(ctx context.Context, items []store.ClaimedQueueItem, err error, finish func(*store.ClaimedQueueItem, store.QueueCompletion, *transport.Result)) {
 	p.stop()
 	res := &transport.Result{}
 	var te *transport.Error
@@ -761,7 +796,56 @@ func (p *profileRun) sessionFailed(ctx context.Context, items []store.ClaimedQue
 			h.Text = p.redact(strings.TrimSpace(h.Text + " Then release the held messages."))
 			out.Hint = hint.Hint{Text: h.Text, Fixes: append(h.Fixes, hint.Fix{Setting: hint.ReleaseHeld, Label: "Release the held messages"}), Link: h.Link}.Encode()
 		}
-		finish(it, out)
+		finish(it, out, nil) // the history takes the session's error
+	}
+}
+
+// historyMessage appends item it's outcome to the session's history
+// records, when it was a delivery attempt (or a server's slow-down reply);
+// started is when its group went out.
+func (p *profileRun) historyMessage(hist []history.MessageRecord, it *store.ClaimedQueueItem, out store.QueueCompletion, res *transport.Result, started time.Time) []history.MessageRecord {
+	st, ok := history.QueueState(out)
+	if !ok || (!out.Attempted && out.Code == 0) {
+		return hist
+	}
+	to := make([]string, len(it.Recipients))
+	for j, rc := range it.Recipients {
+		to[j] = rc.Addr
+	}
+	m := history.MessageRecord{Queued: it.Created, Started: started, Finished: p.r.q.clock.Now(),
+		MessageID: it.MessageID, Subject: it.Subject, From: it.From, To: to, Body: it.Body, Result: res,
+		State: st, Error: out.Error, Attempt: it.Attempts + 1, QueueItem: it.ID}
+	if it.Body == nil {
+		m.BodyFromOutbox = true
+	}
+	return append(hist, m)
+}
+
+// record hands a finished session to the history's background writer,
+// with its transcript (when rec kept one) scrubbed of the profile's
+// secrets. A transcript the history would drop (every message sent, and
+// transcripts kept for failures only) is not copied.
+func (p *profileRun) record(ctx context.Context, rec *transcript.Recorder, s history.SessionRecord) {
+	s.Profile, s.ProfileName = p.profile, p.t.Name
+	s.Redact = p.redact
+	if rec != nil {
+		keep := true
+		if p.r.o.History.TranscriptsFailuresOnly() && s.Err == nil {
+			keep = false
+			for _, m := range s.Messages {
+				if m.State != history.Sent {
+					keep = true
+					break
+				}
+			}
+		}
+		if keep {
+			s.Transcript = rec.Events()
+			s.Redact = func(text string) string { return rec.Redact(p.redact(text)) }
+		}
+	}
+	if err := p.r.o.History.RecordQueued(context.WithoutCancel(ctx), s); err != nil {
+		p.r.emit(Event{Kind: EventWarning, Profile: p.profile, Text: "not recorded in the history: " + err.Error()})
 	}
 }
 

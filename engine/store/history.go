@@ -339,10 +339,11 @@ func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []His
 			sess.Failures++
 		}
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("add history: begin: %w", err)
 	}
+	defer done()
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO history_sessions
 		(started_ns, finished_ns, profile, profile_name, server, tls, error, messages, failures, transcript)
@@ -362,32 +363,29 @@ func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []His
 		}
 		return nil
 	}
-	insMsg, err := tx.PrepareContext(ctx, `INSERT INTO history_messages
-		(session_id, queued_ns, started_ns, finished_ns, profile, profile_name, message_id, mail_from, rcpts,
-		 rcpt_count, accepted, subject, size, state, stage, code, enhanced, error, queued_as, attempt, queue_item)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("add history: %w", err)
+	// The next message ids, given explicitly so that many rows go in one
+	// statement (AUTOINCREMENT: past every id ever used).
+	var next int64
+	if err := tx.QueryRowContext(ctx, `SELECT max(
+		coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'history_messages'), 0),
+		coalesce((SELECT max(id) FROM history_messages), 0))`).Scan(&next); err != nil {
+		return fmt.Errorf("add history: next id: %w", err)
 	}
-	defer insMsg.Close()
-	insRcpt, err := tx.PrepareContext(ctx, `INSERT INTO history_rcpts (message_id, idx, addr, accepted, code, enhanced, message) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("add history: %w", err)
-	}
-	defer insRcpt.Close()
-	insBody, err := tx.PrepareContext(ctx, `INSERT INTO history_bodies (message_id, body) VALUES (?, ?)`)
-	if err != nil {
-		return fmt.Errorf("add history: %w", err)
-	}
-	defer insBody.Close()
-	insSearch, err := tx.PrepareContext(ctx, `INSERT INTO history_search (finished_ns, id, profile, state, queued_ns, txt) VALUES (?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("add history: %w", err)
-	}
-	defer insSearch.Close()
+	insMsg := newMultiInsert(tx, `INSERT INTO history_messages
+		(id, session_id, queued_ns, started_ns, finished_ns, profile, profile_name, message_id, mail_from, rcpts,
+		 rcpt_count, accepted, subject, size, state, stage, code, enhanced, error, queued_as, attempt, queue_item) VALUES `, 22, nil)
+	defer insMsg.close()
+	insRcpt := newMultiInsert(tx, `INSERT INTO history_rcpts (message_id, idx, addr, accepted, code, enhanced, message) VALUES `, 7, insMsg)
+	defer insRcpt.close()
+	insBody := newMultiInsert(tx, `INSERT INTO history_bodies (message_id, body) VALUES `, 2, insMsg)
+	defer insBody.close()
+	insSearch := newMultiInsert(tx, `INSERT INTO history_search (finished_ns, id, profile, state, queued_ns, txt) VALUES `, 6, insMsg)
+	defer insSearch.close()
 	for i := range msgs {
 		m := &msgs[i]
 		m.SessionID = sess.ID
+		next++
+		m.ID = next
 		accepted := m.Accepted
 		if accepted == 0 {
 			for _, r := range m.Recipients {
@@ -397,18 +395,14 @@ func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []His
 			}
 			m.Accepted = accepted
 		}
-		res, err := insMsg.ExecContext(ctx, sess.ID, ns(m.Queued), ns(m.Started), ns(m.Finished), m.Profile, m.ProfileName,
+		if err := insMsg.add(ctx, m.ID, sess.ID, ns(m.Queued), ns(m.Started), ns(m.Finished), m.Profile, m.ProfileName,
 			m.MessageID, m.From, strings.Join(m.To, "\n"), len(m.To), accepted, m.Subject, m.Size, m.State,
-			m.Stage, m.Code, m.Enhanced, m.Error, m.QueuedAs, m.Attempt, m.QueueItem)
-		if err != nil {
-			return fmt.Errorf("add history: message %d: %w", i, err)
-		}
-		if m.ID, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("add history: message %d: id: %w", i, err)
+			m.Stage, m.Code, m.Enhanced, m.Error, m.QueuedAs, m.Attempt, m.QueueItem); err != nil {
+			return fmt.Errorf("add history: messages: %w", err)
 		}
 		for j, r := range m.Recipients {
-			if _, err := insRcpt.ExecContext(ctx, m.ID, j, r.Addr, r.Accepted, r.Code, r.Enhanced, r.Message); err != nil {
-				return fmt.Errorf("add history: message %d: recipient %d: %w", i, j, err)
+			if err := insRcpt.add(ctx, m.ID, j, r.Addr, r.Accepted, r.Code, r.Enhanced, r.Message); err != nil {
+				return fmt.Errorf("add history: recipients: %w", err)
 			}
 		}
 		if m.Body != nil {
@@ -416,18 +410,100 @@ func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []His
 			if err != nil {
 				return fmt.Errorf("add history: message %d: compress body: %w", i, err)
 			}
-			if _, err := insBody.ExecContext(ctx, m.ID, blob); err != nil {
-				return fmt.Errorf("add history: message %d: body: %w", i, err)
+			if err := insBody.add(ctx, m.ID, blob); err != nil {
+				return fmt.Errorf("add history: bodies: %w", err)
 			}
 		}
-		if _, err := insSearch.ExecContext(ctx, ns(m.Finished), m.ID, m.Profile, m.State, ns(m.Queued), m.Search); err != nil {
-			return fmt.Errorf("add history: message %d: search text: %w", i, err)
+		if err := insSearch.add(ctx, ns(m.Finished), m.ID, m.Profile, m.State, ns(m.Queued), m.Search); err != nil {
+			return fmt.Errorf("add history: search text: %w", err)
+		}
+	}
+	// Messages first: the other tables refer to them.
+	for _, ins := range []*multiInsert{insMsg, insRcpt, insBody, insSearch} {
+		if err := ins.flush(ctx); err != nil {
+			return fmt.Errorf("add history: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("add history: commit: %w", err)
 	}
 	return nil
+}
+
+// multiInsert inserts rows many at a time (one statement per multiRows
+// rows): a statement per row made recording an outbox session cost more
+// than sending it.
+type multiInsert struct {
+	tx   *sql.Tx
+	head string
+	cols int
+	args []any
+	full *sql.Stmt
+	// before is the inserter whose rows this one's refer to: its pending
+	// rows are written first.
+	before *multiInsert
+}
+
+// multiRows is how many rows one statement inserts (22 columns times this
+// stays far below SQLite's limit of variables).
+const multiRows = 64
+
+func newMultiInsert(tx *sql.Tx, head string, cols int, before *multiInsert) *multiInsert {
+	return &multiInsert{tx: tx, head: head, cols: cols, before: before}
+}
+
+func (m *multiInsert) add(ctx context.Context, row ...any) error {
+	m.args = append(m.args, row...)
+	if len(m.args) >= multiRows*m.cols {
+		return m.flush(ctx)
+	}
+	return nil
+}
+
+func (m *multiInsert) statement(rows int) string {
+	var b strings.Builder
+	b.WriteString(m.head)
+	tuple := "(" + strings.Repeat("?, ", m.cols-1) + "?)"
+	for i := 0; i < rows; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+	}
+	return b.String()
+}
+
+// flush writes the pending rows.
+func (m *multiInsert) flush(ctx context.Context) error {
+	rows := len(m.args) / m.cols
+	if rows == 0 {
+		return nil
+	}
+	if m.before != nil {
+		if err := m.before.flush(ctx); err != nil {
+			return err
+		}
+	}
+	var err error
+	if rows == multiRows {
+		if m.full == nil {
+			if m.full, err = m.tx.PrepareContext(ctx, m.statement(rows)); err != nil {
+				return err
+			}
+		}
+		_, err = m.full.ExecContext(ctx, m.args...)
+	} else {
+		_, err = m.tx.ExecContext(ctx, m.statement(rows), m.args...)
+	}
+	clear(m.args)
+	m.args = m.args[:0]
+	return err
+}
+
+func (m *multiInsert) close() {
+	if m.full != nil {
+		m.full.Close()
+	}
 }
 
 const historyColumns = `m.id, m.session_id, m.queued_ns, m.started_ns, m.finished_ns, m.profile, m.profile_name,
@@ -603,10 +679,11 @@ func (s *Store) TrimHistory(ctx context.Context, keep int) (int64, error) {
 // deleteHistory removes the messages before position c (newest-first
 // order), their search rows, and the sessions left without messages.
 func (s *Store) deleteHistory(ctx context.Context, what string, c HistoryCursor) (int64, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.beginWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("%s: begin: %w", what, err)
 	}
+	defer done()
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `DELETE FROM history_search WHERE (finished_ns, id) < (?, ?)`, c.FinishedNs, c.ID); err != nil {
 		return 0, fmt.Errorf("%s: search rows: %w", what, err)

@@ -276,10 +276,11 @@ func (s *Store) EnqueueQueueItemsProgress(ctx context.Context, now time.Time, it
 			return nil, fmt.Errorf("enqueue: item %d: empty message", i+1)
 		}
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.beginWrite(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue: begin: %w", err)
 	}
+	defer done()
 	defer tx.Rollback()
 	insItem, err := tx.PrepareContext(ctx, `INSERT INTO queue_items
 		(profile, state, mail_from, message_id, subject, size, smtputf8, batch, created_ns, updated_ns, next_ns)
@@ -405,10 +406,11 @@ func (s *Store) ClaimQueueItems(ctx context.Context, c QueueClaim) ([]ClaimedQue
 	if c.Limit <= 0 {
 		return nil, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.beginWrite(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("claim queue items: begin: %w", err)
 	}
+	defer done()
 	defer tx.Rollback()
 	profileCond := ""
 	args := []any{c.Now.UnixNano(), c.Owner, c.LeaseUntil.UnixNano(), c.Limit}
@@ -527,10 +529,11 @@ func (s *Store) CompleteQueueItems(ctx context.Context, owner string, now time.T
 	if len(outs) == 0 {
 		return nil, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.beginWrite(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("complete queue items: begin: %w", err)
 	}
+	defer done()
 	defer tx.Rollback()
 	upd, err := tx.PrepareContext(ctx, `UPDATE queue_items SET state = ?1, updated_ns = ?2,
 		next_ns = CASE WHEN ?3 = 0 THEN next_ns ELSE ?3 END, attempts = attempts + ?4,

@@ -135,7 +135,9 @@ func views() []viewSpec {
 		{"accounts", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return ui.NewAccounts(gc, do) }},
 		{"wizard", func(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) ui.View { return newWizard(gc, do, win) }},
 		{"compose", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return ui.NewCompose(gc, do) }},
-		{"history", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return ui.NewHistory(NewHistoryAdapter(gc), do) }},
+		{"history", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View {
+			return ui.NewHistory(NewHistoryAdapter(gc), do)
+		}},
 	}
 }
 

@@ -321,14 +321,62 @@ func (l *Log) RecordQueued(ctx context.Context, s SessionRecord) error {
 func (l *Log) writer() {
 	defer close(l.done)
 	for s := range l.ch {
-		ids, err := l.Record(context.Background(), s)
+		// What piled up while the last batch was written goes in one
+		// transaction (one sync), so the outbox's drain is not held back
+		// by a sync per session.
+		batch := []SessionRecord{s}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case n, ok := <-l.ch:
+				if !ok {
+					break more
+				}
+				batch = append(batch, n)
+			default:
+				break more
+			}
+		}
+		ids, err := l.recordMany(context.Background(), batch)
 		if err != nil && l.o.OnError != nil {
 			l.o.OnError(err)
 		}
-		if err == nil && l.o.OnRecorded != nil && len(ids) > 0 {
-			l.o.OnRecorded(ids, s.Profile)
+		if err == nil && l.o.OnRecorded != nil {
+			for i, s := range batch {
+				if len(ids[i]) > 0 {
+					l.o.OnRecorded(ids[i], s.Profile)
+				}
+			}
 		}
 	}
+}
+
+// maxBatch is the most sessions the background writer puts in one
+// transaction.
+const maxBatch = 32
+
+// recordMany records sessions in one transaction; ids holds each session's
+// message ids.
+func (l *Log) recordMany(ctx context.Context, ss []SessionRecord) ([][]int64, error) {
+	batch := make([]store.HistoryBatch, len(ss))
+	for i := range ss {
+		if err := l.loadOutboxBodies(ctx, &ss[i]); err != nil {
+			return nil, err
+		}
+		sess, msgs := l.convert(ss[i])
+		batch[i] = store.HistoryBatch{Session: &sess, Messages: msgs}
+	}
+	if err := l.st.AddHistories(ctx, batch); err != nil {
+		return nil, fmt.Errorf("record history: %w", err)
+	}
+	ids := make([][]int64, len(batch))
+	for i, b := range batch {
+		ids[i] = make([]int64, len(b.Messages))
+		for j := range b.Messages {
+			ids[i][j] = b.Messages[j].ID
+		}
+	}
+	return ids, nil
 }
 
 // Close writes the sessions RecordQueued still holds and stops its writer.

@@ -318,18 +318,56 @@ func decodeBlob(b []byte) ([]byte, error) {
 // transaction, and sets the ids of sess and of each message. Messages
 // whose state is not "sent" count as the session's failures.
 func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []HistoryEntry) error {
+	return s.AddHistories(ctx, []HistoryBatch{{Session: sess, Messages: msgs}})
+}
+
+// HistoryBatch is one session and its messages, for AddHistories.
+type HistoryBatch struct {
+	Session  *HistorySession
+	Messages []HistoryEntry
+}
+
+// AddHistories records several sessions in one durable transaction (one
+// commit, one sync): the outbox's history writer hands over what piled up
+// while it was writing, so a fast drain is not held back by a sync per
+// session. Ids are set as AddHistory does.
+func (s *Store) AddHistories(ctx context.Context, batch []HistoryBatch) error {
+	for _, b := range batch {
+		if b.Session == nil {
+			return errors.New("add history: nil session")
+		}
+	}
+	tx, done, err := s.beginWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("add history: begin: %w", err)
+	}
+	defer done()
+	defer tx.Rollback()
+	var zw *flate.Writer
+	var buf bytes.Buffer
+	for _, b := range batch {
+		if err := addHistoryTx(ctx, tx, b.Session, b.Messages, &zw, &buf); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add history: commit: %w", err)
+	}
+	return nil
+}
+
+// addHistoryTx writes one session and its messages inside tx.
+func addHistoryTx(ctx context.Context, tx *sql.Tx, sess *HistorySession, msgs []HistoryEntry, zw **flate.Writer, buf *bytes.Buffer) error {
 	if sess == nil {
 		return errors.New("add history: nil session")
 	}
-	var zw *flate.Writer
-	var buf bytes.Buffer
 	var trBlob []byte
 	if sess.Transcript != nil {
 		tr, err := encodeTranscript(sess.Transcript)
 		if err != nil {
 			return fmt.Errorf("add history: encode transcript: %w", err)
 		}
-		if trBlob, err = encodeBlob([]byte(tr), &zw, &buf); err != nil {
+		if trBlob, err = encodeBlob([]byte(tr), zw, buf); err != nil {
 			return fmt.Errorf("add history: compress transcript: %w", err)
 		}
 	}
@@ -339,12 +377,6 @@ func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []His
 			sess.Failures++
 		}
 	}
-	tx, done, err := s.beginWrite(ctx)
-	if err != nil {
-		return fmt.Errorf("add history: begin: %w", err)
-	}
-	defer done()
-	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO history_sessions
 		(started_ns, finished_ns, profile, profile_name, server, tls, error, messages, failures, transcript)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -358,9 +390,6 @@ func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []His
 	}
 	sess.HasTranscript = trBlob != nil
 	if len(msgs) == 0 {
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("add history: commit: %w", err)
-		}
 		return nil
 	}
 	// The next message ids, given explicitly so that many rows go in one
@@ -406,7 +435,7 @@ func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []His
 			}
 		}
 		if m.Body != nil {
-			blob, err := encodeBlob(m.Body, &zw, &buf)
+			blob, err := encodeBlob(m.Body, zw, buf)
 			if err != nil {
 				return fmt.Errorf("add history: message %d: compress body: %w", i, err)
 			}
@@ -423,9 +452,6 @@ func (s *Store) AddHistory(ctx context.Context, sess *HistorySession, msgs []His
 		if err := ins.flush(ctx); err != nil {
 			return fmt.Errorf("add history: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("add history: commit: %w", err)
 	}
 	return nil
 }

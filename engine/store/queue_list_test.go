@@ -90,4 +90,3 @@ func TestQueueListingPagesSearchesAndCounts(t *testing.T) {
 		t.Fatalf("the batch count does not use the batch index: %s", plan)
 	}
 }
-

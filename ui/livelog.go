@@ -16,7 +16,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
-		"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/herald-smtp/herald/engine/feed"
@@ -136,11 +136,11 @@ type LiveLog struct {
 	pending []logLine
 	kicked  bool
 
-	content fyne.CanvasObject
-	ctx     context.Context
-	cancel  context.CancelFunc
-	sub     *feed.Sub
-	stopped bool
+	content  fyne.CanvasObject
+	ctx      context.Context
+	cancel   context.CancelFunc
+	sub      *feed.Sub
+	stopped  bool
 	rendered bool
 	// Redraws counts the batches drawn (for tests and benchmarks).
 	Redraws int

@@ -78,7 +78,8 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	}
 	defer c.Close()
 	// The window sends what is due while it is open.
-	if err := c.StartRunner(core.RunOptions{Retry: queue.DefaultRetryPolicy()}); err != nil {
+	// Lines: the Live log shows the outbox's sessions too.
+	if err := c.StartRunner(core.RunOptions{Retry: queue.DefaultRetryPolicy(), Lines: true}); err != nil {
 		return err
 	}
 
@@ -116,12 +117,17 @@ func Views(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) []ui.View {
 		ui.NewAccounts(gc, do),
 		newWizard(gc, do, win),
 		ui.NewCompose(gc, do),
+		ui.NewOutbox(gc.Outbox(), do, ui.OutboxOptions{Notifier: gc.Notifier()}),
+		ui.NewLiveLog(gc.LiveLog(), do, ui.LiveLogOptions{}),
 	}
 }
 
 // BuildShell makes the main window with the views over gc.
 func BuildShell(a fyne.App, gc *GUICore, do ui.Dispatcher) *ui.Shell {
 	s := ui.NewShell(a, ui.ShellOptions{Dispatch: do, Busy: gc.Busy})
+	if gc != nil && gc.notifier == nil {
+		gc.notifier = appNotifier{a}
+	}
 	for _, v := range Views(gc, do, s.Window) {
 		s.Register(v)
 	}

@@ -17,6 +17,7 @@ type runnerState struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
+	paused bool // guarded by Core.mu
 }
 
 // RunOptions configure a run of the outbox.
@@ -110,6 +111,9 @@ func (c *Core) StopRunner() {
 func (c *Core) PauseRunner(pause bool) {
 	c.mu.Lock()
 	st := c.runner
+	if st != nil {
+		st.paused = pause
+	}
 	c.mu.Unlock()
 	if st == nil {
 		return
@@ -128,6 +132,13 @@ func (c *Core) RunnerRunning() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.runner != nil
+}
+
+// RunnerPaused reports whether the background runner runs but is paused.
+func (c *Core) RunnerPaused() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.runner != nil && c.runner.paused
 }
 
 // kickRunner wakes the background runner, if any, to look for due items.

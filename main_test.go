@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"io"
 	"net"
@@ -486,4 +487,104 @@ func TestMailtoCtrlEnterUnderX(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the window did not close within 15 s of SIGINT")
 	}
+}
+
+// TestWindowSendsQueuedMessagesUnderX queues messages with the CLI for a
+// profile whose server is a separate `herald sandbox`, then opens the real
+// window on the Outbox: while it runs, the messages arrive at that server.
+func TestWindowSendsQueuedMessagesUnderX(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no DISPLAY: run under Xvfb (.ci/run starts one)")
+	}
+	bin := heraldBin(t)
+	serverDir, dataDir := t.TempDir(), t.TempDir()
+	addr := startSandbox(t, serverDir)
+	env := append(os.Environ(), "LANG=C.UTF-8")
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--data-dir", dataDir)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("herald %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	run("profile", "add", "--name", "relay", "--server", addr, "--tls", "none", "--auth", "none", "--from", "app@herald.test")
+	for i := range 3 {
+		run("send", "--profile", "relay", "--queue", "--to", fmt.Sprintf("user%d@herald.test", i), "--subject", fmt.Sprintf("queued %d", i), "--body", "from the CLI")
+	}
+	// Nothing is sent before the window opens.
+	if got := sandboxCount(t, bin, serverDir); got != 0 {
+		t.Fatalf("the server has %d messages before the window opened", got)
+	}
+
+	cmd := exec.Command(bin, "--data-dir", dataDir)
+	cmd.Env = append(env, "XDG_CONFIG_HOME="+t.TempDir())
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/herald-test-bus")
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); sandboxCount(t, bin, serverDir) < 3; time.Sleep(300 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("the window exited: %v\n%s", err, tail(out.String(), 3000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the queued messages did not arrive while the window ran (%d of 3)\n%s", sandboxCount(t, bin, serverDir), tail(out.String(), 3000))
+		}
+	}
+	// The outbox says they were sent.
+	var items []struct {
+		State string `json:"state"`
+	}
+	list := exec.Command(bin, "queue", "list", "--json", "--data-dir", dataDir)
+	list.Env = env
+	b, err := list.Output()
+	if err != nil || json.Unmarshal(b, &items) != nil || len(items) != 3 {
+		t.Fatalf("queue list: %v\n%s", err, b)
+	}
+	for _, it := range items {
+		if it.State != "sent" {
+			t.Fatalf("queue list: %s", b)
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the window did not close within 15 s of SIGINT")
+	}
+}
+
+// sandboxCount is how many messages the sandbox of dataDir captured.
+func sandboxCount(t *testing.T, bin, dataDir string) int {
+	t.Helper()
+	cmd := exec.Command(bin, "sandbox", "list", "--json", "--data-dir", dataDir)
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8")
+	b, err := cmd.Output()
+	if err != nil {
+		return 0
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(b, &items) != nil {
+		return 0
+	}
+	return len(items)
 }

@@ -180,6 +180,10 @@ func (l *LiveLog) Icon() fyne.Resource { return theme.ListIcon() }
 // SetHost implements Hosted.
 func (l *LiveLog) SetHost(h Host) { l.host = h }
 
+// StartsEarly implements Eager: the log records every session of the
+// process, shown or not.
+func (l *LiveLog) StartsEarly() {}
+
 // FocusSearch implements Searchable.
 func (l *LiveLog) FocusSearch() {
 	if l.host != nil && l.Search != nil {

@@ -256,3 +256,25 @@ func BenchmarkLiveLogMemory100k(b *testing.B) {
 		runtime.KeepAlive(r)
 	}
 }
+
+// TestLiveLogRecordsBeforeItIsShown: the shell starts the log with the
+// window, so sessions before the user opens it are there, and its status
+// bar neighbour (the outbox switch) does not get in the way.
+func TestLiveLogRecordsBeforeItIsShown(t *testing.T) {
+	r := newRig(t)
+	core := &fakeLogCore{feed: feed.New(), names: map[string]string{}}
+	v := NewLiveLog(core, func(f func()) { r.q <- f }, LiveLogOptions{Interval: 10 * time.Millisecond})
+	r.shell.Register(v)
+	r.shell.Start(context.Background())
+	if err := r.shell.Open("compose", nil); err != nil {
+		t.Fatal(err)
+	}
+	core.feed.Publish(feed.Event{Topic: feed.Transcript, Session: "send-1", Line: &transcript.Event{Dir: transcript.Server, Text: "220 ready"}})
+	r.pump("the line, recorded while hidden", func() bool { return v.Kept() == 1 })
+	if err := r.shell.Open("log", nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(v.Line(0), "S←  220 ready") {
+		t.Fatalf("line = %q", v.Line(0))
+	}
+}

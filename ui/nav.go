@@ -107,3 +107,10 @@ type DropTarget interface {
 type StatusContributor interface {
 	StatusItem() fyne.CanvasObject
 }
+
+// Eager is a view the shell starts with the window rather than when first
+// shown (the Live log records every session from the start). Badged views
+// are started early too.
+type Eager interface {
+	StartsEarly()
+}

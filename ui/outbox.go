@@ -370,7 +370,7 @@ func (v *Outbox) Content() fyne.CanvasObject {
 	actions := container.NewHBox(v.SelectAll, v.RetryButton, v.CancelButton, v.HoldButton, v.ReleaseButton, v.EditButton, v.TranscriptButton)
 	detail := container.NewBorder(nil, v.Fixes, nil, nil, container.NewVScroll(v.Detail))
 	split := container.NewVSplit(v.Table, detail)
-	split.Offset = 0.7
+	split.Offset = 0.72
 	v.content = container.NewBorder(top, container.NewVBox(container.NewHScroll(actions), v.Status), nil, nil, split)
 	v.updateButtons()
 	v.showRunner(v.core.Runner())
@@ -1149,7 +1149,9 @@ func (v *Outbox) showAttemptsDialog(id int64, atts []OutboxAttempt, err error) {
 	case err != nil:
 		lines = []string{"Could not read the history: " + err.Error()}
 	case len(atts) == 0:
-		lines = []string{fmt.Sprintf("The history has no session for message %d yet: it has not been tried, or it was tried before sessions were recorded.", id)}
+		lines = []string{fmt.Sprintf("The history has no session for message %d.", id),
+			"Either it has not been tried yet, or its attempts were not recorded",
+			"(the outbox runner does not keep its sessions in the history yet)."}
 	}
 	for i, a := range atts {
 		lines = append(lines, fmt.Sprintf("— Attempt %d, %s: %s", i+1, a.When.Local().Format("2006-01-02 15:04:05"), a.Summary))

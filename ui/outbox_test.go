@@ -352,7 +352,7 @@ func TestOutboxDetailFixesAttemptsAndEdit(t *testing.T) {
 	}
 	v.SelectRow(1, 0)
 	test.Tap(v.TranscriptButton)
-	r.pump("no attempts", func() bool { return len(v.LastAttempts) == 1 })
+	r.pump("no attempts", func() bool { return len(v.LastAttempts) == 3 && !strings.HasPrefix(v.LastAttempts[0], "—") })
 	if !strings.Contains(v.LastAttempts[0], "has no session for message 1") {
 		t.Fatalf("no attempts: %q", v.LastAttempts)
 	}

@@ -205,14 +205,17 @@ func (s *Shell) Current() string {
 	return s.views[s.current].Name()
 }
 
-// Start remembers ctx for the views' Start calls. Badged views start now
-// (after their Content is built), so their sidebar badges are live; the
-// others start when first shown. The views stop when ctx ends or Stop is
+// Start remembers ctx for the views' Start calls. Badged and Eager views
+// start now (after their Content is built), so their sidebar badges are
+// live and the Live log records from the start; the others start when
+// first shown. The views stop when ctx ends or Stop is
 // called.
 func (s *Shell) Start(ctx context.Context) {
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	for _, v := range s.views {
-		if _, ok := v.(Badged); ok && !s.started[v.Name()] {
+		_, badged := v.(Badged)
+		_, eager := v.(Eager)
+		if (badged || eager) && !s.started[v.Name()] {
 			s.started[v.Name()] = true
 			v.Content()
 			v.Start(s.ctx)

@@ -77,11 +77,6 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 		return err
 	}
 	defer c.Close()
-	// The window sends what is due while it is open.
-	// Lines: the Live log shows the outbox's sessions too.
-	if err := c.StartRunner(core.RunOptions{Retry: queue.DefaultRetryPolicy(), Lines: true}); err != nil {
-		return err
-	}
 
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(assets.Icon)
@@ -91,6 +86,13 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 
 	s := BuildShell(a, gc, fyne.Do)
 	s.Start(wctx)
+	// The window sends what is due while it is open; started once the
+	// views watch, so the Live log and the Outbox see the first sessions.
+	// Lines: the Live log shows the outbox's sessions too.
+	if err := c.StartRunner(core.RunOptions{Retry: queue.DefaultRetryPolicy(), Lines: true}); err != nil {
+		s.Stop()
+		return err
+	}
 	if err := s.OpenStart(view, arg); err != nil {
 		return err
 	}

@@ -131,6 +131,8 @@ type LiveLog struct {
 	byName   map[string]string // name -> id
 	sessions []string          // newest last, bounded
 	profiles map[string]bool   // the profile ids of the lines seen
+	sessProf map[string]string // session -> its profile id
+	labels   map[string]string // session -> its label in the filter
 
 	mu      sync.Mutex
 	pending []logLine
@@ -163,7 +165,7 @@ func NewLiveLog(core LiveLogCore, do Dispatcher, o LiveLogOptions) *LiveLog {
 		o.Interval = 200 * time.Millisecond
 	}
 	l := &LiveLog{core: core, do: do, opts: o, anchor: noSel, end: noSel,
-		names: map[string]string{}, byName: map[string]string{}, profiles: map[string]bool{}}
+		names: map[string]string{}, byName: map[string]string{}, profiles: map[string]bool{}, sessProf: map[string]string{}}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	return l
 }
@@ -378,6 +380,7 @@ func (l *LiveLog) AppendBatch(batch []logLine) {
 		if (len(l.sessions) == 0 || l.sessions[len(l.sessions)-1] != ln.session) && !slices.Contains(l.sessions, ln.session) {
 			newSessions = append(newSessions, *ln)
 			l.sessions = append(l.sessions, ln.session)
+			l.sessProf[ln.session] = ln.profile
 		}
 		if ln.profile != "" && !l.profiles[ln.profile] {
 			l.profiles[ln.profile] = true
@@ -389,6 +392,9 @@ func (l *LiveLog) AppendBatch(batch []logLine) {
 		}
 	}
 	if len(l.sessions) > maxSessions {
+		for _, old := range l.sessions[:len(l.sessions)-maxSessions] {
+			delete(l.sessProf, old)
+		}
 		l.sessions = slices.Clone(l.sessions[len(l.sessions)-maxSessions:])
 	}
 	l.trimShown()
@@ -446,8 +452,20 @@ func (l *LiveLog) updateChoices(added []logLine) {
 	slices.Sort(profiles)
 	l.Profile.Options = append([]string{allChoice}, profiles...)
 	l.Profile.Refresh()
-	l.Session.Options = append([]string{allChoice}, l.sessions...)
+	opts := []string{allChoice}
+	l.labels = make(map[string]string, len(l.sessions))
+	for _, ss := range l.sessions {
+		l.labels[ss] = l.sessionLabel(ss)
+		opts = append(opts, l.labels[ss])
+	}
+	l.Session.Options = opts
 	l.Session.Refresh()
+}
+
+// sessionLabel names a session for the filter: the profile's name in
+// place of its id.
+func (l *LiveLog) sessionLabel(session string) string {
+	return l.who(&logLine{session: session, profile: l.sessProf[session]})
 }
 
 // profileName is the name of profile id, or the id until the names load.
@@ -469,7 +487,7 @@ func (l *LiveLog) match(ln *logLine) bool {
 	if p := l.Profile.Selected; p != "" && p != allChoice && l.profileName(ln.profile) != p {
 		return false
 	}
-	if s := l.Session.Selected; s != "" && s != allChoice && ln.session != s {
+	if s := l.Session.Selected; s != "" && s != allChoice && l.labels[ln.session] != s {
 		return false
 	}
 	if q := strings.TrimSpace(l.Search.Text); q != "" && !containsFold(ln.text, q) {
@@ -567,11 +585,7 @@ func marker(d transcript.Dir, tls bool) string {
 
 // format renders a line as text (copy, save, tests).
 func (l *LiveLog) format(ln *logLine) string {
-	who := ln.session
-	if n := l.names[ln.profile]; n != "" && !strings.Contains(who, n) {
-		who += " (" + n + ")"
-	}
-	return ln.at.Local().Format("15:04:05.000") + "  " + who + "  " + marker(ln.dir, ln.tls) + " " + ln.text
+	return ln.at.Local().Format("15:04:05.000") + "  " + l.who(ln) + "  " + marker(ln.dir, ln.tls) + " " + ln.text
 }
 
 // Line returns row i as text ("" when out of range).
@@ -583,43 +597,109 @@ func (l *LiveLog) Line(i int) string {
 	return l.format(l.ring.at(s))
 }
 
-// logRow is one row: selection background, time, session, marker, text.
+// logRow is one row: selection background, time, session, marker and
+// text, drawn as plain text objects (dense, and cheap to update: a log
+// shows many rows). The text runs past the right edge, where the list
+// clips it.
 type logRow struct {
 	widget.BaseWidget
-	bg                          *canvas.Rectangle
-	when, who, mark, text, tlsT *widget.Label
+	bg                    *canvas.Rectangle
+	when, who, mark, text *canvas.Text
 }
+
+// Column positions of a log row, in text widths of "0".
+const (
+	logWhoCol  = 13 // after "15:04:05.000 "
+	logWhoLen  = 22 // characters of the session shown
+	logMarkCol = logWhoCol + logWhoLen + 1
+	logTextCol = logMarkCol + 4
+)
 
 func newLogRow() fyne.CanvasObject {
 	r := &logRow{bg: canvas.NewRectangle(color.Transparent)}
-	mono := fyne.TextStyle{Monospace: true}
-	r.when = widget.NewLabelWithStyle("00:00:00.000", fyne.TextAlignLeading, mono)
-	r.who = widget.NewLabel("")
-	r.who.Truncation = fyne.TextTruncateEllipsis
-	r.mark = widget.NewLabelWithStyle("C→*", fyne.TextAlignLeading, mono)
-	r.text = widget.NewLabelWithStyle("", fyne.TextAlignLeading, mono)
-	r.text.Truncation = fyne.TextTruncateEllipsis
+	mk := func() *canvas.Text {
+		t := canvas.NewText("", theme.Color(theme.ColorNameForeground))
+		t.TextStyle = fyne.TextStyle{Monospace: true}
+		t.TextSize = theme.TextSize()
+		return t
+	}
+	r.when, r.who, r.mark, r.text = mk(), mk(), mk(), mk()
 	r.ExtendBaseWidget(r)
 	return r
 }
 
 // CreateRenderer implements fyne.Widget.
 func (r *logRow) CreateRenderer() fyne.WidgetRenderer {
-	who := container.NewGridWrap(fyne.NewSize(150, r.who.MinSize().Height), r.who)
-	left := container.NewHBox(r.when, who, r.mark)
-	return widget.NewSimpleRenderer(container.NewStack(r.bg, container.NewBorder(nil, nil, left, nil, r.text)))
+	return &logRowRenderer{r: r, objects: []fyne.CanvasObject{r.bg, r.when, r.who, r.mark, r.text}}
 }
 
-// importance colours a direction: client lines in the primary colour,
-// server lines in the success colour, Herald's notes in the warning colour.
-func importance(d transcript.Dir) widget.Importance {
+type logRowRenderer struct {
+	r       *logRow
+	objects []fyne.CanvasObject
+}
+
+func (rr *logRowRenderer) charWidth() float32 {
+	return fyne.MeasureText("0", rr.r.text.TextSize, fyne.TextStyle{Monospace: true}).Width
+}
+
+func (rr *logRowRenderer) Layout(size fyne.Size) {
+	w := rr.charWidth()
+	pad := theme.Padding()
+	rr.r.bg.Resize(size)
+	h := rr.r.text.MinSize().Height
+	y := (size.Height - h) / 2
+	for _, c := range []struct {
+		t   *canvas.Text
+		col float32
+	}{{rr.r.when, 0}, {rr.r.who, logWhoCol}, {rr.r.mark, logMarkCol}, {rr.r.text, logTextCol}} {
+		c.t.Move(fyne.NewPos(pad+c.col*w, y))
+		c.t.Resize(fyne.NewSize(c.t.MinSize().Width, h))
+	}
+}
+
+func (rr *logRowRenderer) MinSize() fyne.Size {
+	return fyne.NewSize(rr.charWidth()*(logTextCol+20), rr.r.text.MinSize().Height+theme.Padding())
+}
+
+func (rr *logRowRenderer) Refresh() {
+	for _, o := range rr.objects {
+		o.Refresh()
+	}
+	rr.Layout(rr.r.Size())
+}
+
+func (rr *logRowRenderer) Objects() []fyne.CanvasObject { return rr.objects }
+func (rr *logRowRenderer) Destroy()                     {}
+
+// dirColor colours a direction: client lines in the primary colour, server
+// lines in the success colour, Herald's notes in the warning colour.
+func dirColor(d transcript.Dir) color.Color {
 	switch d {
 	case transcript.Client:
-		return widget.HighImportance
+		return theme.Color(theme.ColorNamePrimary)
 	case transcript.Server:
-		return widget.SuccessImportance
+		return theme.Color(theme.ColorNameSuccess)
 	}
-	return widget.WarningImportance
+	return theme.Color(theme.ColorNameWarning)
+}
+
+// maxRowText bounds the text drawn for one line (the rest is past the edge
+// anyway, and the whole line is copied and saved).
+const maxRowText = 400
+
+// who names a line's session, the profile's name in place of its id.
+func (l *LiveLog) who(ln *logLine) string {
+	who := ln.session
+	if ln.profile != "" {
+		if n := l.names[ln.profile]; n != "" && n != ln.profile {
+			if strings.Contains(who, ln.profile) {
+				who = strings.Replace(who, ln.profile, n, 1)
+			} else {
+				who += " (" + n + ")"
+			}
+		}
+	}
+	return who
 }
 
 func (l *LiveLog) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
@@ -629,22 +709,30 @@ func (l *LiveLog) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 		return
 	}
 	ln := l.ring.at(s)
-	r.when.SetText(ln.at.Local().Format("15:04:05.000"))
-	who := ln.session
-	if n := l.names[ln.profile]; n != "" && !strings.Contains(who, n) {
-		who += " · " + n
+	fg := theme.Color(theme.ColorNameForeground)
+	r.when.Text, r.when.Color = ln.at.Local().Format("15:04:05.000"), fg
+	who := l.who(ln)
+	if utf8.RuneCountInString(who) > logWhoLen {
+		who = string([]rune(who)[:logWhoLen-1]) + "…"
 	}
-	r.who.SetText(who)
-	imp := importance(ln.dir)
-	r.mark.Importance, r.text.Importance = imp, imp
-	r.mark.SetText(marker(ln.dir, ln.tls))
-	r.text.SetText(ln.text)
+	r.who.Text, r.who.Color = who, theme.Color(theme.ColorNamePlaceHolder)
+	c := dirColor(ln.dir)
+	text := ln.text
+	if len(text) > maxRowText {
+		text = text[:maxRowText] + "…"
+	}
+	r.mark.Text, r.mark.Color = marker(ln.dir, ln.tls), c
+	r.text.Text, r.text.Color = text, c
+	size := theme.TextSize()
+	for _, t := range []*canvas.Text{r.when, r.who, r.mark, r.text} {
+		t.TextSize = size
+	}
 	if l.inSelection(s) {
 		r.bg.FillColor = theme.Color(theme.ColorNameSelection)
 	} else {
 		r.bg.FillColor = color.Transparent
 	}
-	r.bg.Refresh()
+	r.Refresh()
 }
 
 func (l *LiveLog) inSelection(s uint64) bool {
@@ -778,6 +866,7 @@ func (l *LiveLog) Clear() {
 	l.ring = lineRing{limit: l.ring.limit}
 	l.sessions = nil
 	l.profiles = map[string]bool{}
+	l.sessProf = map[string]string{}
 	l.anchor, l.end = noSel, noSel
 	l.updateChoices(nil)
 	l.refilter()

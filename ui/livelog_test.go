@@ -93,7 +93,7 @@ func TestLiveLogShowsBatchesFiltersAndCopies(t *testing.T) {
 		t.Fatalf("a note = %q", got)
 	}
 	r.pump("the profile names", func() bool { return len(v.Profile.Options) == 3 })
-	if !containsAll(v.Profile.Options, "All", "work", "personal") || !containsAll(v.Session.Options, "All", "send-1", "outbox-id-p") {
+	if !containsAll(v.Profile.Options, "All", "work", "personal") || !containsAll(v.Session.Options, "All", "send-1 (work)", "outbox-personal") {
 		t.Fatalf("filters offer %v and %v", v.Profile.Options, v.Session.Options)
 	}
 
@@ -102,7 +102,7 @@ func TestLiveLogShowsBatchesFiltersAndCopies(t *testing.T) {
 		t.Fatalf("profile filter: %d lines, first %q", v.Len(), v.Line(0))
 	}
 	v.Profile.SetSelected("All")
-	v.Session.SetSelected("send-1")
+	v.Session.SetSelected("send-1 (work)")
 	test.Type(v.Search, "ehlo LINE 49")
 	if v.Len() != 11 { // 49, 490..499
 		t.Fatalf("search in the session: %d lines", v.Len())

@@ -12,6 +12,7 @@ import (
 	"mime/quotedprintable"
 	"net/mail"
 	"slices"
+	"strconv"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -301,9 +302,9 @@ func (a *OutboxAdapter) WatchNotices(ctx context.Context, notify func(ui.OutboxN
 					to += fmt.Sprintf(" and %d more", len(it.Recipients)-1)
 				}
 			}
-			reply := strings.TrimSpace(fmt.Sprintf("%d %s", it.LastCode, it.LastError))
-			if it.LastCode == 0 {
-				reply = it.LastError
+			reply := it.LastError
+			if it.LastCode != 0 && !strings.Contains(reply, strconv.Itoa(it.LastCode)) {
+				reply = strconv.Itoa(it.LastCode) + " " + reply
 			}
 			notify(ui.OutboxNotice{Title: "Message not delivered",
 				Body: fmt.Sprintf("%q to %s (via %s) failed for good: %s", it.Subject, to, names[it.Profile], reply)})

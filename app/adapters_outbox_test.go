@@ -160,7 +160,7 @@ func TestOutboxNoticesInWords(t *testing.T) {
 			t.Fatalf("notices: %q", texts)
 		}
 	}
-	if !strings.HasPrefix(texts[0], `Message not delivered: "refused" to nobody@example.com (via sandbox) failed for good: 554`) ||
+	if !strings.HasPrefix(texts[0], `Message not delivered: "refused" to nobody@example.com (via sandbox) failed for good: `) || !strings.Contains(texts[0], "554") ||
 		texts[1] != "Bulk batch finished: bulk-x: 1 failed" {
 		t.Fatalf("notices: %q", texts)
 	}

@@ -181,9 +181,8 @@ type Outbox struct {
 	Search                                  *widget.Entry
 	// CountsLabel says how many items are in each state.
 	CountsLabel *widget.Label
-	// RunnerLabel and PauseButton show and switch the runner (also in the
-	// status bar: StatusItem).
-	RunnerLabel *widget.Label
+	// PauseButton switches the runner; its state is in the status bar
+	// (StatusItem).
 	PauseButton *widget.Button
 	// Action buttons, for the selected items.
 	RetryButton, CancelButton, HoldButton, ReleaseButton, EditButton, TranscriptButton *widget.Button
@@ -326,8 +325,6 @@ func (v *Outbox) Content() fyne.CanvasObject {
 
 	v.CountsLabel = widget.NewLabel("")
 	v.CountsLabel.Truncation = fyne.TextTruncateEllipsis
-	v.RunnerLabel = widget.NewLabel("")
-	v.RunnerLabel.Truncation = fyne.TextTruncateEllipsis
 	v.PauseButton = widget.NewButtonWithIcon("Pause sending", theme.MediaPauseIcon(), v.TogglePause)
 
 	v.Table = widget.NewTableWithHeaders(
@@ -351,13 +348,13 @@ func (v *Outbox) Content() fyne.CanvasObject {
 	}
 	v.Table.OnSelected = v.cellSelected
 
-	v.RetryButton = widget.NewButtonWithIcon("Retry now", theme.ViewRefreshIcon(), func() { v.change("retry") })
+	v.RetryButton = widget.NewButtonWithIcon("Retry", theme.ViewRefreshIcon(), func() { v.change("retry") })
 	v.CancelButton = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() { v.change("cancel") })
 	v.HoldButton = widget.NewButtonWithIcon("Hold", theme.MediaPauseIcon(), func() { v.change("hold") })
 	v.ReleaseButton = widget.NewButtonWithIcon("Release", theme.MediaPlayIcon(), func() { v.change("release") })
-	v.EditButton = widget.NewButtonWithIcon("Edit and requeue…", theme.DocumentCreateIcon(), v.editAndRequeue)
+	v.EditButton = widget.NewButtonWithIcon("Edit a copy…", theme.DocumentCreateIcon(), v.editAndRequeue)
 	v.TranscriptButton = widget.NewButtonWithIcon("Attempts…", theme.ListIcon(), v.showAttempts)
-	v.SelectAll = widget.NewButton("Select all shown", v.selectAll)
+	v.SelectAll = widget.NewButton("Select all", v.selectAll)
 	v.Status = widget.NewLabel("")
 	v.Status.Truncation = fyne.TextTruncateEllipsis
 	v.Detail = widget.NewLabel("Select a message for its recipients and, if it failed, what the server said and what to try.")
@@ -365,8 +362,9 @@ func (v *Outbox) Content() fyne.CanvasObject {
 	v.Fixes = container.NewHBox()
 
 	filters := container.NewGridWithColumns(3, v.StateFilter, v.ProfileFilter, v.BatchFilter)
-	runner := container.NewBorder(nil, nil, nil, v.PauseButton, v.RunnerLabel)
-	top := container.NewVBox(runner, container.NewBorder(nil, nil, nil, nil, v.Search), filters, v.CountsLabel)
+	// The runner's state is in the status bar (StatusItem); here, its
+	// switch beside the search.
+	top := container.NewVBox(container.NewBorder(nil, nil, nil, v.PauseButton, v.Search), filters, v.CountsLabel)
 	actions := container.NewHBox(v.SelectAll, v.RetryButton, v.CancelButton, v.HoldButton, v.ReleaseButton, v.EditButton, v.TranscriptButton)
 	detail := container.NewBorder(nil, v.Fixes, nil, nil, container.NewVScroll(v.Detail))
 	split := container.NewVSplit(v.Table, detail)
@@ -405,6 +403,21 @@ func (v *Outbox) Start(ctx context.Context) {
 	})
 	v.loadChoices()
 	v.Refresh()
+	go v.tick(v.ctx)
+}
+
+// tick redraws the table every 15 s, so that "next try" times stay true.
+func (v *Outbox) tick(ctx context.Context) {
+	t := time.NewTicker(15 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			v.do(func() { v.Table.Refresh() })
+		}
+	}
 }
 
 // Stop implements View.
@@ -954,8 +967,7 @@ func (v *Outbox) showRunner(st RunnerStatus) {
 			v.statusButton.Enable()
 		}
 	}
-	if v.RunnerLabel != nil {
-		v.RunnerLabel.SetText(text)
+	if v.PauseButton != nil {
 		v.PauseButton.SetText(button + " sending")
 		v.PauseButton.SetIcon(icon)
 		if st.Running {
@@ -966,8 +978,8 @@ func (v *Outbox) showRunner(st RunnerStatus) {
 	}
 }
 
-// RunnerText is the runner's state as the view shows it.
-func (v *Outbox) RunnerText() string { return v.RunnerLabel.Text }
+// RunnerText is the runner's state as the status bar shows it.
+func (v *Outbox) RunnerText() string { return v.statusLabel.Text }
 
 // loadDetail shows item id's recipients, failure report and fixes.
 func (v *Outbox) loadDetail(id int64) {

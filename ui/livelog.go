@@ -375,6 +375,10 @@ func (l *LiveLog) AppendBatch(batch []logLine) {
 		return
 	}
 	var newSessions []logLine
+	var f logFilter
+	if l.shown != nil {
+		f = l.currentFilter()
+	}
 	for i := range batch {
 		ln := &batch[i]
 		if (len(l.sessions) == 0 || l.sessions[len(l.sessions)-1] != ln.session) && !slices.Contains(l.sessions, ln.session) {
@@ -387,7 +391,7 @@ func (l *LiveLog) AppendBatch(batch []logLine) {
 			newSessions = append(newSessions, *ln)
 		}
 		l.ring.add(*ln)
-		if l.shown != nil && l.match(ln) {
+		if l.shown != nil && l.matchWith(f, ln) {
 			l.shown = append(l.shown, l.ring.next-1)
 		}
 	}
@@ -483,21 +487,83 @@ func (l *LiveLog) filterOn() bool {
 		(l.Search != nil && strings.TrimSpace(l.Search.Text) != "")
 }
 
-func (l *LiveLog) match(ln *logLine) bool {
-	if p := l.Profile.Selected; p != "" && p != allChoice && l.profileName(ln.profile) != p {
+// filter is the filters' state, read once per refilter or batch.
+type logFilter struct {
+	profile, session string
+	search           []byte // lower-case ASCII, or nil
+	searchU          string // the search when it is not ASCII
+}
+
+func (l *LiveLog) currentFilter() logFilter {
+	var f logFilter
+	if p := l.Profile.Selected; p != allChoice {
+		f.profile = p
+	}
+	if s := l.Session.Selected; s != allChoice {
+		f.session = s
+	}
+	if q := strings.TrimSpace(l.Search.Text); q != "" {
+		ascii := true
+		for i := 0; i < len(q); i++ {
+			ascii = ascii && q[i] < utf8.RuneSelf
+		}
+		if ascii {
+			f.search = []byte(strings.ToLower(q))
+		} else {
+			f.searchU = q
+		}
+	}
+	return f
+}
+
+func (l *LiveLog) matchWith(f logFilter, ln *logLine) bool {
+	if f.profile != "" && l.profileName(ln.profile) != f.profile {
 		return false
 	}
-	if s := l.Session.Selected; s != "" && s != allChoice && l.labels[ln.session] != s {
+	if f.session != "" && l.labels[ln.session] != f.session {
 		return false
 	}
-	if q := strings.TrimSpace(l.Search.Text); q != "" && !containsFold(ln.text, q) {
-		return false
+	switch {
+	case f.search != nil:
+		return containsLowerASCII(ln.text, f.search)
+	case f.searchU != "":
+		return containsFold(ln.text, f.searchU)
 	}
 	return true
 }
 
-// containsFold reports whether s contains sub, ignoring case, without
-// allocating.
+// containsLowerASCII reports whether s contains sub (lower-case ASCII),
+// ignoring ASCII case, without allocating.
+func containsLowerASCII(s string, sub []byte) bool {
+	n := len(sub)
+	first := sub[0]
+	for i := 0; i+n <= len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != first {
+			continue
+		}
+		j := 1
+		for ; j < n; j++ {
+			d := s[i+j]
+			if 'A' <= d && d <= 'Z' {
+				d += 'a' - 'A'
+			}
+			if d != sub[j] {
+				break
+			}
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains sub, ignoring case (any script),
+// without allocating.
 func containsFold(s, sub string) bool {
 	if sub == "" {
 		return true
@@ -521,8 +587,9 @@ func (l *LiveLog) refilter() {
 		l.shown = nil
 	} else {
 		shown := make([]uint64, 0, 1024)
+		f := l.currentFilter()
 		for s := l.ring.first; s < l.ring.next; s++ {
-			if l.match(l.ring.at(s)) {
+			if l.matchWith(f, l.ring.at(s)) {
 				shown = append(shown, s)
 			}
 		}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/herald-smtp/herald/engine/feed"
@@ -47,7 +48,8 @@ func (c *Core) newRunner(o RunOptions) (*queue.Runner, func()) {
 			case queue.EventState:
 				c.Feed.Publish(feed.Event{Topic: feed.Queue, Time: e.Time, ID: e.Item, Profile: e.Profile, Text: string(e.State)})
 			case queue.EventLine:
-				c.Feed.Publish(feed.Event{Topic: feed.Transcript, Time: e.Time, Profile: e.Profile, Session: "outbox-" + e.Profile, Line: e.Line})
+				// One id per SMTP session of the runner: "outbox-<profile>-<n>".
+				c.Feed.Publish(feed.Event{Topic: feed.Transcript, Time: e.Time, Profile: e.Profile, Session: "outbox-" + e.Profile + "-" + strconv.FormatInt(e.Session, 10), Line: e.Line})
 			case queue.EventSession, queue.EventWarning:
 				c.Feed.Publish(feed.Event{Topic: feed.Runner, Time: e.Time, Profile: e.Profile, Text: e.Text})
 			}

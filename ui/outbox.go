@@ -915,6 +915,11 @@ func (v *Outbox) change(op string) {
 		v.Status.SetText("Select messages first: click one, Ctrl+click to add, Shift+click for a range.")
 		return
 	}
+	count := len(ids)
+	if all != nil {
+		count = v.total
+	}
+	v.Status.SetText(fmt.Sprintf("%s: working on %s message(s)…", StateWord(queue.State(op)), thousands(count)))
 	ctx := v.ctx
 	go func() {
 		n, problems, err := v.core.Change(ctx, op, ids, all)

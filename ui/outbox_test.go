@@ -392,8 +392,6 @@ func TestOutboxRunnerSwitchAndNotices(t *testing.T) {
 // items: the store work (counts and the page in view, off the UI
 // goroutine) and the redraw on the UI goroutine, on a 1280x800 window.
 func BenchmarkOutboxRefresh10k(b *testing.B) {
-	t := &testing.T{}
-	_ = t
 	test.NewTempApp(b)
 	f := newFakeOutbox(10_000)
 	q := make(chan func(), 1024)

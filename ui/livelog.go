@@ -144,6 +144,11 @@ type LiveLog struct {
 	sub      *feed.Sub
 	stopped  bool
 	rendered bool
+	// A search in progress: the lines up to scanPos are done.
+	scanning bool
+	scanPos  uint64
+	scanF    logFilter
+	scanGen  int
 	// Redraws counts the batches drawn (for tests and benchmarks).
 	Redraws int
 }
@@ -376,7 +381,7 @@ func (l *LiveLog) AppendBatch(batch []logLine) {
 	}
 	var newSessions []logLine
 	var f logFilter
-	if l.shown != nil {
+	if l.shown != nil && !l.scanning {
 		f = l.currentFilter()
 	}
 	for i := range batch {
@@ -391,7 +396,7 @@ func (l *LiveLog) AppendBatch(batch []logLine) {
 			newSessions = append(newSessions, *ln)
 		}
 		l.ring.add(*ln)
-		if l.shown != nil && l.matchWith(f, ln) {
+		if l.shown != nil && !l.scanning && l.matchWith(f, ln) {
 			l.shown = append(l.shown, l.ring.next-1)
 		}
 	}
@@ -583,26 +588,61 @@ func (l *LiveLog) refilter() {
 	if l.List == nil || l.Search == nil || l.Session == nil || l.Profile == nil {
 		return
 	}
-	if !l.filterOn() {
-		l.shown = nil
-	} else {
-		shown := make([]uint64, 0, 1024)
-		f := l.currentFilter()
-		for s := l.ring.first; s < l.ring.next; s++ {
-			if l.matchWith(f, l.ring.at(s)) {
-				shown = append(shown, s)
-			}
-		}
-		l.shown = shown
-	}
+	l.scanGen++
 	l.anchor, l.end = noSel, noSel
 	l.List.UnselectAll()
+	if !l.filterOn() {
+		l.shown, l.scanning = nil, false
+		l.filtered()
+		return
+	}
+	l.shown = make([]uint64, 0, 1024)
+	l.scanning, l.scanPos, l.scanF = true, l.ring.first, l.currentFilter()
+	l.scanStep(l.scanGen)
+}
+
+// scanChunk is how many lines one step of a search reads on the UI
+// goroutine (a few ms); a longer log is searched over several steps,
+// the window drawing in between.
+const scanChunk = 25_000
+
+// scanStep searches the next chunk of lines; it dispatches the next step
+// until it reaches the newest line (lines arriving meanwhile included).
+func (l *LiveLog) scanStep(gen int) {
+	if gen != l.scanGen || !l.scanning {
+		return
+	}
+	if l.scanPos < l.ring.first {
+		l.scanPos = l.ring.first
+	}
+	end := min(l.ring.next, l.scanPos+scanChunk)
+	for s := l.scanPos; s < end; s++ {
+		if l.matchWith(l.scanF, l.ring.at(s)) {
+			l.shown = append(l.shown, s)
+		}
+	}
+	l.scanPos = end
+	l.trimShown()
+	if l.scanPos < l.ring.next {
+		l.Count.SetText(fmt.Sprintf("Searching… %s lines match so far", thousands(len(l.shown))))
+		l.do(func() { l.scanStep(gen) })
+		return
+	}
+	l.scanning = false
+	l.filtered()
+}
+
+// filtered redraws once the shown lines are known.
+func (l *LiveLog) filtered() {
 	l.List.Refresh()
 	if l.Follow.Checked {
 		l.scrollToBottom()
 	}
 	l.showCount()
 }
+
+// Searching reports whether a search is still going through the log.
+func (l *LiveLog) Searching() bool { return l.scanning }
 
 func (l *LiveLog) showCount() {
 	kept := l.ring.len()

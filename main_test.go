@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"io"
 	"net"
@@ -574,4 +575,181 @@ func TestWizardTestsAProfileUnderX(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Ctrl+Q did not close the window within 15 s")
 	}
+}
+
+// TestWindowSendsQueuedMessagesUnderX queues messages with the CLI for a
+// profile whose server is a separate `herald sandbox`, then opens the real
+// window on the Outbox: while it runs, the messages arrive at that server.
+func TestWindowSendsQueuedMessagesUnderX(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no DISPLAY: run under Xvfb (.ci/run starts one)")
+	}
+	bin := heraldBin(t)
+	serverDir, dataDir := t.TempDir(), t.TempDir()
+	addr := startSandbox(t, serverDir)
+	env := append(os.Environ(), "LANG=C.UTF-8")
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--data-dir", dataDir)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("herald %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	run("profile", "add", "--name", "relay", "--server", addr, "--tls", "none", "--auth", "none", "--from", "app@herald.test")
+	for i := range 3 {
+		run("send", "--profile", "relay", "--queue", "--to", fmt.Sprintf("user%d@herald.test", i), "--subject", fmt.Sprintf("queued %d", i), "--body", "from the CLI")
+	}
+	// A second server refuses every recipient: its message fails for good,
+	// and the window says so in a desktop notification (seen on a private
+	// session bus, when D-Bus is installed).
+	strict := startSandbox(t, t.TempDir(), "--fault", "rcpt:550:100")
+	run("profile", "add", "--name", "strict", "--server", strict, "--tls", "none", "--auth", "none", "--from", "app@herald.test")
+	run("send", "--profile", "strict", "--queue", "--to", "nobody@herald.test", "--subject", "refused for good", "--body", "x")
+	busAddr, notifications := privateSessionBus(t)
+	// Nothing is sent before the window opens.
+	if got := sandboxCount(t, bin, serverDir); got != 0 {
+		t.Fatalf("the server has %d messages before the window opened", got)
+	}
+
+	cmd := exec.Command(bin, "--data-dir", dataDir)
+	cmd.Env = append(env, "XDG_CONFIG_HOME="+t.TempDir(), "DBUS_SESSION_BUS_ADDRESS="+busAddr)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); sandboxCount(t, bin, serverDir) < 3; time.Sleep(300 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("the window exited: %v\n%s", err, tail(out.String(), 3000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the queued messages did not arrive while the window ran (%d of 3)\n%s", sandboxCount(t, bin, serverDir), tail(out.String(), 3000))
+		}
+	}
+	// The outbox says they were sent, and the refused one failed.
+	var items []struct {
+		State   string `json:"state"`
+		Subject string `json:"subject"`
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		list := exec.Command(bin, "queue", "list", "--json", "--data-dir", dataDir)
+		list.Env = env
+		b, err := list.Output()
+		if err != nil || json.Unmarshal(b, &items) != nil || len(items) != 4 {
+			t.Fatalf("queue list: %v\n%s", err, b)
+		}
+		states := map[string]int{}
+		for _, it := range items {
+			states[it.State]++
+		}
+		if states["sent"] == 3 && states["failed"] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue list: %s", b)
+		}
+	}
+	if notifications != nil {
+		for deadline := time.Now().Add(15 * time.Second); !strings.Contains(notifications.String(), "Message not delivered"); time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no desktop notification of the failure on the session bus:\n%s", tail(notifications.String(), 3000))
+			}
+		}
+		t.Logf("notification seen on the session bus:\n%s", tail(notifications.String(), 600))
+		if !strings.Contains(notifications.String(), "refused for good") {
+			t.Errorf("the notification does not name the message:\n%s", tail(notifications.String(), 3000))
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the window did not close within 15 s of SIGINT")
+	}
+}
+
+// sandboxCount is how many messages the sandbox of dataDir captured.
+func sandboxCount(t *testing.T, bin, dataDir string) int {
+	t.Helper()
+	cmd := exec.Command(bin, "sandbox", "list", "--json", "--data-dir", dataDir)
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8")
+	b, err := cmd.Output()
+	if err != nil {
+		return 0
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(b, &items) != nil {
+		return 0
+	}
+	return len(items)
+}
+
+// privateSessionBus starts a D-Bus session daemon of the test's own and a
+// monitor of the desktop notifications sent on it. Without D-Bus it returns
+// an address that leads nowhere (Fyne logs that it cannot notify) and nil.
+func privateSessionBus(t *testing.T) (string, *lockedBuffer) {
+	t.Helper()
+	daemon, err1 := exec.LookPath("dbus-daemon")
+	monitor, err2 := exec.LookPath("dbus-monitor")
+	if err1 != nil || err2 != nil {
+		return "unix:path=/nonexistent/herald-test-bus", nil
+	}
+	sock := filepath.Join(t.TempDir(), "bus")
+	addr := "unix:path=" + sock
+	d := exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--address="+addr)
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Process.Kill(); d.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("dbus-daemon did not make its socket")
+		}
+	}
+	out := &lockedBuffer{}
+	m := exec.Command(monitor, "--address", addr, "interface='org.freedesktop.Notifications'")
+	m.Stdout, m.Stderr = out, out
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Process.Kill(); m.Wait() })
+	time.Sleep(300 * time.Millisecond) // let it subscribe
+	return addr, out
+}
+
+// lockedBuffer is a bytes.Buffer safe for a process's output and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -23,7 +23,8 @@ import (
 // ui.ComposeCore) over the shared core: the profile book with the OS
 // keychain, the presets and import parsers, the sandbox and the sends.
 type GUICore struct {
-	c *core.Core
+	c        *core.Core
+	notifier ui.Notifier
 }
 
 var (

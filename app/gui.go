@@ -92,10 +92,6 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 		return err
 	}
 	defer c.Close()
-	// The window sends what is due while it is open.
-	if err := c.StartRunner(core.RunOptions{Retry: queue.DefaultRetryPolicy()}); err != nil {
-		return err
-	}
 
 	a.SetIcon(assets.Icon)
 	gc := NewGUICore(c)
@@ -104,6 +100,13 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 
 	s := BuildShell(a, gc, fyne.Do)
 	s.Start(wctx)
+	// The window sends what is due while it is open; started once the
+	// views watch, so the Live log and the Outbox see the first sessions.
+	// Lines: the Live log shows the outbox's sessions too.
+	if err := c.StartRunner(core.RunOptions{Retry: queue.DefaultRetryPolicy(), Lines: true}); err != nil {
+		s.Stop()
+		return err
+	}
 	if err := s.OpenStart(view, arg); err != nil {
 		return err
 	}
@@ -135,6 +138,12 @@ func views() []viewSpec {
 		{"accounts", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return ui.NewAccounts(gc, do) }},
 		{"wizard", func(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) ui.View { return newWizard(gc, do, win) }},
 		{"compose", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return ui.NewCompose(gc, do) }},
+		{"outbox", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View {
+			return ui.NewOutbox(gc.Outbox(), do, ui.OutboxOptions{Notifier: gc.Notifier()})
+		}},
+		{"log", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View {
+			return ui.NewLiveLog(gc.LiveLog(), do, ui.LiveLogOptions{})
+		}},
 		{"history", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View {
 			return ui.NewHistory(NewHistoryAdapter(gc), do)
 		}},
@@ -164,6 +173,9 @@ func Views(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) []ui.View {
 // BuildShell makes the main window with the views over gc.
 func BuildShell(a fyne.App, gc *GUICore, do ui.Dispatcher) *ui.Shell {
 	s := ui.NewShell(a, ui.ShellOptions{Dispatch: do, Busy: gc.Busy})
+	if gc != nil && gc.notifier == nil {
+		gc.notifier = appNotifier{a}
+	}
 	for _, v := range Views(gc, do, s.Window) {
 		s.Register(v)
 	}

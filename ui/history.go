@@ -141,7 +141,7 @@ func (h *History) FocusSearch() {
 	}
 }
 
-var stateChoices = []string{"Any outcome", "Sent", "Partly sent", "Deferred", "Failed", "Unknown"}
+var historyOutcomes = []string{"Any outcome", "Sent", "Partly sent", "Deferred", "Failed", "Unknown"}
 
 const anyProfile = "Any profile"
 
@@ -153,8 +153,8 @@ func (h *History) Content() fyne.CanvasObject {
 	h.Search = widget.NewEntry()
 	h.Search.SetPlaceHolder("Search recipient, sender, subject, Message-ID (Ctrl+F)")
 	h.Search.OnChanged = func(string) { h.reloadSoon() }
-	h.State = widget.NewSelect(stateChoices, func(string) { h.reload() })
-	h.State.SetSelected(stateChoices[0])
+	h.State = widget.NewSelect(historyOutcomes, func(string) { h.reload() })
+	h.State.SetSelected(historyOutcomes[0])
 	h.Profile = widget.NewSelect([]string{anyProfile}, func(string) { h.reload() })
 	h.Profile.SetSelected(anyProfile)
 	h.Since = widget.NewEntry()

@@ -100,3 +100,17 @@ type DropTarget interface {
 	AcceptsDrop(uris []fyne.URI) bool
 	Dropped(uris []fyne.URI)
 }
+
+// StatusContributor is a view with a small widget for the status bar (the
+// outbox runner's state and its pause switch). The shell places it at the
+// right of the status bar, shown whatever view is shown.
+type StatusContributor interface {
+	StatusItem() fyne.CanvasObject
+}
+
+// Eager is a view the shell starts with the window rather than when first
+// shown (the Live log records every session from the start). Badged views
+// are started early too.
+type Eager interface {
+	StartsEarly()
+}

@@ -70,6 +70,8 @@ type Shell struct {
 	content *fyne.Container
 	status  *widget.Label
 	split   *container.Split
+	// statusItems holds the views' status bar widgets (StatusContributor).
+	statusItems *fyne.Container
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -136,7 +138,8 @@ func NewShell(a fyne.App, opts ShellOptions) *Shell {
 	split := container.NewHSplit(side, container.NewBorder(nil, nil, nil, nil, s.content))
 	split.Offset = s.prefs.FloatWithFallback("shell.split", 0.16)
 	s.split = split
-	bar := container.NewBorder(widget.NewSeparator(), nil, nil, nil, s.status)
+	s.statusItems = container.NewHBox()
+	bar := container.NewBorder(widget.NewSeparator(), nil, nil, s.statusItems, s.status)
 	s.win.SetContent(container.NewBorder(nil, bar, nil, nil, split))
 
 	w, h := s.prefs.FloatWithFallback(prefWidth, 1200), s.prefs.FloatWithFallback(prefHeight, 760)
@@ -181,6 +184,9 @@ func (s *Shell) Register(v View) {
 		h.SetHost(s)
 	}
 	s.views = append(s.views, v)
+	if sc, ok := v.(StatusContributor); ok {
+		s.statusItems.Add(sc.StatusItem())
+	}
 	if b, ok := v.(Badged); ok {
 		b.SetBadgeChanged(func() { s.sidebar.Refresh() })
 	}
@@ -199,14 +205,17 @@ func (s *Shell) Current() string {
 	return s.views[s.current].Name()
 }
 
-// Start remembers ctx for the views' Start calls. Badged views start now
-// (after their Content is built), so their sidebar badges are live; the
-// others start when first shown. The views stop when ctx ends or Stop is
+// Start remembers ctx for the views' Start calls. Badged and Eager views
+// start now (after their Content is built), so their sidebar badges are
+// live and the Live log records from the start; the others start when
+// first shown. The views stop when ctx ends or Stop is
 // called.
 func (s *Shell) Start(ctx context.Context) {
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	for _, v := range s.views {
-		if _, ok := v.(Badged); ok && !s.started[v.Name()] {
+		_, badged := v.(Badged)
+		_, eager := v.(Eager)
+		if (badged || eager) && !s.started[v.Name()] {
 			s.started[v.Name()] = true
 			v.Content()
 			v.Start(s.ctx)

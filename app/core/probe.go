@@ -13,13 +13,20 @@ import (
 )
 
 // Probe walks a connection step by step (the wizard's test): each step is
-// published on the feed (Topic Probe, the session's id, the step's name) and
+// published on the feed (Topic Probe, the session's id, the step's name,
+// after its session lines on Topic Transcript) and
 // handed to onStep (when set) as it finishes, so a window fills in live.
 // Discovery and the deliverability checks are separate calls.
 func (c *Core) Probe(ctx context.Context, o diagnose.ProbeOptions, onStep func(diagnose.Step)) *diagnose.Report {
 	session := newSession("probe")
 	prev := o.OnStep
 	o.OnStep = func(s diagnose.Step) {
+		// The step's session lines, for the live log (one step is a few
+		// lines, published as it finishes).
+		for i := range s.Transcript {
+			e := s.Transcript[i]
+			c.Feed.Publish(feed.Event{Topic: feed.Transcript, Time: e.Time, Session: session, Line: &e})
+		}
 		c.Feed.Publish(feed.Event{Topic: feed.Probe, Session: session, Text: s.Name})
 		if prev != nil {
 			prev(s)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/herald-smtp/herald/engine/feed"
@@ -17,6 +18,7 @@ type runnerState struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
+	paused bool // guarded by Core.mu
 }
 
 // RunOptions configure a run of the outbox.
@@ -49,7 +51,8 @@ func (c *Core) newRunner(o RunOptions) (*queue.Runner, func()) {
 			case queue.EventState:
 				c.Feed.Publish(feed.Event{Topic: feed.Queue, Time: e.Time, ID: e.Item, Profile: e.Profile, Text: string(e.State)})
 			case queue.EventLine:
-				c.Feed.Publish(feed.Event{Topic: feed.Transcript, Time: e.Time, Profile: e.Profile, Session: "outbox-" + e.Profile, Line: e.Line})
+				// One id per SMTP session of the runner: "outbox-<profile>-<n>".
+				c.Feed.Publish(feed.Event{Topic: feed.Transcript, Time: e.Time, Profile: e.Profile, Session: "outbox-" + e.Profile + "-" + strconv.FormatInt(e.Session, 10), Line: e.Line})
 			case queue.EventSession, queue.EventWarning:
 				c.Feed.Publish(feed.Event{Topic: feed.Runner, Time: e.Time, Profile: e.Profile, Text: e.Text})
 			}
@@ -113,6 +116,9 @@ func (c *Core) StopRunner() {
 func (c *Core) PauseRunner(pause bool) {
 	c.mu.Lock()
 	st := c.runner
+	if st != nil {
+		st.paused = pause
+	}
 	c.mu.Unlock()
 	if st == nil {
 		return
@@ -131,6 +137,13 @@ func (c *Core) RunnerRunning() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.runner != nil
+}
+
+// RunnerPaused reports whether the background runner runs but is paused.
+func (c *Core) RunnerPaused() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.runner != nil && c.runner.paused
 }
 
 // kickRunner wakes the background runner, if any, to look for due items.

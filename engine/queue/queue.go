@@ -172,6 +172,32 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]Item, error) {
 	return q.st.ListQueueItems(ctx, f)
 }
 
+// The orders of a listing (Filter.Order).
+const (
+	OrderID     = store.QueueOrderID
+	OrderNewest = store.QueueOrderNewest
+	OrderNext   = store.QueueOrderNext
+)
+
+// CountBy returns how many items f selects in each state (f.States is
+// ignored: the counts cover every state).
+func (q *Queue) CountBy(ctx context.Context, f Filter) (map[State]int, error) {
+	m, err := q.st.CountQueueFiltered(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[State]int, len(m))
+	for k, v := range m {
+		out[State(k)] = v
+	}
+	return out, nil
+}
+
+// Batches returns the bulk run ids that have items, newest first.
+func (q *Queue) Batches(ctx context.Context) ([]string, error) {
+	return q.st.QueueBatches(ctx)
+}
+
 // Counts returns how many items are in each state.
 func (q *Queue) Counts(ctx context.Context) (map[State]int, error) {
 	m, err := q.st.CountQueueItems(ctx)

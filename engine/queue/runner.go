@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/herald-smtp/herald/engine/hint"
@@ -79,6 +80,9 @@ type Event struct {
 	State   State
 	Text    string
 	Line    *transcript.Event
+	// Session numbers the runner's SMTP sessions from 1 (EventLine and
+	// EventSession), so that a window can tell them apart; 0 elsewhere.
+	Session int64
 }
 
 // RunnerOptions configure a Runner.
@@ -120,6 +124,8 @@ type Runner struct {
 	busy  map[string]bool      // profiles being worked on
 	slow  map[string]time.Time // profiles slowed down until
 	pause bool
+	// sessions counts the SMTP sessions opened (Event.Session).
+	sessions atomic.Int64
 	// fatal is what stopped the current Run (an outcome that could not be
 	// recorded); stopRun cancels that Run.
 	fatal   error
@@ -479,6 +485,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 	if err != nil || len(items) == 0 {
 		return false
 	}
+	sid := r.sessions.Add(1)
 	pending := make(map[int64]bool, len(items))
 	for _, it := range items {
 		pending[it.ID] = true
@@ -613,7 +620,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 			sub := rec.Subscribe(1024, false)
 			go func() {
 				for e := range sub.C() {
-					r.emit(Event{Kind: EventLine, Profile: p.profile, Line: &e})
+					r.emit(Event{Kind: EventLine, Profile: p.profile, Line: &e, Session: sid})
 				}
 			}()
 		}
@@ -621,7 +628,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 	}
 	dial := func(cfg transport.Config) (*transport.Client, error) { return transport.Dial(ctx, cfg) }
 	c, cfg, err := transport.WithFallbacks(ctx, cfg, fallbacks, dial, func(from, to transport.Config, err error) {
-		r.emit(Event{Kind: EventSession, Profile: p.profile, Text: fmt.Sprintf("%s:%d unreachable (%v): trying the fallback %s:%d", from.Host, from.Port, err, to.Host, to.Port)})
+		r.emit(Event{Kind: EventSession, Profile: p.profile, Session: sid, Text: fmt.Sprintf("%s:%d unreachable (%v): trying the fallback %s:%d", from.Host, from.Port, err, to.Host, to.Port)})
 	})
 	server = net.JoinHostPort(cfg.Host, strconv.Itoa(cmp.Or(cfg.Port, transport.DefaultPort(cfg.TLS))))
 	if err != nil {
@@ -634,7 +641,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 		p.sessionFailed(ctx, items, err, finish)
 		return false
 	}
-	r.emit(Event{Kind: EventSession, Profile: p.profile, Text: fmt.Sprintf("session to %s:%d open for %d message(s)", cfg.Host, cfg.Port, len(items))})
+	r.emit(Event{Kind: EventSession, Profile: p.profile, Session: sid, Text: fmt.Sprintf("session to %s:%d open for %d message(s)", cfg.Host, cfg.Port, len(items))})
 	defer c.Quit()
 	tlsInfo = c.TLSInfo()
 	// Without a per-minute limit, messages go in groups that the session
@@ -722,7 +729,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 			return true
 		}
 	}
-	r.emit(Event{Kind: EventSession, Profile: p.profile, Text: "session closed"})
+	r.emit(Event{Kind: EventSession, Profile: p.profile, Session: sid, Text: "session closed"})
 	return true
 }
 

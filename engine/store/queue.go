@@ -235,7 +235,26 @@ type QueueFilter struct {
 	AfterID int64
 	// Limit caps the result; 0 or less means no limit.
 	Limit int
+	// Search keeps items whose subject, sender, Message-ID or one of whose
+	// recipients contains it (case-insensitive for ASCII); "" keeps all.
+	Search string
+	// Order is the listing order: QueueOrderID (the default, oldest
+	// first), QueueOrderNewest or QueueOrderNext (soonest due first).
+	Order string
+	// Offset skips that many items of the ordered result (a window's
+	// virtualised table reads the page it shows).
+	Offset int
+	// WithRecipients fills each listed item's Recipients (one more query
+	// for the whole page).
+	WithRecipients bool
 }
+
+// The orders of a queue listing.
+const (
+	QueueOrderID     = ""       // by id, oldest first
+	QueueOrderNewest = "newest" // by id, newest first
+	QueueOrderNext   = "next"   // by due time, soonest first
+)
 
 // ErrQueueState is wrapped when an item is not in a state the operation
 // applies to.
@@ -601,11 +620,12 @@ func (s *Store) RecoverQueue(ctx context.Context, owner string, now time.Time) (
 	return n, nil
 }
 
-// ListQueueItems returns items matching f in id order, without recipients.
-func (s *Store) ListQueueItems(ctx context.Context, f QueueFilter) ([]QueueItem, error) {
-	q := `SELECT ` + itemColumns + ` FROM queue_items WHERE id > ?`
+// queueWhere builds the WHERE clause (after "WHERE") and its arguments for
+// f; withStates false ignores f.States (counts by state).
+func queueWhere(f QueueFilter, withStates bool) (string, []any) {
+	q := `id > ?`
 	args := []any{f.AfterID}
-	if len(f.States) > 0 {
+	if withStates && len(f.States) > 0 {
 		q += ` AND state IN (` + strings.TrimSuffix(strings.Repeat("?,", len(f.States)), ",") + `)`
 		for _, st := range f.States {
 			args = append(args, st)
@@ -619,12 +639,36 @@ func (s *Store) ListQueueItems(ctx context.Context, f QueueFilter) ([]QueueItem,
 		q += ` AND batch = ?`
 		args = append(args, f.Batch)
 	}
+	if s := strings.TrimSpace(f.Search); s != "" {
+		pat := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s) + "%"
+		q += ` AND (subject LIKE ? ESCAPE '\' OR mail_from LIKE ? ESCAPE '\' OR message_id LIKE ? ESCAPE '\'
+			OR EXISTS (SELECT 1 FROM queue_rcpts r WHERE r.item_id = queue_items.id AND r.addr LIKE ? ESCAPE '\'))`
+		args = append(args, pat, pat, pat, pat)
+	}
+	return q, args
+}
+
+// ListQueueItems returns items matching f in f.Order (id order by
+// default), without recipients unless f.WithRecipients.
+func (s *Store) ListQueueItems(ctx context.Context, f QueueFilter) ([]QueueItem, error) {
+	where, args := queueWhere(f, true)
+	q := `SELECT ` + itemColumns + ` FROM queue_items WHERE ` + where
 	limit := f.Limit
 	if limit <= 0 {
 		limit = -1
 	}
-	q += ` ORDER BY id LIMIT ?`
-	args = append(args, limit)
+	switch f.Order {
+	case QueueOrderID:
+		q += ` ORDER BY id`
+	case QueueOrderNewest:
+		q += ` ORDER BY id DESC`
+	case QueueOrderNext:
+		q += ` ORDER BY next_ns, id`
+	default:
+		return nil, fmt.Errorf("list queue items: unknown order %q", f.Order)
+	}
+	q += ` LIMIT ? OFFSET ?`
+	args = append(args, limit, max(f.Offset, 0))
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list queue items: %w", err)
@@ -640,6 +684,84 @@ func (s *Store) ListQueueItems(ctx context.Context, f QueueFilter) ([]QueueItem,
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list queue items: %w", err)
+	}
+	if f.WithRecipients && len(out) > 0 {
+		if err := s.fillRecipients(ctx, out); err != nil {
+			return nil, fmt.Errorf("list queue items: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// fillRecipients reads the recipients of items in one query.
+func (s *Store) fillRecipients(ctx context.Context, items []QueueItem) error {
+	at := make(map[int64]int, len(items))
+	args := make([]any, len(items))
+	for i, it := range items {
+		at[it.ID] = i
+		args[i] = it.ID
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT item_id, addr, state, code, enhanced, message FROM queue_rcpts
+		WHERE item_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(items)), ",")+`) ORDER BY item_id, idx`, args...)
+	if err != nil {
+		return fmt.Errorf("recipients: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var r QueueRecipient
+		if err := rows.Scan(&id, &r.Addr, &r.State, &r.Code, &r.Enhanced, &r.Message); err != nil {
+			return fmt.Errorf("recipients: %w", err)
+		}
+		if i, ok := at[id]; ok {
+			items[i].Recipients = append(items[i].Recipients, r)
+		}
+	}
+	return rows.Err()
+}
+
+// CountQueueFiltered returns the number of items in each state among those
+// f selects, f.States aside (a listing's counts by state, and with the
+// states it shows, its length).
+func (s *Store) CountQueueFiltered(ctx context.Context, f QueueFilter) (map[string]int, error) {
+	where, args := queueWhere(f, false)
+	rows, err := s.db.QueryContext(ctx, `SELECT state, count(*) FROM queue_items WHERE `+where+` GROUP BY state`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count queue items: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count queue items: %w", err)
+		}
+		out[st] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count queue items: %w", err)
+	}
+	return out, nil
+}
+
+// QueueBatches returns the bulk run ids that have items, newest first.
+func (s *Store) QueueBatches(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT batch FROM queue_items WHERE batch != '' GROUP BY batch ORDER BY max(id) DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("queue batches: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("queue batches: %w", err)
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("queue batches: %w", err)
 	}
 	return out, nil
 }

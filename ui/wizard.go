@@ -55,6 +55,7 @@ type WizardView struct {
 	GoogleButton, MicrosoftButton, OtherSignInButton *widget.Button
 	SignInStatus                                     *widget.Label
 	oauthForm                                        *oauthForm
+	signIn                                           *SignInDialog // the last sign-in's
 
 	Sources        *widgets.Checklist
 	Candidates     *widget.List

@@ -146,7 +146,7 @@ func (v *WizardView) runSignIn(s WizardSignIn, p *account.Profile, device, made 
 		return
 	}
 	status.SetText("Signing in to " + p.Name + "…")
-	ShowSignIn(w, v.do, s, p.Name, device, func(who string, err error) {
+	v.signIn = ShowSignIn(w, v.do, s, p.Name, device, func(who string, err error) {
 		status.SetText(signInResult(p.Name, who, err))
 		switch {
 		case err != nil && made:

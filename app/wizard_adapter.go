@@ -321,9 +321,11 @@ func (a *WizardAdapter) PrepareOAuth(ctx context.Context, email string, s ui.OAu
 	return a.Core.AddOAuthProfile(ctx, email, core.OAuthSetup{Provider: s.Provider, ClientID: s.ClientID, ClientSecret: s.ClientSecret, Tenant: s.Tenant})
 }
 
-// DiscardProfile implements ui.WizardSignIn.
+// DiscardProfile implements ui.WizardSignIn. The profile goes even when
+// the keychain cannot be reached (force): a sign-in that did not finish
+// stored no token, and a profile left half-made is worse.
 func (a *WizardAdapter) DiscardProfile(ctx context.Context, p *account.Profile) error {
-	return a.Core.RemoveProfile(ctx, p.Name, false)
+	return a.Core.RemoveProfile(ctx, p.Name, true)
 }
 
 // OAuthSignIn implements ui.OAuthSignIner: the system browser (or

@@ -75,8 +75,12 @@ func (v *WizardView) askOAuth(provider string) {
 		items = append(items, widget.NewFormItem("Tenant", f.Tenant), widget.NewFormItem("", f.Code))
 	}
 	items[0].HintText = "of the app you registered with " + name
+	stored := ""
+	if f.ClientSecret != nil {
+		stored = " (the client secret in the system keychain)"
+	}
 	note := wrapped("Register Herald as an app with " + name + " first: the README's section “" + section +
-		"” says how. Herald then stores a profile named after " + email + " (the client secret in the system keychain) and opens the sign-in; cancelling removes it again.")
+		"” says how. Herald then stores a profile named after " + email + stored + " and opens the sign-in; cancelling removes it again.")
 	items = append([]*widget.FormItem{widget.NewFormItem("", note)}, items...)
 	d := dialog.NewForm("Sign in with "+name, "Sign in", "Cancel", items, func(ok bool) {
 		if !ok {

@@ -124,7 +124,9 @@ func TestWizardSignInWithGoogle(t *testing.T) {
 	test.Type(f.ClientID, "123.apps.googleusercontent.com")
 	test.Type(f.ClientSecret, "GOCSPX-s3cret")
 	test.Tap(ok)
-	waitFor(t, q, "the sign-in", func() bool { return core.count(&core.signIns) == 1 && findLabel(w, "https://accounts.example/authorize") })
+	waitFor(t, q, "the sign-in", func() bool {
+		return core.count(&core.signIns) == 1 && findLabel(w, "https://accounts.example/authorize")
+	})
 	if core.probeCount() != 0 {
 		t.Fatal("tested before the sign-in ended")
 	}
@@ -184,7 +186,9 @@ func TestWizardSignInAgainFix(t *testing.T) {
 		t.Fatal("no Sign in again button")
 	}
 	test.Tap(b)
-	waitFor(t, q, "the sign-in", func() bool { return core.count(&core.signIns) == 1 && findLabel(w, "https://accounts.example/authorize") })
+	waitFor(t, q, "the sign-in", func() bool {
+		return core.count(&core.signIns) == 1 && findLabel(w, "https://accounts.example/authorize")
+	})
 	core.result <- nil
 	waitFor(t, q, "the second probe", func() bool { return core.probeCount() == 2 && v.Report() != nil && !v.running })
 	if core.signIns[0] != "work" || !v.Report().OK || len(core.fixes) != 0 || core.count(&core.discarded) != 0 {

@@ -1217,6 +1217,8 @@ func (v *WizardView) fillSave() {
 	}
 	pw := "no password"
 	switch {
+	case t.Profile.Auth == account.AuthOAuth2:
+		pw = "signs in as " + t.Profile.Username + " with OAuth2 (the sign-in kept in the system keychain)"
 	case t.Profile.Auth == transport.AuthNone || (t.Password == "" && t.Profile.Username == ""):
 		pw = "no sign-in"
 	case t.Password != "":

@@ -142,6 +142,10 @@ func TestWizardSignInWithGoogle(t *testing.T) {
 	if core.count(&core.discarded) != 0 {
 		t.Error("the signed-in profile was removed")
 	}
+	v.show(StageSave)
+	if !strings.Contains(v.SaveSummary.Text, "Update profile ann@gmail.com") || !strings.Contains(v.SaveSummary.Text, "OAuth2") {
+		t.Errorf("save summary %q", v.SaveSummary.Text)
+	}
 }
 
 // TestWizardSignInCancelRemovesTheProfile: Microsoft's sign-in with a

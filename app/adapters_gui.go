@@ -360,18 +360,23 @@ func (g *GUICore) Busy() bool {
 // OAuthSignIn implements ui.OAuthSignIner over the core: the system
 // browser (or the device code) signs the profile in.
 func (g *GUICore) OAuthSignIn(ctx context.Context, name string, device bool, show func(ui.SignInPrompt)) (string, error) {
-	p, err := g.c.Book.Get(ctx, name)
+	return oauthSignIn(ctx, g.c, browser.Open, name, device, show)
+}
+
+// oauthSignIn signs profile name in over c, opening the browser with open.
+func oauthSignIn(ctx context.Context, c *core.Core, open func(context.Context, string) error, name string, device bool, show func(ui.SignInPrompt)) (string, error) {
+	p, err := c.Book.Get(ctx, name)
 	if err != nil {
 		return "", err
 	}
 	o := core.SignInOptions{Device: device,
-		OpenBrowser: func(u string) error { return browser.Open(ctx, u) },
+		OpenBrowser: func(u string) error { return open(ctx, u) },
 		ShowURL:     func(u string) { show(ui.SignInPrompt{URL: u}) },
 		ShowCode: func(d oauth.DeviceCode) {
 			show(ui.SignInPrompt{URL: d.VerificationURI, Code: d.UserCode, Expires: d.Expires})
 		},
 	}
-	in, err := g.c.SignIn(ctx, p, o)
+	in, err := c.SignIn(ctx, p, o)
 	if err != nil {
 		return "", err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/herald-smtp/herald/engine/hint"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/transport"
+	"github.com/herald-smtp/herald/platform/browser"
 	"github.com/herald-smtp/herald/ui"
 )
 
@@ -31,6 +32,8 @@ type WizardAdapter struct {
 	DiscoverOpts diagnose.DiscoverOptions
 	ProbeOpts    diagnose.ProbeOptions
 	DeliverOpts  diagnose.DeliverabilityOptions
+	// OpenBrowser opens the OAuth2 sign-in page (nil: the system browser).
+	OpenBrowser func(ctx context.Context, url string) error
 }
 
 // NewWizardAdapter returns the wizard's core over c.
@@ -38,7 +41,10 @@ func NewWizardAdapter(c *core.Core) *WizardAdapter {
 	return &WizardAdapter{Core: c}
 }
 
-var _ ui.WizardCore = (*WizardAdapter)(nil)
+var (
+	_ ui.WizardCore   = (*WizardAdapter)(nil)
+	_ ui.WizardSignIn = (*WizardAdapter)(nil)
+)
 
 // Discover implements ui.WizardCore.
 func (a *WizardAdapter) Discover(ctx context.Context, email string, onSource func(ui.WizardSource)) (*ui.WizardDiscovery, error) {
@@ -72,9 +78,15 @@ func wizardSource(s diagnose.SourceReport) ui.WizardSource {
 }
 
 // password returns the secret for a session with t: the typed one, else the
-// stored profile's keychain password, else none.
-func (a *WizardAdapter) password(t ui.ProbeTarget) (string, error) {
+// stored profile's keychain password (or OAuth2 access token), else none.
+func (a *WizardAdapter) password(ctx context.Context, t ui.ProbeTarget) (string, error) {
 	p := &t.Profile
+	if p.Auth == account.AuthOAuth2 {
+		if p.ID == "" {
+			return "", errors.New("save the profile, then sign in with OAuth2")
+		}
+		return a.Core.SecretContext(ctx, p, "")
+	}
 	if t.Password != "" || p.ID == "" || !p.PasswordAuth() || p.Secret == account.SecretAsk {
 		return t.Password, nil
 	}
@@ -87,7 +99,7 @@ func (a *WizardAdapter) password(t ui.ProbeTarget) (string, error) {
 
 // Probe implements ui.WizardCore.
 func (a *WizardAdapter) Probe(ctx context.Context, t ui.ProbeTarget, onStep func(ui.WizardStep)) *ui.WizardReport {
-	pw, perr := a.password(t)
+	pw, perr := a.password(ctx, t)
 	cfg := t.Profile.TransportConfig(pw)
 	if pw == "" {
 		cfg.Username = "" // nothing to sign in with: AUTH is skipped, not failed
@@ -108,11 +120,7 @@ func (a *WizardAdapter) Probe(ctx context.Context, t ui.ProbeTarget, onStep func
 		if onStep == nil {
 			return
 		}
-		ws := wizardStep(s, t)
-		if s.Name == "auth" && perr != nil {
-			ws.Finding += " (" + perr.Error() + ")"
-		}
-		onStep(ws)
+		onStep(authProblem(wizardStep(s, t), t, perr))
 	})
 	if t.Profile.ID != "" && ctx.Err() == nil {
 		// A stored profile's test is its latest (the Accounts view shows it).
@@ -121,13 +129,44 @@ func (a *WizardAdapter) Probe(ctx context.Context, t ui.ProbeTarget, onStep func
 	out := &ui.WizardReport{Target: rep.Target, OK: rep.OK, Cancelled: ctx.Err() != nil, Addresses: rep.Addresses,
 		ServerNames: rep.ServerNames, CertificateSHA256: rep.CertificateSHA256, Finished: time.Now()}
 	for _, s := range rep.Steps {
-		ws := wizardStep(s, t)
-		if s.Name == "auth" && perr != nil {
-			ws.Finding += " (" + perr.Error() + ")"
+		ws := authProblem(wizardStep(s, t), t, perr)
+		if ws.Status == diagnose.StatusFail {
+			out.OK = false
 		}
 		out.Steps = append(out.Steps, ws)
 	}
 	return out
+}
+
+// authProblem adds to the auth step why there was no secret to sign in
+// with (perr). An OAuth2 profile without a valid sign-in fails there, with
+// the sign-in as the fix.
+func authProblem(ws ui.WizardStep, t ui.ProbeTarget, perr error) ui.WizardStep {
+	if ws.Name != "auth" || perr == nil {
+		return ws
+	}
+	ws.Finding += " (" + perr.Error() + ")"
+	if t.Profile.Auth != account.AuthOAuth2 {
+		return ws
+	}
+	ws.Status = diagnose.StatusFail
+	h := ws.Hint
+	var hr interface{ Hint() hint.Hint }
+	if errors.As(perr, &hr) {
+		h = hr.Hint()
+	}
+	// The sign-in releases the held messages itself: no button for that.
+	h.Fixes = slices.DeleteFunc(slices.Clone(h.Fixes), func(f hint.Fix) bool {
+		return f.Setting == hint.ReleaseHeld || f.Setting == hint.Password
+	})
+	if !slices.ContainsFunc(h.Fixes, func(f hint.Fix) bool { return f.Setting == hint.OAuthSignIn }) {
+		h.Fixes = append([]hint.Fix{{Setting: hint.OAuthSignIn, Label: "Sign in again"}}, h.Fixes...)
+	}
+	if h.Text == "" {
+		h.Text = "This profile signs in with OAuth2 and has no valid sign-in: sign in, then test again."
+	}
+	ws.Hint = h
+	return ws
 }
 
 // wizardStep maps an engine step onto the wizard's.
@@ -152,6 +191,11 @@ func stepHint(s diagnose.Step, t ui.ProbeTarget) hint.Hint {
 	h := s.Hint
 	h.Fixes = append([]hint.Fix(nil), h.Fixes...)
 	switch {
+	case s.Name == "auth" && s.Status == diagnose.StatusFail && t.Profile.Auth == account.AuthOAuth2:
+		// A refused access token: the sign-in, not a password, is the fix.
+		if !slices.ContainsFunc(h.Fixes, func(f hint.Fix) bool { return f.Setting == hint.OAuthSignIn }) {
+			h.Fixes = append(h.Fixes, hint.Fix{Setting: hint.OAuthSignIn, Label: "Sign in again"})
+		}
 	case s.Name == "auth" && s.Status == diagnose.StatusFail:
 		if !slices.ContainsFunc(h.Fixes, func(f hint.Fix) bool { return f.Setting == hint.Password }) {
 			h.Fixes = append(h.Fixes, hint.Fix{Setting: hint.Password, Label: "Enter a new password"})
@@ -269,4 +313,27 @@ func (a *WizardAdapter) SaveProfile(ctx context.Context, t ui.ProbeTarget) (*acc
 		return nil, err
 	}
 	return &p, nil
+}
+
+// PrepareOAuth implements ui.WizardSignIn: it stores the profile the
+// sign-in needs (core.AddOAuthProfile).
+func (a *WizardAdapter) PrepareOAuth(ctx context.Context, email string, s ui.OAuthSetup) (*account.Profile, error) {
+	return a.Core.AddOAuthProfile(ctx, email, core.OAuthSetup{Provider: s.Provider, ClientID: s.ClientID, ClientSecret: s.ClientSecret, Tenant: s.Tenant})
+}
+
+// DiscardProfile implements ui.WizardSignIn. The profile goes even when
+// the keychain cannot be reached (force): a sign-in that did not finish
+// stored no token, and a profile left half-made is worse.
+func (a *WizardAdapter) DiscardProfile(ctx context.Context, p *account.Profile) error {
+	return a.Core.RemoveProfile(ctx, p.Name, true)
+}
+
+// OAuthSignIn implements ui.OAuthSignIner: the system browser (or
+// OpenBrowser), or the device code, signs the profile in.
+func (a *WizardAdapter) OAuthSignIn(ctx context.Context, name string, device bool, show func(ui.SignInPrompt)) (string, error) {
+	open := a.OpenBrowser
+	if open == nil {
+		open = browser.Open
+	}
+	return oauthSignIn(ctx, a.Core, open, name, device, show)
 }

@@ -126,7 +126,7 @@ func TestWizardAdapterSavesAndUpdates(t *testing.T) {
 		t.Errorf("password after update %q", pw)
 	}
 	// A stored profile's password comes from the keychain for the probe.
-	if pw, err := a.password(ui.ProbeTarget{Profile: *got}); pw != "pw1" || err != nil {
+	if pw, err := a.password(context.Background(), ui.ProbeTarget{Profile: *got}); pw != "pw1" || err != nil {
 		t.Errorf("password for the probe %q, %v", pw, err)
 	}
 }

@@ -49,6 +49,13 @@ type WizardView struct {
 	Email, Password *widget.Entry
 	EmailError      *widget.Label
 	ManualButton    *widget.Button
+	// GoogleButton, MicrosoftButton and OtherSignInButton sign in with
+	// OAuth2 (shown when the core implements WizardSignIn); SignInStatus
+	// says how it went.
+	GoogleButton, MicrosoftButton, OtherSignInButton *widget.Button
+	SignInStatus                                     *widget.Label
+	oauthForm                                        *oauthForm
+	signIn                                           *SignInDialog // the last sign-in's
 
 	Sources        *widgets.Checklist
 	Candidates     *widget.List
@@ -325,7 +332,7 @@ func (v *WizardView) buildAddress() fyne.CanvasObject {
 	v.ManualButton.Importance = widget.LowImportance
 	form := widget.NewForm(widget.NewFormItem("Email address", v.Email), widget.NewFormItem("Password", v.Password))
 	intro := wrapped("Herald finds your provider's outgoing (SMTP) server from your address, tests it step by step and says what to change when something fails. The password is sent only to the server, over TLS, and is stored only if you save the profile.")
-	return container.NewVBox(widget.NewLabelWithStyle("Your email address", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), intro, form, v.EmailError, container.NewHBox(v.ManualButton))
+	return container.NewVBox(widget.NewLabelWithStyle("Your email address", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), intro, form, v.EmailError, container.NewHBox(v.ManualButton), v.buildSignIn())
 }
 
 func (v *WizardView) buildServer() fyne.CanvasObject {
@@ -964,6 +971,9 @@ func (v *WizardView) applyFix(f hint.Fix) {
 	case hint.PinCertificate:
 		v.confirmPin(f)
 		return
+	case hint.OAuthSignIn:
+		v.signInAgain()
+		return
 	}
 	v.fixAndRetest(f)
 }
@@ -1207,6 +1217,8 @@ func (v *WizardView) fillSave() {
 	}
 	pw := "no password"
 	switch {
+	case t.Profile.Auth == account.AuthOAuth2:
+		pw = "signs in as " + t.Profile.Username + " with OAuth2 (the sign-in kept in the system keychain)"
 	case t.Profile.Auth == transport.AuthNone || (t.Password == "" && t.Profile.Username == ""):
 		pw = "no sign-in"
 	case t.Password != "":

@@ -182,3 +182,29 @@ type WizardFinding struct {
 	Hint    hint.Hint
 	Records []string
 }
+
+// WizardSignIn is what the wizard's "Sign in with Google/Microsoft"
+// buttons and its "Sign in again" fix need besides WizardCore; a core
+// that implements it gets them.
+type WizardSignIn interface {
+	OAuthSignIner
+	// PrepareOAuth stores a new profile for email that signs in with
+	// OAuth2, made from the provider's preset and named after the address
+	// (unique); the sign-in needs it stored, as its refresh token is kept
+	// under its id.
+	PrepareOAuth(ctx context.Context, email string, s OAuthSetup) (*account.Profile, error)
+	// DiscardProfile removes a profile PrepareOAuth made whose sign-in did
+	// not finish, with its keychain secrets.
+	DiscardProfile(ctx context.Context, p *account.Profile) error
+}
+
+// OAuthSetup is what a sign-in with a built-in provider needs.
+type OAuthSetup struct {
+	// Provider is google or microsoft.
+	Provider string
+	// ClientID is the application registered with the provider;
+	// ClientSecret is given where the provider issues one (Google).
+	ClientID, ClientSecret string
+	// Tenant is Microsoft's directory ("common": any account).
+	Tenant string
+}

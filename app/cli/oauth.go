@@ -119,6 +119,9 @@ func oauthLogin(ctx context.Context, args []string, env Env) (int, error) {
 		who = " as " + info.Account
 	}
 	fmt.Fprintf(env.Stdout, "signed in%s: profile %q can send (refresh token in the keychain)\n", who, p.Name)
+	if info.Released > 0 {
+		fmt.Fprintf(env.Stdout, "%d message(s) held for want of a sign-in released to the outbox\n", info.Released)
+	}
 	return ExitOK, nil
 }
 

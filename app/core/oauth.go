@@ -161,11 +161,16 @@ type OAuthInfo struct {
 	Problem string `json:"problem,omitempty"`
 	// NeedsSignIn is true when only a new sign-in helps.
 	NeedsSignIn bool `json:"needs_sign_in"`
+	// Released is how many outbox messages held for want of a valid
+	// sign-in the sign-in released (SignIn only).
+	Released int `json:"released,omitempty"`
 }
 
 // SignIn signs profile p in with OAuth2 (the browser on a loopback
 // redirect, or the device code), stores the refresh token in the keychain
-// and keeps the access token in memory.
+// and keeps the access token in memory. The profile's outbox messages held
+// because it had to sign in (again) are released; a failure to release
+// them is not the sign-in's (the info says how many were).
 func (c *Core) SignIn(ctx context.Context, p *account.Profile, o SignInOptions) (*OAuthInfo, error) {
 	cfg, err := c.OAuthConfig(p)
 	if err != nil {
@@ -194,7 +199,9 @@ func (c *Core) SignIn(ctx context.Context, p *account.Profile, o SignInOptions) 
 	c.oauth.sources[p.ID] = &oauthEntry{key: oauthKey(cfg), src: src}
 	c.oauth.mu.Unlock()
 	c.Feed.Publish(feed.Event{Topic: feed.Profiles, Profile: p.ID, Text: "signed in"})
-	return c.info(p, cfg, src, nil), nil
+	in := c.info(p, cfg, src, nil)
+	in.Released, _ = c.releaseSignInHeld(context.WithoutCancel(ctx), p)
+	return in, nil
 }
 
 // SignOut revokes p's grant where the provider offers revocation and

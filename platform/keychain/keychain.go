@@ -50,10 +50,12 @@ const (
 	RefreshToken Kind = "oauth-refresh-token"
 	// DKIMKey is a PEM-encoded DKIM private key.
 	DKIMKey Kind = "dkim-key"
+	// ClientSecret is an OAuth 2 client secret (Google's desktop clients).
+	ClientSecret Kind = "oauth-client-secret"
 )
 
 // kinds lists every Kind, for validation and DeleteAll.
-var kinds = [...]Kind{Password, RefreshToken, DKIMKey}
+var kinds = [...]Kind{Password, RefreshToken, DKIMKey, ClientSecret}
 
 var (
 	// ErrNotFound is wrapped by errors for a secret that is not stored.

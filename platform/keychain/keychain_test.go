@@ -189,7 +189,7 @@ func TestDeleteAndDeleteAll(t *testing.T) {
 		for _, s := range []struct {
 			kind  Kind
 			value string
-		}{{Password, "pw"}, {RefreshToken, bigSecret(t, 5000)}, {DKIMKey, bigSecret(t, 3300)}} {
+		}{{Password, "pw"}, {RefreshToken, bigSecret(t, 5000)}, {DKIMKey, bigSecret(t, 3300)}, {ClientSecret, "GOCSPX-s3cret"}} {
 			if err := k.Set(id, s.kind, s.value); err != nil {
 				t.Fatal(err)
 			}

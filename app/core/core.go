@@ -54,6 +54,9 @@ type Core struct {
 	// History records every send, direct or from the outbox.
 	History *history.Log
 
+	// secrets is the store of the profiles' secrets, for Keychain.
+	secrets account.Secrets
+
 	mu     sync.Mutex
 	runner *runnerState
 	cancel context.CancelFunc
@@ -82,7 +85,7 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 	if sec == nil {
 		sec = OSSecrets()
 	}
-	c := &Core{DataDir: dataDir, Store: st, Book: account.NewBook(st, sec), Queue: queue.New(st, o.Clock), Feed: feed.New()}
+	c := &Core{DataDir: dataDir, Store: st, Book: account.NewBook(st, sec), Queue: queue.New(st, o.Clock), Feed: feed.New(), secrets: sec}
 	c.History = history.New(st, history.Options{OnError: func(err error) {
 		c.Feed.Publish(feed.Event{Topic: feed.History, Text: "not recorded: " + err.Error()})
 	}})

@@ -10,7 +10,6 @@ import (
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/assets"
 	"github.com/herald-smtp/herald/engine/message"
-	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/sandbox"
 	"github.com/herald-smtp/herald/ui"
 )
@@ -77,8 +76,9 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 		return err
 	}
 	defer c.Close()
-	// The window sends what is due while it is open.
-	if err := c.StartRunner(core.RunOptions{Retry: queue.DefaultRetryPolicy()}); err != nil {
+	// The window sends what is due while it is open (unless the settings
+	// say otherwise), with the global retry policy of the settings.
+	if err := c.ApplyWindowRunner(ctx); err != nil {
 		return err
 	}
 
@@ -89,6 +89,7 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	defer cancel()
 
 	s := BuildShell(a, gc, fyne.Do)
+	applyAppearance(wctx, s, c)
 	s.Start(wctx)
 	if err := s.OpenStart(view, arg); err != nil {
 		return err
@@ -116,6 +117,7 @@ func Views(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) []ui.View {
 		ui.NewAccounts(gc, do),
 		newWizard(gc, do, win),
 		ui.NewCompose(gc, do),
+		newSettings(gc, do),
 	}
 }
 

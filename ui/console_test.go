@@ -115,7 +115,11 @@ func (s *fakeSession) Do(_ context.Context, line string) (console.Result, error)
 func (s *fakeSession) InMessage() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.inMsg }
 func (s *fakeSession) Closed() bool    { s.mu.Lock(); defer s.mu.Unlock(); return s.closed }
 func (s *fakeSession) Close() error    { s.mu.Lock(); defer s.mu.Unlock(); s.closed = true; return nil }
-func (s *fakeSession) sent() []string  { s.mu.Lock(); defer s.mu.Unlock(); return append([]string(nil), s.lines...) }
+func (s *fakeSession) sent() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.lines...)
+}
 
 func newConsoleRig(t *testing.T) (*rig, *fakeConsole, *Console) {
 	r := newRig(t)

@@ -95,10 +95,10 @@ type Bulk struct {
 	host Host
 
 	Profile                                  *widget.Select
-	CSV                                      *widget.Entry
+	CSV                                      *fieldEntry
 	ChooseCSV                                *widget.Button
-	Subject, Text, HTML                      *widget.Entry
-	Rate, StartAt, UnsubURL, UnsubMailto     *widget.Entry
+	Subject, Text, HTML                      *fieldEntry
+	Rate, StartAt, UnsubURL, UnsubMailto     *fieldEntry
 	SkipInvalid, OnlyBad                     *widget.Check
 	PreviewButton, QueueButton               *widget.Button
 	CancelButton, OutboxButton               *widget.Button
@@ -152,30 +152,32 @@ func (b *Bulk) Content() fyne.CanvasObject {
 		return b.content
 	}
 	stale := func(string) { b.formChanged() }
-	entry := func(place string) *widget.Entry {
-		e := widget.NewEntry()
-		e.SetPlaceHolder(place)
+	entry := func(place string) *fieldEntry {
+		e := newField(b.host, place)
 		e.OnChanged = stale
+		return e
+	}
+	// Tab leaves the templates (it never inserts a tab); F1 shows the help.
+	multi := func(place string, rows int) *fieldEntry {
+		e := newFieldEntry(true)
+		e.SetPlaceHolder(place)
+		e.SetMinRowsVisible(rows)
+		e.OnChanged = stale
+		if b.host != nil {
+			e.onHelp = b.host.ShowHelp
+		}
 		return e
 	}
 	b.Profile = widget.NewSelect(nil, stale)
 	b.Profile.PlaceHolder = "(choose the sending profile)"
-	b.CSV = entry("recipients.csv: a header row with an email column")
+	b.CSV = entry("a CSV with an email column")
 	b.ChooseCSV = widget.NewButtonWithIcon("Choose…", theme.FolderOpenIcon(), b.chooseCSV)
 	b.Subject = entry("Hello {{.name}}")
-	b.Text = widget.NewMultiLineEntry()
-	b.Text.SetPlaceHolder("Dear {{.name}},\n\nthe text of the message; {{.column}} fields from the CSV.")
-	b.Text.SetMinRowsVisible(6)
-	b.Text.Wrapping = fyne.TextWrapWord
-	b.Text.OnChanged = stale
-	b.HTML = widget.NewMultiLineEntry()
-	b.HTML.SetPlaceHolder("optional: <p>Dear {{.name}}</p> (fields are escaped)")
-	b.HTML.SetMinRowsVisible(3)
-	b.HTML.Wrapping = fyne.TextWrapWord
-	b.HTML.OnChanged = stale
-	b.Rate = entry("as fast as the profile allows; or 120/min, 2/s, 1000/h")
-	b.StartAt = entry("now; or 2026-12-01 09:00, +30m, in 2h")
-	b.UnsubURL = entry("optional: https://example.com/unsub?e={{.email}}")
+	b.Text = multi("Dear {{.name}},\n\nthe text of the message; {{.column}} fields from the CSV.", 6)
+	b.HTML = multi("optional: <p>Dear {{.name}}</p>\n(fields are escaped)", 3)
+	b.Rate = entry("no limit; or 120/min, 2/s, 1000/h")
+	b.StartAt = entry("now; or 2026-12-01 09:00, +30m")
+	b.UnsubURL = entry("optional: https://…/unsub?e={{.email}}")
 	b.UnsubMailto = entry("optional: unsubscribe@example.com")
 	b.SkipInvalid = widget.NewCheck("Queue the valid rows, skip the invalid ones", func(bool) { b.updateButtons() })
 
@@ -405,7 +407,7 @@ func (b *Bulk) setPlan(p *BulkPlan) {
 	case p.Valid == 0:
 		b.setStatus("No valid rows: see the Recipients tab for what is wrong with each.", true)
 	case invalid > 0 && !b.SkipInvalid.Checked:
-		b.setStatus(fmt.Sprintf("%d of %d rows are invalid (marked in the Recipients tab): fix them, or tick the box to queue the %d valid ones.", invalid, len(p.Rows), p.Valid), true)
+		b.setStatus(fmt.Sprintf("%d of %d rows are invalid (marked in the Recipients tab): fix them, or tick the box above to queue the %d valid ones.", invalid, len(p.Rows), p.Valid), true)
 		b.Tabs.SelectIndex(1)
 	default:
 		b.setStatus(fmt.Sprintf("Ready to queue %d messages%s.", p.Valid, b.scheduleText()), false)
@@ -447,7 +449,7 @@ func (b *Bulk) updateButtons() {
 	b.PreviewButton.Refresh()
 	if p != nil && len(p.Problems) > 0 && !b.queueing && b.Batch == "" && p.Valid > 0 {
 		if b.SkipInvalid.Checked {
-			b.setStatus(fmt.Sprintf("Ready to queue the %d valid messages; the %d invalid rows are skipped.", p.Valid, len(p.Problems)), false)
+			b.setStatus(fmt.Sprintf("Ready to queue the %d valid messages%s; %s skipped.", p.Valid, b.scheduleText(), bulkPlural(len(p.Problems), "invalid row is", "invalid rows are")), false)
 		}
 	}
 }
@@ -724,4 +726,12 @@ func bulkClip(s, empty string) string {
 		return s[:maxPreviewText] + fmt.Sprintf("\n… (%d more bytes not shown)", len(s)-maxPreviewText)
 	}
 	return s
+}
+
+// bulkPlural picks the singular or plural phrase for n, with n in front.
+func bulkPlural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

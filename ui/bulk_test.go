@@ -203,3 +203,14 @@ func TestBulkPlanErrorIsShownAndCSVDrops(t *testing.T) {
 }
 
 func uris(u ...fyne.URI) []fyne.URI { return u }
+
+func TestBulkTemplatesNeverTakeATab(t *testing.T) {
+	_, _, v := newBulkRig(t)
+	if v.Text.AcceptsTab() || v.HTML.AcceptsTab() {
+		t.Fatal("a template accepts Tab: it would insert a tab instead of moving on")
+	}
+	test.Type(v.Text, "a\tb")
+	if strings.Contains(v.Text.Text, "\t") {
+		t.Fatalf("a tab reached the template: %q", v.Text.Text)
+	}
+}

@@ -79,7 +79,7 @@ type Console struct {
 	host Host
 
 	Profile                *widget.Select
-	Host, Port, User       *widget.Entry
+	Host, Port, User       *fieldEntry
 	TLS                    *widget.Select
 	AllowInsecure          *widget.Check
 	ConnectButton          *widget.Button
@@ -142,14 +142,11 @@ func (c *Console) Content() fyne.CanvasObject {
 		return c.content
 	}
 	c.Profile = widget.NewSelect([]string{ByHandChoice}, c.profileChanged)
-	c.Host = widget.NewEntry()
-	c.Host.SetPlaceHolder("smtp.example.com")
-	c.Port = widget.NewEntry()
-	c.Port.SetPlaceHolder("587")
+	c.Host = newField(c.host, "smtp.example.com")
+	c.Port = newField(c.host, "587")
 	c.TLS = widget.NewSelect(tlsChoices, nil)
 	c.TLS.SetSelected(tlsChoices[0])
-	c.User = widget.NewEntry()
-	c.User.SetPlaceHolder("for auth (optional)")
+	c.User = newField(c.host, "for auth (optional)")
 	c.AllowInsecure = widget.NewCheck("Allow the password without TLS", nil)
 	c.ConnectButton = widget.NewButtonWithIcon("Connect", theme.LoginIcon(), c.toggleConnect)
 	c.ConnectButton.Importance = widget.HighImportance
@@ -194,6 +191,9 @@ func (c *Console) Content() fyne.CanvasObject {
 		container.NewHBox(c.CopyButton, c.SaveButton))
 
 	c.Command = NewCommandEntry()
+	if c.host != nil {
+		c.Command.Help = c.host.ShowHelp
+	}
 	c.Command.SetPlaceHolder("a command (MAIL FROM:<you@example.com>) or a helper; Up/Down: history")
 	c.Command.OnSubmitted = func(string) { c.Submit() }
 	c.Prompt = widget.NewLabelWithStyle("smtp>", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
@@ -675,6 +675,8 @@ func (c *Console) focus(f fyne.Focusable) {
 // through the lines remembered.
 type CommandEntry struct {
 	widget.Entry
+	// Help, when set, is called on F1 (which the entry would swallow).
+	Help    func()
 	history []string
 	pos     int    // index into history while walking; len(history) when not
 	draft   string // the text typed before walking
@@ -704,6 +706,10 @@ func (e *CommandEntry) History() []string { return append([]string(nil), e.histo
 // TypedKey walks the history on Up and Down.
 func (e *CommandEntry) TypedKey(k *fyne.KeyEvent) {
 	switch k.Name {
+	case fyne.KeyF1:
+		if e.Help != nil {
+			e.Help()
+		}
 	case fyne.KeyUp:
 		if e.pos == len(e.history) {
 			e.draft = e.Text

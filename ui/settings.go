@@ -110,12 +110,12 @@ type Settings struct {
 	Theme                                 *widget.RadioGroup
 	TextSize                              *widget.Select
 	RunWhileOpen, Notifications           *widget.Check
-	RetryInitial, RetryMax, RetryGiveUp   *widget.Entry
-	RetryWarn                             *widget.Entry
+	RetryInitial, RetryMax, RetryGiveUp   *fieldEntry
+	RetryWarn                             *fieldEntry
 	SaveRetry                             *widget.Button
 	RetryStatus                           *widget.Label
 	LogSize                               *widget.Select
-	KeepDays, KeepMessages                *widget.Entry
+	KeepDays, KeepMessages                *fieldEntry
 	Transcripts                           *widget.RadioGroup
 	SaveHistory                           *widget.Button
 	HistoryStatus                         *widget.Label
@@ -180,7 +180,7 @@ func (s *Settings) Content() fyne.CanvasObject {
 	s.RunWhileOpen = widget.NewCheck("Send queued messages while the window is open", func(on bool) {
 		s.save(func(ctx context.Context) error { return s.core.SetRunWhileOpen(ctx, on) }, s.Status, settingsOnOff(on, "The outbox sends while the window is open.", "The outbox waits: queued messages are sent by “herald queue run” or when this is turned back on."))
 	})
-	s.RetryInitial, s.RetryMax, s.RetryGiveUp, s.RetryWarn = widget.NewEntry(), widget.NewEntry(), widget.NewEntry(), widget.NewEntry()
+	s.RetryInitial, s.RetryMax, s.RetryGiveUp, s.RetryWarn = newField(s.host, ""), newField(s.host, ""), newField(s.host, ""), newField(s.host, "")
 	s.SaveRetry = widget.NewButtonWithIcon("Save retry policy", theme.DocumentSaveIcon(), s.saveRetry)
 	s.RetryStatus = wrapped("")
 	retryForm := widget.NewForm(
@@ -199,9 +199,7 @@ func (s *Settings) Content() fyne.CanvasObject {
 		logSizes = append(logSizes, strconv.Itoa(n)+" lines")
 	}
 	s.LogSize = widget.NewSelect(logSizes, func(v string) { s.logSizeChanged(v) })
-	s.KeepDays, s.KeepMessages = widget.NewEntry(), widget.NewEntry()
-	s.KeepDays.SetPlaceHolder("0: keep all")
-	s.KeepMessages.SetPlaceHolder("0: keep all")
+	s.KeepDays, s.KeepMessages = newField(s.host, "0: keep all"), newField(s.host, "0: keep all")
 	s.Transcripts = widget.NewRadioGroup([]string{"Every session", "Failed sessions only"}, nil)
 	s.Transcripts.Horizontal = true
 	s.Transcripts.Required = true
@@ -434,7 +432,7 @@ func (s *Settings) saveRetry() {
 	var errs []string
 	for _, f := range []struct {
 		name string
-		e    *widget.Entry
+		e    *fieldEntry
 		d    *time.Duration
 	}{{"First retry after", s.RetryInitial, &r.Initial}, {"Longest delay", s.RetryMax, &r.Max}, {"Give up after", s.RetryGiveUp, &r.GiveUpAfter}, {"Warn after", s.RetryWarn, &r.WarnAfter}} {
 		d, err := ParseRetryDuration(f.e.Text)
@@ -460,7 +458,7 @@ func (s *Settings) saveHistory() {
 	var errs []string
 	for _, f := range []struct {
 		name string
-		e    *widget.Entry
+		e    *fieldEntry
 		n    *int
 	}{{"Days", s.KeepDays, &h.KeepDays}, {"Messages", s.KeepMessages, &h.KeepMessages}} {
 		t := strings.TrimSpace(f.e.Text)

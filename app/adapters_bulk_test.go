@@ -66,10 +66,10 @@ func TestBulkViewQueuesAndCancelsABatch(t *testing.T) {
 	if v.Plan == nil {
 		t.Fatal(v.Status.Text)
 	}
-	if v.Summary.Text != "4 rows: 2 valid, 1 invalid, 1 duplicates skipped" {
+	if v.Summary.Text != "people.csv: 4 rows, 2 valid, 1 invalid, 1 duplicates skipped" {
 		t.Fatalf("summary %q", v.Summary.Text)
 	}
-	if v.CellText(1, 1) != "Invalid" || !strings.Contains(v.CellText(1, 5), "email") || v.CellText(3, 1) != "Skipped" || v.CellText(2, 4) != "Lima" {
+	if v.CellText(1, 1) != "Invalid" || !strings.Contains(v.CellText(1, 2), "email") || v.CellText(3, 1) != "Skipped" || v.CellText(2, 5) != "Lima" {
 		t.Fatalf("table row 2: %q %q; row 4: %q", v.CellText(1, 1), v.CellText(1, 5), v.CellText(3, 1))
 	}
 	if v.PreviewSubject.Text != "News for Oslo" || !strings.HasPrefix(v.PreviewText.Text, "Dear Ann,") || v.PreviewHTML.Text != "<p>Dear Ann</p>" ||

@@ -220,7 +220,7 @@ func (b *Bulk) Content() fyne.CanvasObject {
 	}
 	b.Table.UpdateHeader = b.updateHeader
 	b.Table.ShowHeaderColumn = false
-	recipients := container.NewBorder(container.NewBorder(nil, nil, nil, b.OnlyBad, b.Summary), nil, nil, nil, b.Table)
+	recipients := container.NewBorder(b.OnlyBad, nil, nil, nil, b.Table)
 
 	b.PreviewPick = widget.NewSelect(nil, func(string) { b.showPreview() })
 	b.PreviewPick.PlaceHolder = "(no preview yet)"
@@ -249,7 +249,8 @@ func (b *Bulk) Content() fyne.CanvasObject {
 		container.NewTabItemWithIcon("Preview", theme.VisibilityIcon(), preview),
 		container.NewTabItemWithIcon("Recipients", theme.AccountIcon(), recipients),
 	)
-	split := container.NewHSplit(left, b.Tabs)
+	summary := container.NewBorder(nil, nil, widget.NewIcon(theme.InfoIcon()), nil, b.Summary)
+	split := container.NewHSplit(left, container.NewBorder(summary, nil, nil, nil, b.Tabs))
 	split.Offset = 0.45
 	b.content = split
 	b.updateButtons()
@@ -388,7 +389,7 @@ func (b *Bulk) setPlan(p *BulkPlan) {
 	b.OutboxButton.Hide()
 	b.Progress.Hide()
 	invalid := len(p.Problems)
-	b.Summary.SetText(fmt.Sprintf("%d rows: %d valid, %d invalid, %d duplicates skipped", len(p.Rows), p.Valid, invalid, len(p.Duplicates)))
+	b.Summary.SetText(fmt.Sprintf("%s: %d rows, %d valid, %d invalid, %d duplicates skipped", filepath.Base(b.CSV.Text), len(p.Rows), p.Valid, invalid, len(p.Duplicates)))
 	b.filterRows()
 	var picks []string
 	for i, pv := range p.Previews {
@@ -420,7 +421,7 @@ func (b *Bulk) scheduleText() string {
 	if p == nil || p.Last.IsZero() {
 		return ", all due at once"
 	}
-	return fmt.Sprintf(", due from %s to %s", p.First.Local().Format("2006-01-02 15:04"), p.Last.Local().Format("2006-01-02 15:04"))
+	return fmt.Sprintf(", due from %s to %s", p.First.Local().Format("2006-01-02 15:04:05"), p.Last.Local().Format("2006-01-02 15:04:05"))
 }
 
 func (b *Bulk) updateButtons() {
@@ -579,7 +580,7 @@ func (b *Bulk) setStatus(s string, bad bool) {
 
 // ---- the recipients table
 
-// Table columns: row number, status, the CSV's columns, the problem.
+// Table columns: row number, status, the problem, the CSV's columns.
 func (b *Bulk) tableSize() (int, int) {
 	if b.Plan == nil {
 		return 0, 0
@@ -599,11 +600,15 @@ func (b *Bulk) filterRows() {
 			b.shown = append(b.shown, i)
 		}
 		b.Table.SetColumnWidth(0, 56)
-		b.Table.SetColumnWidth(1, 100)
-		for c := range p.Columns {
-			b.Table.SetColumnWidth(c+2, 170)
+		b.Table.SetColumnWidth(1, 104)
+		problem := float32(90)
+		if len(p.Problems)+len(p.Duplicates) > 0 {
+			problem = 300
 		}
-		b.Table.SetColumnWidth(len(p.Columns)+2, 420)
+		b.Table.SetColumnWidth(2, problem)
+		for c := range p.Columns {
+			b.Table.SetColumnWidth(c+3, 150)
+		}
 	}
 	b.Table.Refresh()
 	b.Table.ScrollToTop()
@@ -615,7 +620,8 @@ func (b *Bulk) newCell() fyne.CanvasObject {
 	return container.NewBorder(nil, nil, widget.NewIcon(nil), nil, l)
 }
 
-// CellText returns what the table shows at (row, col) of its shown rows.
+// CellText returns what the table shows at (row, col) of its shown rows:
+// the row number, its status in words, its problem, then its cells.
 func (b *Bulk) CellText(row, col int) string {
 	p := b.Plan
 	if p == nil || row >= len(b.shown) {
@@ -623,10 +629,10 @@ func (b *Bulk) CellText(row, col int) string {
 	}
 	i := b.shown[row]
 	n := i + 1
-	switch {
-	case col == 0:
+	switch col {
+	case 0:
 		return strconv.Itoa(n)
-	case col == 1:
+	case 1:
 		switch {
 		case p.Problems[n] != "":
 			return "Invalid"
@@ -634,14 +640,14 @@ func (b *Bulk) CellText(row, col int) string {
 			return "Skipped"
 		}
 		return "OK"
-	case col == len(p.Columns)+2:
+	case 2:
 		if s := p.Problems[n]; s != "" {
 			return s
 		}
 		return p.Duplicates[n]
 	}
-	if cells := p.Rows[i]; col-2 < len(cells) {
-		return cells[col-2]
+	if cells := p.Rows[i]; col-3 < len(cells) {
+		return cells[col-3]
 	}
 	return ""
 }
@@ -668,8 +674,11 @@ func (b *Bulk) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 			icon.SetResource(theme.ConfirmIcon())
 		}
 	}
-	if b.Plan != nil && id.Col == len(b.Plan.Columns)+2 && text != "" {
+	if id.Col == 2 && text != "" {
 		l.Importance = widget.DangerImportance
+		if b.CellText(id.Row, 1) == "Skipped" {
+			l.Importance = widget.WarningImportance
+		}
 	}
 	l.SetText(text)
 }
@@ -685,10 +694,10 @@ func (b *Bulk) updateHeader(id widget.TableCellID, o fyne.CanvasObject) {
 		l.SetText("Row")
 	case c == 1:
 		l.SetText("Status")
-	case c == len(b.Plan.Columns)+2:
+	case c == 2:
 		l.SetText("Problem")
-	case c-2 < len(b.Plan.Columns):
-		l.SetText(b.Plan.Columns[c-2])
+	case c-3 < len(b.Plan.Columns):
+		l.SetText(b.Plan.Columns[c-3])
 	}
 }
 

@@ -101,7 +101,7 @@ func TestBulkPreviewMarksBadRowsAndShowsMessages(t *testing.T) {
 	if got := f.requests[0]; got.Profile != "news" || got.CSV != "/data/list.csv" || got.Rate != "60/min" || got.UnsubscribeURL == "" || got.Subject != "Hi {{.name}}" {
 		t.Fatalf("request %+v", got)
 	}
-	if v.Summary.Text != "4 rows: 2 valid, 1 invalid, 1 duplicates skipped" {
+	if v.Summary.Text != "list.csv: 4 rows, 2 valid, 1 invalid, 1 duplicates skipped" {
 		t.Fatalf("summary %q", v.Summary.Text)
 	}
 	// The table: row, status in words, the cells, the problem.
@@ -112,7 +112,7 @@ func TestBulkPreviewMarksBadRowsAndShowsMessages(t *testing.T) {
 	for _, c := range []struct {
 		row, col int
 		want     string
-	}{{0, 1, "OK"}, {1, 1, "Invalid"}, {1, 2, "not-an-address"}, {1, 4, "email: not an address"}, {2, 1, "Skipped"}, {3, 3, "Bob"}} {
+	}{{0, 1, "OK"}, {1, 1, "Invalid"}, {1, 3, "not-an-address"}, {1, 2, "email: not an address"}, {2, 1, "Skipped"}, {3, 4, "Bob"}} {
 		if got := v.CellText(c.row, c.col); got != c.want {
 			t.Errorf("cell %d,%d = %q, want %q", c.row, c.col, got, c.want)
 		}

@@ -207,7 +207,8 @@ func (b *Bulk) Content() fyne.CanvasObject {
 	actions := container.NewVBox(b.SkipInvalid,
 		container.NewHBox(b.PreviewButton, b.QueueButton),
 		b.Progress, b.Status, container.NewHBox(b.OutboxButton, b.CancelButton))
-	left := container.NewVScroll(container.NewVBox(form, actions))
+	// The actions stay in sight while the form scrolls (a small window).
+	left := container.NewBorder(nil, container.NewPadded(actions), nil, nil, container.NewVScroll(form))
 
 	b.Summary = widget.NewLabel("No recipients read yet.")
 	b.Summary.Truncation = fyne.TextTruncateEllipsis

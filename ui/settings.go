@@ -178,6 +178,10 @@ func (s *Settings) Content() fyne.CanvasObject {
 		widget.NewForm(widget.NewFormItem("Theme", s.Theme), widget.NewFormItem("Text size", s.TextSize)))
 
 	s.RunWhileOpen = widget.NewCheck("Send queued messages while the window is open", func(on bool) {
+		if s.loading || on == s.values.RunWhileOpen {
+			return
+		}
+		s.values.RunWhileOpen = on
 		s.save(func(ctx context.Context) error { return s.core.SetRunWhileOpen(ctx, on) }, s.Status, settingsOnOff(on, "The outbox sends while the window is open.", "The outbox waits: queued messages are sent by “herald queue run” or when this is turned back on."))
 	})
 	s.RetryInitial, s.RetryMax, s.RetryGiveUp, s.RetryWarn = newField(s.host, ""), newField(s.host, ""), newField(s.host, ""), newField(s.host, "")
@@ -215,6 +219,10 @@ func (s *Settings) Content() fyne.CanvasObject {
 		container.NewBorder(nil, nil, nil, s.SaveHistory, s.HistoryStatus))
 
 	s.Notifications = widget.NewCheck("Show desktop notifications (a message failed for good, a batch finished)", func(on bool) {
+		if s.loading || on == s.values.Notifications {
+			return
+		}
+		s.values.Notifications = on
 		s.save(func(ctx context.Context) error { return s.core.SetNotifications(ctx, on) }, s.Status, settingsOnOff(on, "Notifications on.", "Notifications off."))
 	})
 	notify := settingsSection("Notifications", s.Notifications)
@@ -238,7 +246,7 @@ func (s *Settings) Content() fyne.CanvasObject {
 	s.Status.Truncation = fyne.TextTruncateEllipsis
 	title := widget.NewLabelWithStyle("Settings", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	body := container.NewVBox(appearance, outbox, logs, notify, data)
-	s.content = container.NewBorder(container.NewVBox(title, s.Status), nil, nil, nil, container.NewVScroll(container.NewPadded(body)))
+	s.content = container.NewBorder(container.NewVBox(title, s.Status), nil, nil, nil, container.NewVScroll(container.New(maxWidth(820), container.NewPadded(body))))
 	return s.content
 }
 
@@ -559,4 +567,26 @@ func countText(n int) string {
 		return ""
 	}
 	return strconv.Itoa(n)
+}
+
+// maxWidth lays out its objects left-aligned, no wider than w: a form
+// stretched across a wide window is hard to read.
+type maxWidth float32
+
+// MinSize implements fyne.Layout.
+func (m maxWidth) MinSize(objects []fyne.CanvasObject) fyne.Size {
+	var sz fyne.Size
+	for _, o := range objects {
+		sz = sz.Max(o.MinSize())
+	}
+	return sz
+}
+
+// Layout implements fyne.Layout.
+func (m maxWidth) Layout(objects []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objects {
+		w := max(min(size.Width, float32(m)), o.MinSize().Width)
+		o.Resize(fyne.NewSize(w, size.Height))
+		o.Move(fyne.NewPos(0, 0))
+	}
 }

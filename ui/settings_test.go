@@ -241,3 +241,23 @@ func TestParseRetryDuration(t *testing.T) {
 		}
 	}
 }
+
+// Showing the loaded values saves nothing back (a saved run-while-open
+// would restart the outbox runner at every visit).
+func TestSettingsLoadingSavesNothing(t *testing.T) {
+	r := &settingsRig{rig: newRig(t), fake: newFakeSettings()}
+	r.fake.v.Notifications = false
+	sub := r.fake.feed.Subscribe(16)
+	defer sub.Close()
+	r.view = NewSettings(r.fake, func(f func()) { r.q <- f })
+	r.shell.Register(r.view)
+	r.shell.Open("settings", nil)
+	r.pump("the settings", func() bool { return r.view.Theme.Selected != "" })
+	r.settle()
+	if n := len(sub.C()); n != 0 || r.view.Status.Text != "" {
+		t.Fatalf("loading saved %d settings; status %q", n, r.view.Status.Text)
+	}
+	if !r.view.RunWhileOpen.Checked || r.view.Notifications.Checked {
+		t.Fatal("the stored values are not shown")
+	}
+}

@@ -187,6 +187,7 @@ func (s *Settings) Content() fyne.CanvasObject {
 	s.RetryInitial, s.RetryMax, s.RetryGiveUp, s.RetryWarn = newField(s.host, ""), newField(s.host, ""), newField(s.host, ""), newField(s.host, "")
 	s.SaveRetry = widget.NewButtonWithIcon("Save retry policy", theme.DocumentSaveIcon(), s.saveRetry)
 	s.RetryStatus = wrapped("")
+	s.RetryStatus.Hide()
 	retryForm := widget.NewForm(
 		widget.NewFormItem("First retry after", s.RetryInitial),
 		widget.NewFormItem("Longest delay", s.RetryMax),
@@ -209,6 +210,7 @@ func (s *Settings) Content() fyne.CanvasObject {
 	s.Transcripts.Required = true
 	s.SaveHistory = widget.NewButtonWithIcon("Save retention", theme.DocumentSaveIcon(), s.saveHistory)
 	s.HistoryStatus = wrapped("")
+	s.HistoryStatus.Hide()
 	logs := settingsSection("Log and history",
 		widget.NewForm(
 			widget.NewFormItem("Live log keeps", s.LogSize),
@@ -244,9 +246,13 @@ func (s *Settings) Content() fyne.CanvasObject {
 
 	s.Status = widget.NewLabel("")
 	s.Status.Truncation = fyne.TextTruncateEllipsis
-	title := widget.NewLabelWithStyle("Settings", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	body := container.NewVBox(appearance, outbox, logs, notify, data)
-	s.content = container.NewBorder(container.NewVBox(title, s.Status), nil, nil, nil, container.NewVScroll(container.New(maxWidth(820), container.NewPadded(body))))
+	s.Status.Hide()
+	// Two columns side by side in a wide window, one under the other in a
+	// small one.
+	cols := &settingsColumns{gap: theme.Padding() * 4}
+	body := container.New(cols, container.NewVBox(appearance, outbox), container.NewVBox(logs, notify, data))
+	scroll := container.NewVScroll(container.NewPadded(body))
+	s.content = container.NewBorder(nil, s.Status, nil, nil, container.New(columnSwitch{cols: cols, at: 980}, scroll))
 	return s.content
 }
 
@@ -509,6 +515,11 @@ func (s *Settings) setStatus(l *widget.Label, text string, bad bool) {
 		l.Importance = widget.DangerImportance
 	}
 	l.SetText(text)
+	if text == "" {
+		l.Hide()
+	} else {
+		l.Show()
+	}
 }
 
 func (s *Settings) openFolder() {
@@ -569,12 +580,64 @@ func countText(n int) string {
 	return strconv.Itoa(n)
 }
 
-// maxWidth lays out its objects left-aligned, no wider than w: a form
-// stretched across a wide window is hard to read.
-type maxWidth float32
+// settingsColumns lays out two objects side by side (wide) or one under
+// the other.
+type settingsColumns struct {
+	wide bool
+	gap  float32
+}
 
 // MinSize implements fyne.Layout.
-func (m maxWidth) MinSize(objects []fyne.CanvasObject) fyne.Size {
+func (c *settingsColumns) MinSize(objects []fyne.CanvasObject) fyne.Size {
+	var sz fyne.Size
+	for i, o := range objects {
+		m := o.MinSize()
+		if c.wide {
+			sz.Width += m.Width
+			sz.Height = max(sz.Height, m.Height)
+		} else {
+			sz.Width = max(sz.Width, m.Width)
+			sz.Height += m.Height
+		}
+		if i > 0 {
+			if c.wide {
+				sz.Width += c.gap
+			} else {
+				sz.Height += c.gap
+			}
+		}
+	}
+	return sz
+}
+
+// Layout implements fyne.Layout.
+func (c *settingsColumns) Layout(objects []fyne.CanvasObject, size fyne.Size) {
+	if c.wide {
+		w := (size.Width - c.gap*float32(len(objects)-1)) / float32(len(objects))
+		for i, o := range objects {
+			o.Move(fyne.NewPos(float32(i)*(w+c.gap), 0))
+			o.Resize(fyne.NewSize(w, o.MinSize().Height))
+		}
+		return
+	}
+	y := float32(0)
+	for _, o := range objects {
+		h := o.MinSize().Height
+		o.Move(fyne.NewPos(0, y))
+		o.Resize(fyne.NewSize(size.Width, h))
+		y += h + c.gap
+	}
+}
+
+// columnSwitch fills its object and, before it is laid out, tells cols
+// whether the width allows two columns.
+type columnSwitch struct {
+	cols *settingsColumns
+	at   float32
+}
+
+// MinSize implements fyne.Layout.
+func (c columnSwitch) MinSize(objects []fyne.CanvasObject) fyne.Size {
 	var sz fyne.Size
 	for _, o := range objects {
 		sz = sz.Max(o.MinSize())
@@ -583,10 +646,10 @@ func (m maxWidth) MinSize(objects []fyne.CanvasObject) fyne.Size {
 }
 
 // Layout implements fyne.Layout.
-func (m maxWidth) Layout(objects []fyne.CanvasObject, size fyne.Size) {
+func (c columnSwitch) Layout(objects []fyne.CanvasObject, size fyne.Size) {
+	c.cols.wide = size.Width >= c.at
 	for _, o := range objects {
-		w := max(min(size.Width, float32(m)), o.MinSize().Width)
-		o.Resize(fyne.NewSize(w, size.Height))
 		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
 	}
 }

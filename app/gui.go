@@ -140,11 +140,12 @@ type wizard struct {
 }
 
 func newWizard(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) *wizard {
-	var a ui.WizardCore
-	if gc != nil {
-		a = NewWizardAdapter(gc.c)
+	if gc == nil {
+		// Only its name is asked for (checking --view before the app
+		// exists): building its widgets now would need the Fyne app.
+		return &wizard{}
 	}
-	return &wizard{WizardView: ui.NewWizardView(a, do, win), gc: gc}
+	return &wizard{WizardView: ui.NewWizardView(NewWizardAdapter(gc.c), do, win), gc: gc}
 }
 
 // OpenWith implements ui.Opener: a ui.ProfileRef tests that profile at once;

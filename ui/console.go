@@ -300,8 +300,11 @@ func (c *Console) Target() (ConsoleTarget, error) {
 	if t.Host == "" {
 		return t, errors.New("type the server's host name (or choose a profile)")
 	}
-	if h, p, ok := strings.Cut(t.Host, ":"); ok && !strings.Contains(p, ":") && strings.TrimSpace(c.Port.Text) == "" {
-		t.Host, c.Port.Text = h, p
+	if h, p, ok := strings.Cut(t.Host, ":"); ok && !strings.Contains(p, ":") && (strings.TrimSpace(c.Port.Text) == "" || strings.TrimSpace(c.Port.Text) == p) {
+		// "host:port" typed into the server field: the form shows them apart.
+		t.Host = h
+		c.Host.SetText(h)
+		c.Port.SetText(p)
 	}
 	if s := strings.TrimSpace(c.Port.Text); s != "" {
 		n, err := strconv.Atoi(s)

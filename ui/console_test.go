@@ -172,7 +172,7 @@ func TestConsoleByHandValidatesAndShowsConnectErrors(t *testing.T) {
 	f.openErr = errors.New("connect to mail.test:2525: connection refused")
 	test.Tap(v.ConnectButton)
 	r.pump("the failure", func() bool { return strings.HasPrefix(v.Status.Text, "Not connected") })
-	if f.targets[0].Host != "mail.test" || f.targets[0].Port != 2525 || f.targets[0].TLS != "starttls" {
+	if f.targets[0].Host != "mail.test" || v.Host.Text != "mail.test" || v.Port.Text != "2525" || f.targets[0].Port != 2525 || f.targets[0].TLS != "starttls" {
 		t.Fatalf("target %+v", f.targets[0])
 	}
 	if !strings.Contains(v.Status.Text, "refused. Check the server name") || v.ConnectButton.Disabled() {

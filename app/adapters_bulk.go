@@ -48,7 +48,7 @@ func (a *BulkAdapter) Profiles(ctx context.Context) ([]account.Profile, error) {
 
 // PlanBulk implements ui.BulkCore: the CSV's cells for the table, every
 // row checked and merged, the first few messages for the preview.
-func (a *BulkAdapter) PlanBulk(ctx context.Context, r ui.BulkRequest) (*ui.BulkPlan, error) {
+func (a *BulkAdapter) PlanBulk(ctx context.Context, r ui.BulkRequest, progress func(rows int)) (*ui.BulkPlan, error) {
 	now := time.Now
 	if a.Now != nil {
 		now = a.Now
@@ -58,7 +58,7 @@ func (a *BulkAdapter) PlanBulk(ctx context.Context, r ui.BulkRequest) (*ui.BulkP
 		return nil, err
 	}
 	o := bulk.Options{Profile: p, Subject: r.Subject, Text: r.Text, HTML: r.HTML,
-		UnsubscribeURL: r.UnsubscribeURL, UnsubscribeMailto: r.UnsubscribeMailto, Previews: 5}
+		UnsubscribeURL: r.UnsubscribeURL, UnsubscribeMailto: r.UnsubscribeMailto, Previews: 5, Progress: progress}
 	if o.Rate, err = bulk.ParseRate(r.Rate); err != nil {
 		return nil, err
 	}

@@ -135,7 +135,7 @@ func TestBulkPlanErrorsConcerningEveryRow(t *testing.T) {
 		"start":           {Profile: "news", CSV: csvPath, Subject: "Hi", Text: "x", Start: "yesterday"},
 		"no such file":    {Profile: "news", CSV: csvPath + ".missing", Subject: "Hi", Text: "x"},
 	} {
-		if _, err := a.PlanBulk(ctx, r); err == nil || !strings.Contains(err.Error(), what) {
+		if _, err := a.PlanBulk(ctx, r, nil); err == nil || !strings.Contains(err.Error(), what) {
 			t.Errorf("%s: %v", what, err)
 		}
 	}

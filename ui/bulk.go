@@ -70,10 +70,11 @@ type BulkPlan struct {
 type BulkCore interface {
 	// Profiles lists the profiles that can send.
 	Profiles(ctx context.Context) ([]account.Profile, error)
-	// PlanBulk checks every row and merges the messages, queueing nothing.
+	// PlanBulk checks every row and merges the messages, queueing nothing,
+	// calling progress (when set) with the rows read so far now and then.
 	// An error concerns the whole run (a template that does not parse, a
 	// CSV without an email column, a bad rate).
-	PlanBulk(ctx context.Context, r BulkRequest) (*BulkPlan, error)
+	PlanBulk(ctx context.Context, r BulkRequest, progress func(rows int)) (*BulkPlan, error)
 	// QueueBulk queues the plan's valid messages as one batch (all or
 	// none), calling progress as it goes, and returns the batch's id.
 	QueueBulk(ctx context.Context, p *BulkPlan, progress func(done, total int)) (string, error)
@@ -103,6 +104,7 @@ type Bulk struct {
 	PreviewButton, QueueButton               *widget.Button
 	CancelButton, OutboxButton               *widget.Button
 	Progress                                 *widget.ProgressBar
+	Checking                                 *widget.ProgressBarInfinite
 	Status                                   *widget.Label
 	Summary                                  *widget.Label
 	Table                                    *widget.Table
@@ -190,6 +192,9 @@ func (b *Bulk) Content() fyne.CanvasObject {
 	b.OutboxButton.Hide()
 	b.Progress = widget.NewProgressBar()
 	b.Progress.Hide()
+	b.Checking = widget.NewProgressBarInfinite()
+	b.Checking.Stop()
+	b.Checking.Hide()
 	b.Status = widget.NewLabel("Choose a profile and a recipients CSV, write the templates, then Check and preview.")
 	b.Status.Wrapping = fyne.TextWrapWord
 
@@ -206,7 +211,7 @@ func (b *Bulk) Content() fyne.CanvasObject {
 	)
 	actions := container.NewVBox(b.SkipInvalid,
 		container.NewHBox(b.PreviewButton, b.QueueButton),
-		b.Progress, b.Status, container.NewHBox(b.OutboxButton, b.CancelButton))
+		b.Progress, b.Checking, b.Status, container.NewHBox(b.OutboxButton, b.CancelButton))
 	// The actions stay in sight while the form scrolls (a small window).
 	left := container.NewBorder(nil, container.NewPadded(actions), nil, nil, container.NewVScroll(form))
 
@@ -367,12 +372,23 @@ func (b *Bulk) Preview() {
 	}
 	b.planning = true
 	b.updateButtons()
-	b.setStatus("Checking "+filepath.Base(r.CSV)+"…", false)
+	name := filepath.Base(r.CSV)
+	b.setStatus("Checking "+name+"…", false)
+	b.Checking.Show()
+	b.Checking.Start()
 	ctx := b.ctx
 	go func() {
-		p, err := b.core.PlanBulk(ctx, r)
+		p, err := b.core.PlanBulk(ctx, r, func(rows int) {
+			b.do(func() {
+				if b.planning {
+					b.setStatus(fmt.Sprintf("Checking %s: %d rows read…", name, rows), false)
+				}
+			})
+		})
 		b.do(func() {
 			b.planning = false
+			b.Checking.Stop()
+			b.Checking.Hide()
 			if err != nil {
 				b.Plan = nil
 				b.setStatus("Cannot merge: "+err.Error(), true)

@@ -29,7 +29,8 @@ func (f *fakeBulk) Profiles(context.Context) ([]account.Profile, error) {
 	return []account.Profile{{Name: "news"}}, nil
 }
 
-func (f *fakeBulk) PlanBulk(_ context.Context, r BulkRequest) (*BulkPlan, error) {
+func (f *fakeBulk) PlanBulk(_ context.Context, r BulkRequest, progress func(int)) (*BulkPlan, error) {
+	progress(4)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests = append(f.requests, r)

@@ -148,6 +148,10 @@ func (c *Console) Content() fyne.CanvasObject {
 	c.TLS.SetSelected(tlsChoices[0])
 	c.User = newField(c.host, "for auth (optional)")
 	c.AllowInsecure = widget.NewCheck("Allow the password without TLS", nil)
+	// Enter in a connection field connects.
+	for _, e := range []*fieldEntry{c.Host, c.Port, c.User} {
+		e.OnSubmitted = func(string) { c.Connect() }
+	}
 	c.ConnectButton = widget.NewButtonWithIcon("Connect", theme.LoginIcon(), c.toggleConnect)
 	c.ConnectButton.Importance = widget.HighImportance
 	c.Profile.SetSelected(ByHandChoice)
@@ -224,6 +228,11 @@ func (c *Console) Start(ctx context.Context) {
 	}
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	ctx = c.ctx
+	// Shown for the first time: the server field takes the keyboard.
+	// (After the shell has put the view in the window.)
+	if c.session == nil && c.Host != nil {
+		c.do(func() { c.focus(c.Host) })
+	}
 	go func() {
 		ps, err := c.core.Profiles(ctx)
 		c.do(func() {

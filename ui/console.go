@@ -229,9 +229,10 @@ func (c *Console) Start(ctx context.Context) {
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	ctx = c.ctx
 	// Shown for the first time: the server field takes the keyboard.
-	// (After the shell has put the view in the window.)
+	// From another goroutine, so that it runs once the shell has put the
+	// view in the window (fyne.Do on the UI goroutine runs at once).
 	if c.session == nil && c.Host != nil {
-		c.do(func() { c.focus(c.Host) })
+		go c.do(func() { c.focus(c.Host) })
 	}
 	go func() {
 		ps, err := c.core.Profiles(ctx)

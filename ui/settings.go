@@ -251,6 +251,7 @@ func (s *Settings) Content() fyne.CanvasObject {
 	// small one.
 	cols := &settingsColumns{gap: theme.Padding() * 4}
 	body := container.New(cols, container.NewVBox(appearance, outbox), container.NewVBox(logs, notify, data))
+	cols.objects = body.Objects
 	scroll := container.NewVScroll(container.NewPadded(body))
 	s.content = container.NewBorder(nil, s.Status, nil, nil, container.New(columnSwitch{cols: cols, at: 980}, scroll))
 	return s.content
@@ -583,31 +584,38 @@ func countText(n int) string {
 // settingsColumns lays out two objects side by side (wide) or one under
 // the other.
 type settingsColumns struct {
-	wide bool
-	gap  float32
+	wide    bool
+	gap     float32
+	objects []fyne.CanvasObject
 }
 
-// MinSize implements fyne.Layout.
+// MinSize implements fyne.Layout. Its width is that of one column, so that
+// two columns never make the window wider: columnSwitch only asks for them
+// where they fit.
 func (c *settingsColumns) MinSize(objects []fyne.CanvasObject) fyne.Size {
 	var sz fyne.Size
 	for i, o := range objects {
 		m := o.MinSize()
+		sz.Width = max(sz.Width, m.Width)
 		if c.wide {
-			sz.Width += m.Width
 			sz.Height = max(sz.Height, m.Height)
 		} else {
-			sz.Width = max(sz.Width, m.Width)
 			sz.Height += m.Height
-		}
-		if i > 0 {
-			if c.wide {
-				sz.Width += c.gap
-			} else {
+			if i > 0 {
 				sz.Height += c.gap
 			}
 		}
 	}
 	return sz
+}
+
+// sideBySide is the width two columns need.
+func (c *settingsColumns) sideBySide() float32 {
+	w := c.gap * float32(len(c.objects)-1)
+	for _, o := range c.objects {
+		w += o.MinSize().Width
+	}
+	return w + 4*theme.Padding()
 }
 
 // Layout implements fyne.Layout.
@@ -630,7 +638,7 @@ func (c *settingsColumns) Layout(objects []fyne.CanvasObject, size fyne.Size) {
 }
 
 // columnSwitch fills its object and, before it is laid out, tells cols
-// whether the width allows two columns.
+// whether the width allows two columns (at least at, and their own).
 type columnSwitch struct {
 	cols *settingsColumns
 	at   float32
@@ -647,7 +655,7 @@ func (c columnSwitch) MinSize(objects []fyne.CanvasObject) fyne.Size {
 
 // Layout implements fyne.Layout.
 func (c columnSwitch) Layout(objects []fyne.CanvasObject, size fyne.Size) {
-	c.cols.wide = size.Width >= c.at
+	c.cols.wide = size.Width >= max(c.at, c.cols.sideBySide())
 	for _, o := range objects {
 		o.Move(fyne.NewPos(0, 0))
 		o.Resize(size)

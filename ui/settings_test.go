@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 
@@ -259,5 +261,30 @@ func TestSettingsLoadingSavesNothing(t *testing.T) {
 	}
 	if !r.view.RunWhileOpen.Checked || r.view.Notifications.Checked {
 		t.Fatal("the stored values are not shown")
+	}
+}
+
+// Two columns only where they fit; they never make the window wider.
+func TestSettingsColumnsSwitch(t *testing.T) {
+	a, b := canvas.NewRectangle(nil), canvas.NewRectangle(nil)
+	a.SetMinSize(fyne.NewSize(400, 300))
+	b.SetMinSize(fyne.NewSize(500, 200))
+	cols := &settingsColumns{gap: 10}
+	body := container.New(cols, a, b)
+	cols.objects = body.Objects
+	sw := container.New(columnSwitch{cols: cols, at: 600}, body)
+	sw.Resize(fyne.NewSize(800, 600))
+	if cols.wide || b.Position().Y < 300 {
+		t.Fatalf("800 wide: side by side (b at %v)", b.Position())
+	}
+	if got := cols.MinSize(body.Objects); got.Width != 500 || got.Height != 510 {
+		t.Fatalf("stacked min size %v", got)
+	}
+	sw.Resize(fyne.NewSize(1200, 600))
+	if !cols.wide || b.Position().Y != 0 || b.Position().X < 400 {
+		t.Fatalf("1200 wide: stacked (b at %v)", b.Position())
+	}
+	if got := cols.MinSize(body.Objects); got.Width != 500 || got.Height != 300 {
+		t.Fatalf("side-by-side min size %v", got)
 	}
 }

@@ -99,7 +99,7 @@ var TextSizes = []int{80, 90, 100, 115, 130, 150, 175, 200}
 // LogSizes are the live log sizes offered, in lines.
 var LogSizes = []int{1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000}
 
-var themeChoices = []string{"Follow the system", "Light", "Dark"}
+var themeChoices = []string{"System", "Light", "Dark"}
 
 // Settings is the Settings view. Its widgets are exported for tests.
 type Settings struct {
@@ -206,7 +206,6 @@ func (s *Settings) Content() fyne.CanvasObject {
 	s.LogSize = widget.NewSelect(logSizes, func(v string) { s.logSizeChanged(v) })
 	s.KeepDays, s.KeepMessages = newField(s.host, "0: keep all"), newField(s.host, "0: keep all")
 	s.Transcripts = widget.NewRadioGroup([]string{"Every session", "Failed sessions only"}, nil)
-	s.Transcripts.Horizontal = true
 	s.Transcripts.Required = true
 	s.SaveHistory = widget.NewButtonWithIcon("Save retention", theme.DocumentSaveIcon(), s.saveHistory)
 	s.HistoryStatus = wrapped("")
@@ -220,14 +219,14 @@ func (s *Settings) Content() fyne.CanvasObject {
 		),
 		container.NewBorder(nil, nil, nil, s.SaveHistory, s.HistoryStatus))
 
-	s.Notifications = widget.NewCheck("Show desktop notifications (a message failed for good, a batch finished)", func(on bool) {
+	s.Notifications = widget.NewCheck("Show desktop notifications", func(on bool) {
 		if s.loading || on == s.values.Notifications {
 			return
 		}
 		s.values.Notifications = on
 		s.save(func(ctx context.Context) error { return s.core.SetNotifications(ctx, on) }, s.Status, settingsOnOff(on, "Notifications on.", "Notifications off."))
 	})
-	notify := settingsSection("Notifications", s.Notifications)
+	notify := settingsSection("Notifications", s.Notifications, wrapped("When a message fails for good and when a batch has been sent."))
 
 	s.DataDir = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	s.DataDir.Truncation = fyne.TextTruncateEllipsis
@@ -403,7 +402,7 @@ func (s *Settings) themeChanged(choice string) {
 	if a := s.appearance(); a != nil {
 		a.SetThemeMode(mode)
 	}
-	s.save(func(ctx context.Context) error { return s.core.SetTheme(ctx, mode) }, s.Status, "Theme: "+strings.ToLower(choice)+".")
+	s.save(func(ctx context.Context) error { return s.core.SetTheme(ctx, mode) }, s.Status, "Theme: "+map[string]string{"": "the system's", "light": "light", "dark": "dark"}[mode]+".")
 }
 
 func (s *Settings) textSizeChanged(v string) {

@@ -110,7 +110,7 @@ func newSettingsRig(t *testing.T) *settingsRig {
 func TestSettingsShowsValuesAndInfo(t *testing.T) {
 	r := newSettingsRig(t)
 	v := r.view
-	if v.Theme.Selected != "Follow the system" || v.TextSize.Selected != "100%" || v.LogSize.Selected != "5000 lines" || !v.RunWhileOpen.Checked || !v.Notifications.Checked {
+	if v.Theme.Selected != "System" || v.TextSize.Selected != "100%" || v.LogSize.Selected != "5000 lines" || !v.RunWhileOpen.Checked || !v.Notifications.Checked {
 		t.Fatalf("defaults shown wrong: theme %q size %q log %q", v.Theme.Selected, v.TextSize.Selected, v.LogSize.Selected)
 	}
 	if v.DataDir.Text != "/home/ann/.config/herald" || !strings.Contains(v.KeychainState.Text, "Working") {

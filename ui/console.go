@@ -381,7 +381,10 @@ func (c *Console) Disconnect() {
 		return
 	}
 	if c.inMessage || c.pending > 0 {
+		// Inside a message (QUIT would be taken as message text) or while
+		// the server keeps a command waiting: drop the connection.
 		c.session.Close()
+		c.endSession()
 		return
 	}
 	c.Run("quit")
@@ -435,6 +438,7 @@ func (c *Console) work(ctx context.Context, s ConsoleSession, rec *transcript.Re
 		case <-ctx.Done():
 			s.Close()
 			rec.Finish()
+			c.do(func() { c.ended(s, "") })
 			return
 		case line = <-lines:
 		}
@@ -446,6 +450,9 @@ func (c *Console) work(ctx context.Context, s ConsoleSession, rec *transcript.Re
 			why = c.core.ConsoleError(err, rec)
 		}
 		c.do(func() {
+			if c.session != s {
+				return // this session already ended
+			}
 			c.pending--
 			c.inMessage = inMsg
 			c.showPrompt()

@@ -332,3 +332,21 @@ func TestLineRingKeepsTheNewest(t *testing.T) {
 		t.Fatalf("ring: %d lines, %q..%q", r.Len(), r.Line(0), r.Line(2))
 	}
 }
+
+func TestConsoleDisconnectInsideAMessageDropsTheConnection(t *testing.T) {
+	r, f, v := connected(t)
+	test.Tap(helperButton(t, v, "data"))
+	r.pump("the data prompt", func() bool { return v.Prompt.Text == "data>" })
+	v.Command.SetText("half a message")
+	v.Submit()
+	test.Tap(v.ConnectButton) // Disconnect
+	r.pump("the end", func() bool { return v.ConnectButton.Text == "Connect" })
+	if !f.session(0).Closed() || v.Busy() {
+		t.Fatal("the session is still open or busy")
+	}
+	for _, l := range f.session(0).sent() {
+		if strings.EqualFold(l, "quit") {
+			t.Fatal("QUIT was sent inside the message")
+		}
+	}
+}

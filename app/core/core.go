@@ -56,6 +56,8 @@ type Core struct {
 
 	// secrets is the store of the profiles' secrets, for Keychain.
 	secrets account.Secrets
+	// applyMu serialises ApplyWindowRunner's stop and start.
+	applyMu sync.Mutex
 
 	mu     sync.Mutex
 	runner *runnerState

@@ -315,6 +315,8 @@ func (c *Core) SetHistoryRetention(ctx context.Context, r HistoryRetention) erro
 // global retry policy, otherwise it is stopped. Stopping waits for the
 // sessions in flight, so call it off the UI goroutine.
 func (c *Core) ApplyWindowRunner(ctx context.Context) error {
+	c.applyMu.Lock()
+	defer c.applyMu.Unlock()
 	c.StopRunner()
 	if !c.RunWhileOpen(ctx) {
 		return nil

@@ -175,3 +175,22 @@ func TestKeychainStateOfASuppliedStore(t *testing.T) {
 		}
 	}
 }
+
+// Settings saved in quick succession (two windows' worth of clicks) never
+// leave the runner half-restarted.
+func TestApplyWindowRunnerConcurrently(t *testing.T) {
+	ctx := context.Background()
+	c := openTest(t, t.TempDir(), false, false)
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() { errs <- c.ApplyWindowRunner(ctx) }()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !c.RunnerRunning() {
+		t.Fatal("the runner is not running")
+	}
+}

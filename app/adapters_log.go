@@ -32,3 +32,12 @@ func (a *LiveLogAdapter) Lines() *feed.Sub { return a.c.Feed.Subscribe(1<<16, fe
 func (a *LiveLogAdapter) ProfileNames(ctx context.Context) map[string]string {
 	return a.c.ProfileNames(ctx)
 }
+
+// LogCapacity is how many lines the Live log keeps: the Settings' log size
+// (0 before the core is open: the view's own default).
+func (g *GUICore) LogCapacity() int {
+	if g == nil || g.c == nil {
+		return 0
+	}
+	return g.c.LogSize()
+}

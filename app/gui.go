@@ -10,7 +10,6 @@ import (
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/assets"
 	"github.com/herald-smtp/herald/engine/message"
-	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/engine/sandbox"
 	"github.com/herald-smtp/herald/ui"
 )
@@ -99,11 +98,13 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	defer cancel()
 
 	s := BuildShell(a, gc, fyne.Do)
+	applyAppearance(wctx, s, c)
 	s.Start(wctx)
 	// The window sends what is due while it is open; started once the
 	// views watch, so the Live log and the Outbox see the first sessions.
 	// Lines: the Live log shows the outbox's sessions too.
-	if err := c.StartRunner(core.RunOptions{Retry: queue.DefaultRetryPolicy(), Lines: true}); err != nil {
+	// (unless the settings say otherwise), with the settings' retry policy.
+	if err := c.ApplyWindowRunner(wctx); err != nil {
 		s.Stop()
 		return err
 	}
@@ -142,11 +143,14 @@ func views() []viewSpec {
 			return ui.NewOutbox(gc.Outbox(), do, ui.OutboxOptions{Notifier: gc.Notifier()})
 		}},
 		{"log", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View {
-			return ui.NewLiveLog(gc.LiveLog(), do, ui.LiveLogOptions{})
+			return ui.NewLiveLog(gc.LiveLog(), do, ui.LiveLogOptions{Capacity: gc.LogCapacity()})
 		}},
 		{"history", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View {
 			return ui.NewHistory(NewHistoryAdapter(gc), do)
 		}},
+		{"bulk", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return newBulk(gc, do) }},
+		{"console", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return newConsole(gc, do) }},
+		{"settings", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return newSettings(gc, do) }},
 	}
 }
 
@@ -190,11 +194,12 @@ type wizard struct {
 }
 
 func newWizard(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) *wizard {
-	var a ui.WizardCore
-	if gc != nil {
-		a = NewWizardAdapter(gc.c)
+	if gc == nil {
+		// Only its name is asked for (checking --view before the app
+		// exists): building its widgets now would need the Fyne app.
+		return &wizard{}
 	}
-	return &wizard{WizardView: ui.NewWizardView(a, do, win), gc: gc}
+	return &wizard{WizardView: ui.NewWizardView(NewWizardAdapter(gc.c), do, win), gc: gc}
 }
 
 // OpenWith implements ui.Opener: a ui.ProfileRef tests that profile at once;

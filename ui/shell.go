@@ -80,6 +80,10 @@ type Shell struct {
 	quitting bool
 	// Quit ends the app; tests replace it to observe it.
 	Quit func()
+	// OnThemeMode, when set, is told each theme chosen (the menu's or
+	// SetThemeMode's), so that the app can keep it in its settings.
+	OnThemeMode func(mode string)
+	textScale   float32
 }
 
 // NewShell builds the main window of a. Register views before showing it.
@@ -436,32 +440,82 @@ func (s *Shell) themeItem(label, mode string) *fyne.MenuItem {
 }
 
 // SetThemeMode sets the theme: "" follows the system, "light" or "dark"
-// override it. The choice is kept in the preferences.
+// override it. The choice is kept in the preferences and handed to
+// OnThemeMode.
 func (s *Shell) SetThemeMode(mode string) {
 	s.prefs.SetString(prefTheme, mode)
 	s.applyTheme(mode)
 	s.buildMenus()
-}
-
-func (s *Shell) applyTheme(mode string) {
-	switch mode {
-	case "light":
-		s.app.Settings().SetTheme(variantTheme{theme.DefaultTheme(), theme.VariantLight})
-	case "dark":
-		s.app.Settings().SetTheme(variantTheme{theme.DefaultTheme(), theme.VariantDark})
-	default:
-		s.app.Settings().SetTheme(theme.DefaultTheme())
+	if s.OnThemeMode != nil {
+		s.OnThemeMode(mode)
 	}
 }
 
-// variantTheme is a theme with its light/dark variant fixed.
-type variantTheme struct {
-	fyne.Theme
-	v fyne.ThemeVariant
+// ThemeMode returns the theme set: "", "light" or "dark".
+func (s *Shell) ThemeMode() string { return s.prefs.String(prefTheme) }
+
+// SetTextScale scales every text of the window (1 is the theme's size; 0.8
+// to 2 are sensible), at once.
+func (s *Shell) SetTextScale(scale float32) {
+	if scale <= 0 {
+		scale = 1
+	}
+	s.textScale = scale
+	s.applyTheme(s.prefs.String(prefTheme))
 }
 
-func (t variantTheme) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Color {
+// TextScale returns the text scale set (1 by default).
+func (s *Shell) TextScale() float32 {
+	if s.textScale <= 0 {
+		return 1
+	}
+	return s.textScale
+}
+
+func (s *Shell) applyTheme(mode string) {
+	t := variantTheme{Theme: theme.DefaultTheme(), scale: s.TextScale()}
+	switch mode {
+	case "light":
+		t.v = theme.VariantLight
+	case "dark":
+		t.v = theme.VariantDark
+	default:
+		if t.scale == 1 {
+			s.app.Settings().SetTheme(theme.DefaultTheme())
+			return
+		}
+		t.follow = true
+	}
+	s.app.Settings().SetTheme(t)
+}
+
+// variantTheme is a theme with its light/dark variant fixed (unless follow)
+// and its text scaled.
+type variantTheme struct {
+	fyne.Theme
+	v      fyne.ThemeVariant
+	follow bool
+	scale  float32
+}
+
+func (t variantTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
+	if t.follow {
+		return t.Theme.Color(n, v)
+	}
 	return t.Theme.Color(n, t.v)
+}
+
+// Size scales the text sizes (and the icons that stand in text).
+func (t variantTheme) Size(n fyne.ThemeSizeName) float32 {
+	sz := t.Theme.Size(n)
+	if t.scale <= 0 || t.scale == 1 {
+		return sz
+	}
+	switch n {
+	case theme.SizeNameText, theme.SizeNameHeadingText, theme.SizeNameSubHeadingText, theme.SizeNameCaptionText, theme.SizeNameInlineIcon:
+		return sz * t.scale
+	}
+	return sz
 }
 
 // Shortcuts lists the window's keyboard shortcuts, for the help dialog and

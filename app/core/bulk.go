@@ -23,7 +23,8 @@ func NewBatchID(now time.Time) (string, error) {
 
 // EnqueueBulk queues a mail merge's messages for profile as one batch, in
 // one transaction (all of them or none), reporting progress on the feed
-// (Topic Progress, Session: the batch) and to progress (when set).
+// (Topic Progress, Session: the batch; a last event, Text "queued",
+// once all of them are) and to progress (when set).
 func (c *Core) EnqueueBulk(ctx context.Context, profile, batch string, msgs []bulk.Message, progress func(done int)) ([]int64, error) {
 	ids, err := bulk.Enqueue(ctx, c.Queue, profile, batch, msgs, func(done int) {
 		c.Feed.Publish(feed.Event{Topic: feed.Progress, Session: batch, Done: done, Total: len(msgs)})
@@ -34,6 +35,9 @@ func (c *Core) EnqueueBulk(ctx context.Context, profile, batch string, msgs []bu
 	if err != nil {
 		return nil, err
 	}
+	// The last word: every message is queued (a batch under a thousand
+	// messages has no other progress event).
+	c.Feed.Publish(feed.Event{Topic: feed.Progress, Session: batch, Done: len(msgs), Total: len(msgs), Text: "queued"})
 	c.Feed.Publish(feed.Event{Topic: feed.Queue, Text: "batch queued: " + batch})
 	c.kickRunner()
 	return ids, nil

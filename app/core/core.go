@@ -57,6 +57,10 @@ type Core struct {
 	// oauth caches the OAuth2 profiles' token sources (access tokens in
 	// memory only).
 	oauth oauthCache
+	// secrets is the store of the profiles' secrets, for Keychain.
+	secrets account.Secrets
+	// applyMu serialises ApplyWindowRunner's stop and start.
+	applyMu sync.Mutex
 
 	mu     sync.Mutex
 	runner *runnerState
@@ -86,7 +90,7 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 	if sec == nil {
 		sec = OSSecrets()
 	}
-	c := &Core{DataDir: dataDir, Store: st, Book: account.NewBook(st, sec), Queue: queue.New(st, o.Clock), Feed: feed.New()}
+	c := &Core{DataDir: dataDir, Store: st, Book: account.NewBook(st, sec), Queue: queue.New(st, o.Clock), Feed: feed.New(), secrets: sec}
 	c.History = history.New(st, history.Options{OnError: func(err error) {
 		c.Feed.Publish(feed.Event{Topic: feed.History, Text: "not recorded: " + err.Error()})
 	}, OnRecorded: func(ids []int64, profile string) {

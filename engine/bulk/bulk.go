@@ -70,6 +70,9 @@ type Options struct {
 	// Progress, when set, is called with the number of rows read so far
 	// every 1000 rows and once at the end.
 	Progress func(rows int)
+	// Previews is how many of the first valid messages' drafts to keep in
+	// Result.Previews (0: none beyond Result.Preview).
+	Previews int
 }
 
 // Message is one planned message: a valid row, rendered.
@@ -119,6 +122,9 @@ type Result struct {
 	Duplicates []*RowError
 	// Preview is the first valid message's draft (merged, before rendering).
 	Preview *message.Draft
+	// Previews are the drafts of the first Options.Previews valid messages,
+	// in file order (Previews[i] is Messages[i]'s).
+	Previews []*message.Draft
 }
 
 // Plan reads the recipients, merges and renders one message per row and
@@ -451,6 +457,9 @@ func (p *planner) run(ctx context.Context) (*Result, error) {
 		m.Rendered = r
 		if res.Preview == nil {
 			res.Preview = draft
+		}
+		if len(res.Previews) < p.o.Previews {
+			res.Previews = append(res.Previews, draft)
 		}
 		res.Messages = append(res.Messages, m)
 	}

@@ -389,3 +389,22 @@ func TestCancel(t *testing.T) {
 		t.Fatal("no error after cancel")
 	}
 }
+
+func TestPreviewsKeepTheFirstValidDrafts(t *testing.T) {
+	csv := "email,name\nann@x.test,Ann\nnot-an-address,Bad\nbob@x.test,Bob\ncid@x.test,Cid\ndan@x.test,Dan\n"
+	res := plan(t, csv, Options{Subject: "Hi {{.name}}", Text: "Dear {{.name}}", Previews: 3})
+	if len(res.Previews) != 3 {
+		t.Fatalf("%d previews, want 3", len(res.Previews))
+	}
+	for i, want := range []string{"Hi Ann", "Hi Bob", "Hi Cid"} {
+		if res.Previews[i].Subject != want || res.Messages[i].Email != strings.ToLower(res.Previews[i].Subject[3:])+"@x.test" {
+			t.Errorf("preview %d: %q for %s", i, res.Previews[i].Subject, res.Messages[i].Email)
+		}
+	}
+	if res.Preview != res.Previews[0] {
+		t.Error("Preview is not the first of Previews")
+	}
+	if res := plan(t, csv, Options{Subject: "x", Text: "y"}); len(res.Previews) != 0 {
+		t.Fatalf("previews kept without asking: %d", len(res.Previews))
+	}
+}

@@ -487,3 +487,43 @@ func TestMailtoCtrlEnterUnderX(t *testing.T) {
 		t.Fatal("the window did not close within 15 s of SIGINT")
 	}
 }
+
+// TestNoDisplayIsAClearError starts the window with no display: a message
+// that says what to do, exit code 2, no stack trace, and nothing started
+// (the sandbox would have made the data directory's database).
+func TestNoDisplayIsAClearError(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+		t.Skip("windows and macOS always have a display")
+	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	for _, args := range [][]string{{"--data-dir", dataDir}, {"--data-dir", dataDir, "--view", "compose"}, {"--data-dir", dataDir, "mailto:ann@example.com"}} {
+		cmd := exec.Command(heraldBin(t), args...)
+		cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "DISPLAY=", "WAYLAND_DISPLAY=")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err == nil {
+			code = 0
+		}
+		msg := stderr.String()
+		if code != 2 {
+			t.Errorf("herald %q: exit %d, want 2\n%s", args, code, msg)
+		}
+		for _, want := range []string{"no desktop session", "DISPLAY", "use a verb", "herald help"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("herald %q: stderr lacks %q:\n%s", args, want, msg)
+			}
+		}
+		for _, bad := range []string{"panic", "goroutine ", "GLFW", ".go:"} {
+			if strings.Contains(msg, bad) {
+				t.Errorf("herald %q: stderr has %q:\n%s", args, bad, msg)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dataDir, "herald.db")); err == nil {
+			t.Errorf("herald %q opened the data directory before checking the display", args)
+		}
+	}
+}

@@ -3,6 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -67,10 +71,18 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 		return err
 	}
 	if view != "" {
-		// Checked before anything opens: a typo in a launcher says so at once.
-		if err := ui.CheckViewName(view, Views(nil, nil, nil)); err != nil {
-			return err
+		// Checked before anything opens: a typo in a launcher says so at
+		// once. (Building the views to ask their names needs a running Fyne
+		// app; a known name whose view is not built yet is refused by
+		// OpenStart below.)
+		if !slices.Contains(ui.ViewNames, view) {
+			return fmt.Errorf("no view is called %q; the views are: %s", view, strings.Join(ui.ViewNames, ", "))
 		}
+	}
+	// Checked before the core (and its sandbox) or Fyne start: without a
+	// display GLFW would panic.
+	if err := CheckDisplay(runtime.GOOS, os.Getenv); err != nil {
+		return err
 	}
 	c, err := core.Open(ctx, dataDir, core.Options{Sandbox: &sandbox.Config{TLS: sandbox.TLSNone}, WatchStore: true})
 	if err != nil {

@@ -165,3 +165,37 @@ func logContains(line func(int) string, n int, want string) bool {
 	}
 	return false
 }
+
+func TestCheckDisplay(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	cases := []struct {
+		goos   string
+		getenv func(string) string
+		none   bool
+	}{
+		{"linux", env(), true},
+		{"freebsd", env("DISPLAY", ""), true},
+		{"linux", env("DISPLAY", ":0"), false},
+		{"linux", env("WAYLAND_DISPLAY", "wayland-0"), false},
+		{"darwin", env(), false},
+		{"windows", env(), false},
+	}
+	for _, c := range cases {
+		err := CheckDisplay(c.goos, c.getenv)
+		if (err != nil) != c.none {
+			t.Errorf("%s: %v", c.goos, err)
+		}
+		if err != nil && err.(interface{ ExitCode() int }).ExitCode() != 2 {
+			t.Errorf("exit code %d", err.(interface{ ExitCode() int }).ExitCode())
+		}
+	}
+}

@@ -199,3 +199,27 @@ func TestCheckDisplay(t *testing.T) {
 		}
 	}
 }
+
+func TestDesktopSettings(t *testing.T) {
+	c := openTestCore(t, newMemSecrets())
+	g := NewGUICore(c)
+	ctx := context.Background()
+	if err := c.Store.SetSetting(ctx, SettingCloseToTray, "true"); err != nil {
+		t.Fatal(err)
+	}
+	if !g.CloseToTray(ctx) {
+		t.Fatal("close-to-tray on is not read")
+	}
+	if err := c.Store.SetSetting(ctx, SettingCloseToTray, "false"); err != nil {
+		t.Fatal(err)
+	}
+	if g.CloseToTray(ctx) {
+		t.Fatal("close-to-tray off is not read")
+	}
+	if w, f, err := g.OutboxCounts(ctx); err != nil || w != 0 || f != 0 {
+		t.Fatalf("empty outbox: %d waiting, %d failed, %v", w, f, err)
+	}
+	a := test.NewTempApp(t)
+	_ = c.Store.SetSetting(ctx, SettingNotifications, "false")
+	Notifier{App: a, GC: g}.Notify("t", "b") // off: nothing sent, nothing fails
+}

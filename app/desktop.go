@@ -2,9 +2,13 @@ package app
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+	"github.com/godbus/dbus/v5"
 
 	"github.com/herald-smtp/herald/engine/feed"
 	"github.com/herald-smtp/herald/engine/queue"
@@ -74,4 +78,50 @@ func (n Notifier) Notify(title, body string) {
 		return
 	}
 	n.App.SendNotification(fyne.NewNotification(title, body))
+}
+
+// systemTray returns a's system tray, or nil where it cannot work. On Linux
+// and the BSDs the tray is a D-Bus service (StatusNotifierItem): without a
+// session bus Fyne's tray panics when the app quits, so Herald then goes
+// without one. The bus is only dialled where its address is known: never
+// autolaunched.
+func systemTray(a fyne.App, goos string, getenv func(string) string) desktop.App {
+	d, ok := a.(desktop.App)
+	if !ok {
+		return nil
+	}
+	switch goos {
+	case "windows", "darwin":
+		return d
+	case "linux", "freebsd", "openbsd", "netbsd", "dragonfly":
+	default:
+		return nil
+	}
+	if !sessionBusReachable(getenv) {
+		return nil
+	}
+	return d
+}
+
+// sessionBusReachable reports whether the D-Bus session bus answers at the
+// address in the environment (or at $XDG_RUNTIME_DIR/bus).
+func sessionBusReachable(getenv func(string) string) bool {
+	addr := getenv("DBUS_SESSION_BUS_ADDRESS")
+	if addr == "" {
+		rt := getenv("XDG_RUNTIME_DIR")
+		if rt == "" {
+			return false
+		}
+		bus := filepath.Join(rt, "bus")
+		if _, err := os.Stat(bus); err != nil {
+			return false
+		}
+		addr = "unix:path=" + bus
+	}
+	conn, err := dbus.Dial(addr)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	return conn.Auth(nil) == nil && conn.Hello() == nil
 }

@@ -102,7 +102,7 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 
 	s := BuildShell(a, gc, fyne.Do)
 	s.Start(wctx)
-	tray := ui.NewTray(s, gc, Notifier{App: a, GC: gc}, assets.Icon)
+	tray := ui.NewTray(s, gc, Notifier{App: a, GC: gc}, assets.Icon, systemTray(a, runtime.GOOS, os.Getenv))
 	tray.Start(wctx)
 	defer tray.Stop()
 	if err := s.OpenStart(view, arg); err != nil {

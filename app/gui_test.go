@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
 	"github.com/herald-smtp/herald/app/core"
@@ -222,4 +223,28 @@ func TestDesktopSettings(t *testing.T) {
 	a := test.NewTempApp(t)
 	_ = c.Store.SetSetting(ctx, SettingNotifications, "false")
 	Notifier{App: a, GC: g}.Notify("t", "b") // off: nothing sent, nothing fails
+}
+
+// deskApp is the test app with a system tray.
+type deskApp struct{ fyne.App }
+
+func (deskApp) SetSystemTrayMenu(*fyne.Menu)    {}
+func (deskApp) SetSystemTrayIcon(fyne.Resource) {}
+func (deskApp) SetSystemTrayWindow(fyne.Window) {}
+
+func TestSystemTrayNeedsASessionBusOnLinux(t *testing.T) {
+	a := deskApp{test.NewTempApp(t)}
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	if systemTray(a, "windows", env(nil)) == nil || systemTray(a, "darwin", env(nil)) == nil {
+		t.Fatal("no tray on Windows or macOS")
+	}
+	if systemTray(a, "linux", env(nil)) != nil {
+		t.Fatal("a tray on Linux without a session bus")
+	}
+	if systemTray(a, "linux", env(map[string]string{"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent/herald-test-bus"})) != nil {
+		t.Fatal("a tray on Linux with an unreachable session bus")
+	}
+	if systemTray(test.NewTempApp(t), "windows", env(nil)) != nil {
+		t.Fatal("a tray from an app without one")
+	}
 }

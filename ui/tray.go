@@ -72,12 +72,11 @@ type Tray struct {
 }
 
 // NewTray makes the tray of the shell's window over core. icon is the app's
-// icon (the count is drawn on it); n may be nil (no notifications).
-func NewTray(s *Shell, core TrayCore, n Notifier, icon fyne.Resource) *Tray {
-	t := &Tray{shell: s, core: core, notify: n, icon: icon, cancel: func() {}}
-	if d, ok := s.app.(desktop.App); ok {
-		t.desk = d
-	}
+// icon (the count is drawn on it); n may be nil (no notifications); desk is
+// the app's tray, nil where there is none (the menu is still built, and the
+// close button then always quits).
+func NewTray(s *Shell, core TrayCore, n Notifier, icon fyne.Resource, desk desktop.App) *Tray {
+	t := &Tray{shell: s, core: core, notify: n, icon: icon, desk: desk, cancel: func() {}}
 	t.showItem = fyne.NewMenuItem("Show Herald", t.showWindow)
 	t.countItem = fyne.NewMenuItem("Outbox: nothing waiting", func() {
 		t.showWindow()

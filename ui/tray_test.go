@@ -92,7 +92,7 @@ func newTrayRig(t *testing.T) *trayRig {
 	r.shell.Register(r.compose)
 	r.core = &fakeTrayCore{feed: feed.New()}
 	r.notes = &notes{}
-	r.tray = NewTray(r.shell, r.core, r.notes, fyne.NewStaticResource("icon.png", testIconPNG(t)))
+	r.tray = NewTray(r.shell, r.core, r.notes, fyne.NewStaticResource("icon.png", testIconPNG(t)), r.app)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); r.tray.Stop(); r.shell.Stop() })
 	r.tray.Start(ctx)

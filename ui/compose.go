@@ -524,7 +524,7 @@ func (c *Compose) chooseAttachment() {
 	}
 	dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
 		if err != nil {
-			dialog.ShowError(err, c.host.Window())
+			dialog.ShowError(fmt.Errorf("The file could not be opened (%w). Check that it exists and that you may read it, then choose it again", err), c.host.Window())
 			return
 		}
 		if r == nil {

@@ -61,8 +61,11 @@ type Tray struct {
 	failed  int
 	loaded  bool
 	paused  bool
-	cancel  context.CancelFunc
-	sub     *feed.Sub
+	// hidden is set while the window is closed to the tray: Herald quits
+	// once the outbox is empty.
+	hidden bool
+	cancel context.CancelFunc
+	sub    *feed.Sub
 
 	menu      *fyne.Menu
 	showItem  *fyne.MenuItem
@@ -205,8 +208,12 @@ func them(n int) string {
 // redraw updates the menu and the icon; on the UI goroutine.
 func (t *Tray) redraw() {
 	t.mu.Lock()
-	waiting, paused := t.waiting, t.paused
+	waiting, paused, hidden := t.waiting, t.paused, t.hidden
 	t.mu.Unlock()
+	if hidden && waiting == 0 {
+		t.shell.QuitNow() // closed while sending: done now
+		return
+	}
 	switch {
 	case waiting == 0:
 		t.countItem.Label = "Outbox: nothing waiting"
@@ -227,6 +234,9 @@ func (t *Tray) redraw() {
 }
 
 func (t *Tray) showWindow() {
+	t.mu.Lock()
+	t.hidden = false
+	t.mu.Unlock()
 	t.shell.win.Show()
 	t.shell.win.RequestFocus()
 }
@@ -255,9 +265,13 @@ func (t *Tray) quit() {
 // RequestClose is the window's close button: with messages waiting, a tray
 // and the close-to-tray setting on, it hides the window (sending goes on);
 // otherwise it quits the way Quit does (asking while messages are sending).
+// A window closed to the tray quits by itself once the outbox is empty.
 func (t *Tray) RequestClose() {
 	if t.desk != nil && t.Waiting() > 0 && t.core.CloseToTray(context.Background()) {
 		t.shell.savePrefs()
+		t.mu.Lock()
+		t.hidden = true
+		t.mu.Unlock()
 		t.shell.win.Hide()
 		if t.notify != nil {
 			t.notify.Notify("Herald keeps sending", fmt.Sprintf("%s waiting. Herald stays in the tray until the outbox is empty; choose Quit there to stop.", plural(t.Waiting(), "message")))

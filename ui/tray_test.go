@@ -205,10 +205,27 @@ func TestTrayCloseAndQuit(t *testing.T) {
 	if r.quits != 2 || !strings.Contains(r.notes.all(), "Herald keeps sending") {
 		t.Fatalf("close-to-tray on: %d quits, notes %q", r.quits, r.notes.all())
 	}
+	// Shown again from the tray, it stays open when the outbox drains.
+	r.item("Show Herald").Action()
+	r.core.set(0, 0)
+	r.pump("the drained outbox", func() bool { return r.tray.Waiting() == 0 })
+	r.settle()
+	if r.quits != 2 {
+		t.Fatal("quit when the outbox drained although the window was shown again")
+	}
+	// Closed to the tray, Herald quits by itself once the outbox drains.
+	r.core.set(1, 0)
+	r.pump("the count", func() bool { return r.tray.Waiting() == 1 })
+	r.tray.RequestClose()
+	r.core.set(0, 0)
+	r.pump("the quit after the last message", func() bool { return r.quits == 3 })
+
 	// Quit from the tray while a message is being sent asks first.
+	r.core.set(1, 0)
+	r.pump("the count", func() bool { return r.tray.Waiting() == 1 })
 	r.busy = true
 	r.item("Quit").Action()
-	if r.quits != 2 {
+	if r.quits != 3 {
 		t.Fatal("the tray's Quit did not ask while sending")
 	}
 	d, ok := r.shell.Window().Canvas().Overlays().Top().(fyne.CanvasObject)
@@ -218,7 +235,7 @@ func TestTrayCloseAndQuit(t *testing.T) {
 	// The window's close button (the intercept the tray installed) asks too.
 	r.core.closeToTray = false
 	r.tray.RequestClose()
-	if r.quits != 2 {
+	if r.quits != 3 {
 		t.Fatal("closing while sending did not ask")
 	}
 }

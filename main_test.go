@@ -115,7 +115,7 @@ func TestSendToPostfixSmtpSink(t *testing.T) {
 	waitListening(t, addr)
 
 	cmd := exec.Command(bin, "send", "--server", addr, "--tls", "none", "--from", "a@herald.test",
-		"--to", "b@example.com,c@example.com", "--subject", "to smtp-sink", "--body", "hi\n.\nbye", "--json")
+		"--to", "b@example.com,c@example.com", "--subject", "to smtp-sink", "--body", "hi\n.\nbye", "--json", "--verbose")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -4,7 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"runtime"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
@@ -19,9 +19,8 @@ import (
 // shows them.
 const (
 	// SettingCloseToTray is "true" or "false": closing the window while
-	// messages wait hides it to the tray. Unset: on for Windows and macOS,
-	// off elsewhere (not every Linux desktop shows tray icons, and a hidden
-	// window without one could only be ended from a terminal).
+	// messages wait hides it to the tray (only where a tray is shown).
+	// Unset: on.
 	SettingCloseToTray = "window.close-to-tray"
 	// SettingNotifications is "false" to turn desktop notifications off.
 	SettingNotifications = "notifications.enabled"
@@ -43,7 +42,7 @@ func (g *GUICore) PauseSending(pause bool) { g.c.PauseRunner(pause) }
 
 // CloseToTray implements ui.TrayCore.
 func (g *GUICore) CloseToTray(ctx context.Context) bool {
-	return g.boolSetting(ctx, SettingCloseToTray, runtime.GOOS == "windows" || runtime.GOOS == "darwin")
+	return g.boolSetting(ctx, SettingCloseToTray, true)
 }
 
 // WatchOutbox implements ui.TrayCore.
@@ -81,10 +80,11 @@ func (n Notifier) Notify(title, body string) {
 }
 
 // systemTray returns a's system tray, or nil where it cannot work. On Linux
-// and the BSDs the tray is a D-Bus service (StatusNotifierItem): without a
-// session bus Fyne's tray panics when the app quits, so Herald then goes
-// without one. The bus is only dialled where its address is known: never
-// autolaunched.
+// and the BSDs the tray is a D-Bus service (StatusNotifierItem) shown by the
+// desktop's StatusNotifierWatcher: without a session bus Fyne's tray panics
+// when the app quits, and without a watcher nothing shows it (a window
+// closed to it could not be brought back), so Herald then goes without one.
+// The bus is only dialled where its address is known: never autolaunched.
 func systemTray(a fyne.App, goos string, getenv func(string) string) desktop.App {
 	d, ok := a.(desktop.App)
 	if !ok {
@@ -97,15 +97,16 @@ func systemTray(a fyne.App, goos string, getenv func(string) string) desktop.App
 	default:
 		return nil
 	}
-	if !sessionBusReachable(getenv) {
+	if !trayHostPresent(getenv) {
 		return nil
 	}
 	return d
 }
 
-// sessionBusReachable reports whether the D-Bus session bus answers at the
-// address in the environment (or at $XDG_RUNTIME_DIR/bus).
-func sessionBusReachable(getenv func(string) string) bool {
+// trayHostPresent reports whether the D-Bus session bus at the address in
+// the environment (or at $XDG_RUNTIME_DIR/bus) answers and has a
+// StatusNotifierWatcher, the desktop's tray.
+func trayHostPresent(getenv func(string) string) bool {
 	addr := getenv("DBUS_SESSION_BUS_ADDRESS")
 	if addr == "" {
 		rt := getenv("XDG_RUNTIME_DIR")
@@ -123,5 +124,12 @@ func sessionBusReachable(getenv func(string) string) bool {
 		return false
 	}
 	defer conn.Close()
-	return conn.Auth(nil) == nil && conn.Hello() == nil
+	if conn.Auth(nil) != nil || conn.Hello() != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var has bool
+	err = conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&has)
+	return err == nil && has
 }

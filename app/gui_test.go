@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"github.com/godbus/dbus/v5"
 
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
@@ -246,5 +248,29 @@ func TestSystemTrayNeedsASessionBusOnLinux(t *testing.T) {
 	}
 	if systemTray(test.NewTempApp(t), "windows", env(nil)) != nil {
 		t.Fatal("a tray from an app without one")
+	}
+
+	// With a session bus (CI runs the tests in one): a tray only while a
+	// StatusNotifierWatcher is there to show it.
+	addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	if addr == "" {
+		t.Skip("no D-Bus session bus (CI's tests run in one)")
+	}
+	busEnv := env(map[string]string{"DBUS_SESSION_BUS_ADDRESS": addr})
+	if systemTray(a, "linux", busEnv) != nil {
+		t.Fatal("a tray on Linux with no StatusNotifierWatcher on the bus")
+	}
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Skipf("session bus: %v", err)
+	}
+	defer conn.Close()
+	reply, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue)
+	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Skipf("cannot act as the watcher: %v %v", reply, err)
+	}
+	defer conn.ReleaseName("org.kde.StatusNotifierWatcher")
+	if systemTray(a, "linux", busEnv) == nil {
+		t.Fatal("no tray on Linux with a StatusNotifierWatcher on the bus")
 	}
 }

@@ -92,3 +92,43 @@ func TestKeyboardReachesEveryControl(t *testing.T) {
 	q.drain()
 	assertTabReachesAll(t, "Connection test", w.Canvas(), v.Content())
 }
+
+// TestAccountStateHasAnIcon: an account's state is shown by an icon beside
+// its words, not by the words' colour alone.
+func TestAccountStateHasAnIcon(t *testing.T) {
+	if RowStateIcon(AccountStatus{Secret: SecretMissing}) == nil {
+		t.Error("no icon for a missing password")
+	}
+	if RowStateIcon(AccountStatus{Secret: SecretStored, LastTest: "failed"}) == nil {
+		t.Error("no icon for a failed test")
+	}
+	if RowStateIcon(AccountStatus{Secret: SecretStored, LastTest: "passed", LastTestOK: true}) == nil {
+		t.Error("no icon for a passed test")
+	}
+	if RowStateIcon(AccountStatus{Secret: SecretStored}) != nil {
+		t.Error("an icon before any test")
+	}
+	r := startAccounts(t, workProfile()) // password missing
+	var icons []*widget.Icon
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch c := o.(type) {
+		case *widget.Icon:
+			if c.Resource != nil && c.Visible() {
+				icons = append(icons, c)
+			}
+		case *fyne.Container:
+			for _, ch := range c.Objects {
+				walk(ch)
+			}
+		case fyne.Widget:
+			for _, ch := range test.WidgetRenderer(c).Objects() {
+				walk(ch)
+			}
+		}
+	}
+	walk(r.accounts.List)
+	if len(icons) != 1 {
+		t.Fatalf("%d state icons in the list of one account with a missing password", len(icons))
+	}
+}

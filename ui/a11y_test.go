@@ -132,3 +132,23 @@ func TestAccountStateHasAnIcon(t *testing.T) {
 		t.Fatalf("%d state icons in the list of one account with a missing password", len(icons))
 	}
 }
+
+// TestComposeStatusHasAnIcon: Sent and Failed show an icon beside the
+// words, not colour alone.
+func TestComposeStatusHasAnIcon(t *testing.T) {
+	r := newRig(t)
+	r.shell.Start(t.Context())
+	_ = r.shell.Open("compose", nil)
+	r.settle()
+	if r.compose.statusIcon.Resource != nil {
+		t.Fatal("an icon before any send")
+	}
+	test.Type(r.compose.To, "ann@example.com")
+	test.Type(r.compose.Subject, "Hi")
+	test.Tap(r.compose.SendButton)
+	r.pump("the send", func() bool { return len(r.core.sends()) == 1 && !r.compose.Busy() })
+	r.settle()
+	if r.compose.statusIcon.Resource == nil {
+		t.Fatalf("no icon beside %q", r.compose.Status.Text)
+	}
+}

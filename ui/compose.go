@@ -67,6 +67,7 @@ type Compose struct {
 	AttachLabel                 *widget.Label
 	SendButton                  *widget.Button
 	Status, Hint                *widget.Label
+	statusIcon                  *widget.Icon
 	Log                         *LogView
 	InboxList                   *widget.List
 	Inbox                       []InboxItem
@@ -169,7 +170,8 @@ func (c *Compose) Content() fyne.CanvasObject {
 	c.Hint = widget.NewLabel("")
 	c.Hint.Wrapping = fyne.TextWrapWord
 	c.Hint.Hide()
-	compose := container.NewBorder(form, container.NewVBox(actions, c.Status, c.Hint), nil, nil, c.Body)
+	c.statusIcon = widget.NewIcon(nil) // sent / failed: an icon beside the words
+	compose := container.NewBorder(form, container.NewVBox(actions, container.NewBorder(nil, nil, c.statusIcon, nil, c.Status), c.Hint), nil, nil, c.Body)
 
 	c.Log = NewLogView()
 	legend := widget.NewLabel("C: client  S: server  I: info  * inside TLS")
@@ -510,6 +512,16 @@ func (c *Compose) sendWith(profile, password string) {
 func (c *Compose) setStatus(s string, imp widget.Importance, hint string) {
 	c.Status.Importance = imp
 	c.Status.SetText(s)
+	if c.statusIcon != nil {
+		switch imp {
+		case widget.SuccessImportance:
+			c.statusIcon.SetResource(theme.NewSuccessThemedResource(theme.ConfirmIcon()))
+		case widget.DangerImportance:
+			c.statusIcon.SetResource(theme.NewErrorThemedResource(theme.ErrorIcon()))
+		default:
+			c.statusIcon.SetResource(nil)
+		}
+	}
 	c.Hint.SetText(hint)
 	if hint == "" {
 		c.Hint.Hide()

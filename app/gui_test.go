@@ -257,14 +257,17 @@ func TestSystemTrayNeedsASessionBusOnLinux(t *testing.T) {
 		t.Skip("no D-Bus session bus (CI's tests run in one)")
 	}
 	busEnv := env(map[string]string{"DBUS_SESSION_BUS_ADDRESS": addr})
-	if systemTray(a, "linux", busEnv) != nil {
-		t.Fatal("a tray on Linux with no StatusNotifierWatcher on the bus")
-	}
 	conn, err := dbus.Connect(addr)
 	if err != nil {
 		t.Skipf("session bus: %v", err)
 	}
 	defer conn.Close()
+	// (The main package's tray test may own the name for a moment.)
+	var owned bool
+	_ = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&owned)
+	if !owned && systemTray(a, "linux", busEnv) != nil {
+		t.Fatal("a tray on Linux with no StatusNotifierWatcher on the bus")
+	}
 	reply, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue)
 	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
 		t.Skipf("cannot act as the watcher: %v %v", reply, err)

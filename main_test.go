@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/godbus/dbus/v5"
 )
 
 // These tests run the real herald binary against real peers that we did not
@@ -752,4 +754,132 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestNoDisplayIsAClearError starts the window with no display: a message
+// that says what to do, exit code 2, no stack trace, and nothing started
+// (the sandbox would have made the data directory's database).
+func TestNoDisplayIsAClearError(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+		t.Skip("windows and macOS always have a display")
+	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	for _, args := range [][]string{{"--data-dir", dataDir}, {"--data-dir", dataDir, "--view", "compose"}, {"--data-dir", dataDir, "mailto:ann@example.com"}} {
+		cmd := exec.Command(heraldBin(t), args...)
+		cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "DISPLAY=", "WAYLAND_DISPLAY=")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err == nil {
+			code = 0
+		}
+		msg := stderr.String()
+		if code != 2 {
+			t.Errorf("herald %q: exit %d, want 2\n%s", args, code, msg)
+		}
+		for _, want := range []string{"no desktop session", "DISPLAY", "use a verb", "herald help"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("herald %q: stderr lacks %q:\n%s", args, want, msg)
+			}
+		}
+		for _, bad := range []string{"panic", "goroutine ", "GLFW", ".go:"} {
+			if strings.Contains(msg, bad) {
+				t.Errorf("herald %q: stderr has %q:\n%s", args, bad, msg)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dataDir, "herald.db")); err == nil {
+			t.Errorf("herald %q opened the data directory before checking the display", args)
+		}
+	}
+}
+
+// watcher is a minimal StatusNotifierWatcher, the desktop side of a tray:
+// it records the items that register.
+type watcher struct{ got chan string }
+
+func (w *watcher) RegisterStatusNotifierItem(sender dbus.Sender, path string) *dbus.Error {
+	select {
+	case w.got <- string(sender) + path:
+	default:
+	}
+	return nil
+}
+
+// TestTrayUnderX starts the real window on a desktop with a tray (our own
+// StatusNotifierWatcher on the session bus) and reads the tray menu the way
+// the desktop does: over D-Bus (dbusmenu).
+func TestTrayUnderX(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no DISPLAY: run under Xvfb (.ci/run starts one)")
+	}
+	addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	if addr == "" {
+		t.Skip("no D-Bus session bus (.ci/run runs the tests in one)")
+	}
+	dbusSend := lookTool(t, "dbus-send")
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Skipf("session bus: %v", err)
+	}
+	defer conn.Close()
+	w := &watcher{got: make(chan string, 4)}
+	if err := conn.Export(w, "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher"); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Skipf("another tray owns the watcher name: %v %v", reply, err)
+	}
+	defer conn.ReleaseName("org.kde.StatusNotifierWatcher")
+
+	bin := heraldBin(t)
+	cmd := exec.Command(bin, "--data-dir", t.TempDir())
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "XDG_CONFIG_HOME="+t.TempDir())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+
+	var item string
+	select {
+	case item = <-w.got:
+	case err := <-done:
+		t.Fatalf("the window exited: %v\n%s", err, out.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no tray item registered\n%s", tail(out.String(), 3000))
+	}
+	service, _, _ := strings.Cut(item, "/")
+	var layout []byte
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		layout, err = exec.Command(dbusSend, "--session", "--print-reply", "--dest="+service, "/StatusNotifierMenu",
+			"com.canonical.dbusmenu.GetLayout", "int32:0", "int32:-1", "array:string:").CombinedOutput()
+		if err == nil && strings.Contains(string(layout), "Outbox: nothing waiting") || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, want := range []string{"Show Herald", "Outbox: nothing waiting", "Pause sending", "Quit"} {
+		if !strings.Contains(string(layout), `"`+want+`"`) {
+			t.Errorf("the tray menu lacks %q:\n%s", want, layout)
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the window did not close within 15 s of SIGINT")
+	}
 }

@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 
-	"fyne.io/fyne/v2"
-
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/feed"
 	"github.com/herald-smtp/herald/engine/history"
@@ -49,14 +47,6 @@ func (g *GUICore) Notifier() ui.Notifier {
 		return nil
 	}
 	return g.notifier
-}
-
-// appNotifier shows desktop notifications through the Fyne app.
-type appNotifier struct{ a fyne.App }
-
-// Notify implements ui.Notifier.
-func (n appNotifier) Notify(title, body string) {
-	n.a.SendNotification(fyne.NewNotification(title, body))
 }
 
 func filterOf(q ui.OutboxQuery) queue.Filter {

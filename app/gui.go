@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -77,6 +79,11 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	if err != nil {
 		return &StartError{err}
 	}
+	// Checked before the core (and its sandbox) or Fyne start: without a
+	// display GLFW would panic.
+	if err := CheckDisplay(runtime.GOOS, os.Getenv); err != nil {
+		return err
+	}
 	// The app exists before any view is built (views measure text), but
 	// no window opens before the view name is checked.
 	a := fyneapp.NewWithID(AppID)
@@ -100,14 +107,16 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	s := BuildShell(a, gc, fyne.Do)
 	applyAppearance(wctx, s, c)
 	s.Start(wctx)
-	// The window sends what is due while it is open; started once the
+	// The window sends what is due while it is open (unless the settings
+	// say otherwise), with the settings' retry policy; started once the
 	// views watch, so the Live log and the Outbox see the first sessions.
-	// Lines: the Live log shows the outbox's sessions too.
-	// (unless the settings say otherwise), with the settings' retry policy.
 	if err := c.ApplyWindowRunner(wctx); err != nil {
 		s.Stop()
 		return err
 	}
+	tray := ui.NewTray(s, gc, Notifier{App: a, GC: gc}, assets.Icon, systemTray(a, runtime.GOOS, os.Getenv))
+	tray.Start(wctx)
+	defer tray.Stop()
 	if err := s.OpenStart(view, arg); err != nil {
 		return err
 	}
@@ -178,7 +187,7 @@ func Views(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) []ui.View {
 func BuildShell(a fyne.App, gc *GUICore, do ui.Dispatcher) *ui.Shell {
 	s := ui.NewShell(a, ui.ShellOptions{Dispatch: do, Busy: gc.Busy})
 	if gc != nil && gc.notifier == nil {
-		gc.notifier = appNotifier{a}
+		gc.notifier = Notifier{App: a, GC: gc}
 	}
 	for _, v := range Views(gc, do, s.Window) {
 		s.Register(v)

@@ -2,12 +2,15 @@ package app
 
 import (
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"github.com/godbus/dbus/v5"
 
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
@@ -164,4 +167,113 @@ func logContains(line func(int) string, n int, want string) bool {
 		}
 	}
 	return false
+}
+
+func TestCheckDisplay(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	cases := []struct {
+		goos   string
+		getenv func(string) string
+		none   bool
+	}{
+		{"linux", env(), true},
+		{"freebsd", env("DISPLAY", ""), true},
+		{"linux", env("DISPLAY", ":0"), false},
+		{"linux", env("WAYLAND_DISPLAY", "wayland-0"), false},
+		{"darwin", env(), false},
+		{"windows", env(), false},
+	}
+	for _, c := range cases {
+		err := CheckDisplay(c.goos, c.getenv)
+		if (err != nil) != c.none {
+			t.Errorf("%s: %v", c.goos, err)
+		}
+		if err != nil && err.(interface{ ExitCode() int }).ExitCode() != 2 {
+			t.Errorf("exit code %d", err.(interface{ ExitCode() int }).ExitCode())
+		}
+	}
+}
+
+func TestDesktopSettings(t *testing.T) {
+	c := openTestCore(t, newMemSecrets())
+	g := NewGUICore(c)
+	ctx := context.Background()
+	if err := c.Store.SetSetting(ctx, SettingCloseToTray, "true"); err != nil {
+		t.Fatal(err)
+	}
+	if !g.CloseToTray(ctx) {
+		t.Fatal("close-to-tray on is not read")
+	}
+	if err := c.Store.SetSetting(ctx, SettingCloseToTray, "false"); err != nil {
+		t.Fatal(err)
+	}
+	if g.CloseToTray(ctx) {
+		t.Fatal("close-to-tray off is not read")
+	}
+	if w, f, err := g.OutboxCounts(ctx); err != nil || w != 0 || f != 0 {
+		t.Fatalf("empty outbox: %d waiting, %d failed, %v", w, f, err)
+	}
+	a := test.NewTempApp(t)
+	_ = c.SetNotifications(ctx, false)
+	Notifier{App: a, GC: g}.Notify("t", "b") // off: nothing sent, nothing fails
+}
+
+// deskApp is the test app with a system tray.
+type deskApp struct{ fyne.App }
+
+func (deskApp) SetSystemTrayMenu(*fyne.Menu)    {}
+func (deskApp) SetSystemTrayIcon(fyne.Resource) {}
+func (deskApp) SetSystemTrayWindow(fyne.Window) {}
+
+func TestSystemTrayNeedsASessionBusOnLinux(t *testing.T) {
+	a := deskApp{test.NewTempApp(t)}
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	if systemTray(a, "windows", env(nil)) == nil || systemTray(a, "darwin", env(nil)) == nil {
+		t.Fatal("no tray on Windows or macOS")
+	}
+	if systemTray(a, "linux", env(nil)) != nil {
+		t.Fatal("a tray on Linux without a session bus")
+	}
+	if systemTray(a, "linux", env(map[string]string{"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent/herald-test-bus"})) != nil {
+		t.Fatal("a tray on Linux with an unreachable session bus")
+	}
+	if systemTray(test.NewTempApp(t), "windows", env(nil)) != nil {
+		t.Fatal("a tray from an app without one")
+	}
+
+	// With a session bus (CI runs the tests in one): a tray only while a
+	// StatusNotifierWatcher is there to show it.
+	addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	if addr == "" {
+		t.Skip("no D-Bus session bus (CI's tests run in one)")
+	}
+	busEnv := env(map[string]string{"DBUS_SESSION_BUS_ADDRESS": addr})
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Skipf("session bus: %v", err)
+	}
+	defer conn.Close()
+	// (The main package's tray test may own the name for a moment.)
+	var owned bool
+	_ = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&owned)
+	if !owned && systemTray(a, "linux", busEnv) != nil {
+		t.Fatal("a tray on Linux with no StatusNotifierWatcher on the bus")
+	}
+	reply, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue)
+	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Skipf("cannot act as the watcher: %v %v", reply, err)
+	}
+	defer conn.ReleaseName("org.kde.StatusNotifierWatcher")
+	if systemTray(a, "linux", busEnv) == nil {
+		t.Fatal("no tray on Linux with a StatusNotifierWatcher on the bus")
+	}
 }

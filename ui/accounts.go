@@ -195,7 +195,9 @@ func (v *Accounts) Content() fyne.CanvasObject {
 			badges := widget.NewLabel("")
 			badges.Truncation = fyne.TextTruncateEllipsis
 			badges.SizeName = theme.SizeNameCaptionText
-			return container.New(layout.NewCustomPaddedVBoxLayout(-theme.Padding()*1.5), name, detail, badges)
+			// The state's icon beside its words: never colour alone.
+			state := container.NewBorder(nil, nil, widget.NewIcon(nil), nil, badges)
+			return container.New(layout.NewCustomPaddedVBoxLayout(-theme.Padding()*1.5), name, detail, state)
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			if id >= len(v.shown) {
@@ -209,9 +211,12 @@ func (v *Accounts) Content() fyne.CanvasObject {
 			}
 			c.Objects[0].(*widget.Label).SetText(name)
 			c.Objects[1].(*widget.Label).SetText(RowDetail(r.p))
-			b := c.Objects[2].(*widget.Label)
+			state := c.Objects[2].(*fyne.Container)
+			b := state.Objects[0].(*widget.Label)
 			b.SetText(v.RowBadges(r.p, r.st))
 			b.Importance = widget.MediumImportance
+			icon := state.Objects[1].(*widget.Icon)
+			icon.SetResource(RowStateIcon(r.st))
 			if r.st.Secret == SecretMissing || r.st.Secret == SecretNoKeychain || r.st.Secret == SecretUnreadable || (r.st.LastTest != "" && !r.st.LastTestOK) {
 				b.Importance = widget.WarningImportance
 			}
@@ -466,6 +471,19 @@ func (v *Accounts) Rows() []string {
 		out = append(out, v.rows[i].p.Name)
 	}
 	return out
+}
+
+// RowStateIcon is the icon beside an account's status words: a warning
+// when it cannot send or its last test failed, a tick when its last test
+// passed, none before a test.
+func RowStateIcon(st AccountStatus) fyne.Resource {
+	switch {
+	case st.Secret == SecretMissing || st.Secret == SecretNoKeychain || st.Secret == SecretUnreadable || (st.LastTest != "" && !st.LastTestOK):
+		return theme.NewWarningThemedResource(theme.WarningIcon())
+	case st.LastTest != "" && st.LastTestOK:
+		return theme.NewSuccessThemedResource(theme.ConfirmIcon())
+	}
+	return nil
 }
 
 // RowBadgesOf returns the status line of the named profile (for tests).

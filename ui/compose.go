@@ -128,6 +128,7 @@ type Compose struct {
 	SendButton, QueueButton, AtBtn *widget.Button
 	SaveButton, DiscardButton      *widget.Button
 	Status, Hint                   *widget.Label
+	statusIcon                     *widget.Icon
 	Tabs                           *container.AppTabs
 	DraftList                      *widget.List
 	DraftItems                     []DraftItem
@@ -378,7 +379,8 @@ func (c *Compose) Content() fyne.CanvasObject {
 	c.Hint = widget.NewLabel("")
 	c.Hint.Wrapping = fyne.TextWrapWord
 	c.Hint.Hide()
-	compose := container.NewBorder(head, container.NewVBox(actions, c.Status, c.Hint), nil, nil, c.Tabs)
+	c.statusIcon = widget.NewIcon(nil) // sent / failed: an icon beside the words
+	compose := container.NewBorder(head, container.NewVBox(actions, container.NewBorder(nil, nil, c.statusIcon, nil, c.Status), c.Hint), nil, nil, c.Tabs)
 
 	c.Log = NewLogView()
 	legend := widget.NewLabel("C: client  S: server  I: info  * inside TLS")
@@ -1156,6 +1158,16 @@ func (c *Compose) setStatus(s string, imp widget.Importance, hint string) {
 	}
 	c.Status.Importance = imp
 	c.Status.SetText(s)
+	if c.statusIcon != nil {
+		switch imp {
+		case widget.SuccessImportance:
+			c.statusIcon.SetResource(theme.NewSuccessThemedResource(theme.ConfirmIcon()))
+		case widget.DangerImportance:
+			c.statusIcon.SetResource(theme.NewErrorThemedResource(theme.ErrorIcon()))
+		default:
+			c.statusIcon.SetResource(nil)
+		}
+	}
 	c.Hint.SetText(hint)
 	if hint == "" {
 		c.Hint.Hide()
@@ -1264,7 +1276,7 @@ func (c *Compose) chooseAttachment() {
 	}
 	dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
 		if err != nil {
-			dialog.ShowError(err, c.host.Window())
+			dialog.ShowError(fmt.Errorf("The file could not be opened (%w). Check that it exists and that you may read it, then choose it again", err), c.host.Window())
 			return
 		}
 		if r == nil {

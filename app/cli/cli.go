@@ -111,6 +111,12 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK
 		}
+		// An error that knows its exit code (the window's "no display": 2).
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			fmt.Fprintln(env.Stderr, "herald:", err)
+			return ec.ExitCode()
+		}
 		fmt.Fprintln(env.Stderr, "herald:", err)
 		if code == ExitOK {
 			code = ExitFailure

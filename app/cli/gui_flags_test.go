@@ -40,3 +40,26 @@ func TestWindowFlagsReachTheWindow(t *testing.T) {
 		}
 	}
 }
+
+// exitCoded is an error that carries its exit code, as the window's "no
+// display" error does.
+type exitCoded struct{}
+
+func (exitCoded) Error() string { return "no desktop session" }
+func (exitCoded) ExitCode() int { return ExitUsage }
+
+func TestWindowErrorWithExitCode(t *testing.T) {
+	var out, errb bytes.Buffer
+	e := Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
+		if k == "HERALD_DATA_DIR" {
+			return t.TempDir()
+		}
+		return ""
+	}, GUI: func(context.Context, string, GUIStart) error { return exitCoded{} }}
+	if code := Run(context.Background(), nil, e); code != ExitUsage {
+		t.Fatalf("exit %d, want %d (%s)", code, ExitUsage, errb.String())
+	}
+	if got := errb.String(); got != "herald: no desktop session\n" {
+		t.Fatalf("stderr %q", got)
+	}
+}

@@ -72,7 +72,7 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 			return err
 		}
 	}
-	c, err := core.Open(ctx, dataDir, core.Options{Sandbox: &sandbox.Config{TLS: sandbox.TLSNone}, WatchStore: true})
+	c, err := core.Open(ctx, dataDir, core.Options{Sandbox: &sandbox.Config{TLS: sandbox.TLSNone}, SandboxFromSettings: true, WatchStore: true})
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/herald-smtp/herald/engine/account"
@@ -30,6 +29,10 @@ type Options struct {
 	// Sandbox, when set, starts the built-in capture server with this
 	// configuration (the window's default target).
 	Sandbox *sandbox.Config
+	// SandboxFromSettings starts the sandbox as the stored settings say
+	// (the window's form), with Sandbox as the defaults: not at all when
+	// the user stopped it.
+	SandboxFromSettings bool
 	// Clock is the outbox's clock; nil means the real one.
 	Clock queue.Clock
 	// WatchStore publishes changes that other processes make to the store
@@ -49,13 +52,20 @@ type Core struct {
 	Queue *queue.Queue
 	// Feed carries every change to whoever watches.
 	Feed *feed.Feed
-	// Sandbox is the capture server when Options.Sandbox asked for it.
-	Sandbox *sandbox.Server
 	// History records every send, direct or from the outbox.
 	History *history.Log
+	// SandboxStartErr says why the saved sandbox settings did not work at
+	// Open (the sandbox then runs with the defaults); nil otherwise.
+	SandboxStartErr error
 
 	mu     sync.Mutex
 	runner *runnerState
+	// sandbox is the capture server (see Sandbox, StartSandbox), its
+	// configuration, and the sandbox's AUTH password when the keychain
+	// cannot keep it.
+	sandbox     *sandbox.Server
+	sandboxCfg  sandbox.Config
+	sandboxPass string
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -93,30 +103,22 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 		if cfg.CertDir == "" {
 			cfg.CertDir = dataDir
 		}
-		sb, err := sandbox.Start(ctx, cfg, st)
-		if err != nil {
+		start := c.StartSandbox
+		if o.SandboxFromSettings {
+			start = func(ctx context.Context, cfg sandbox.Config) error {
+				err := c.StartSandboxFromSettings(ctx, cfg)
+				if err != nil && c.Sandbox() != nil {
+					c.SandboxStartErr = err // running with the defaults
+					return nil
+				}
+				return err
+			}
+		}
+		if err := start(ctx, cfg); err != nil {
 			cancel()
 			st.Close()
-			return nil, fmt.Errorf("start the sandbox: %w", err)
+			return nil, err
 		}
-		c.Sandbox = sb
-		ids, stop := sb.Subscribe()
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			defer stop()
-			for {
-				select {
-				case id, ok := <-ids:
-					if !ok {
-						return
-					}
-					c.Feed.Publish(feed.Event{Topic: feed.Sandbox, ID: id})
-				case <-bg.Done():
-					return
-				}
-			}
-		}()
 	}
 	if o.WatchStore {
 		c.wg.Add(1)
@@ -133,10 +135,7 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 func (c *Core) Close() error {
 	c.StopRunner()
 	c.cancel()
-	var err error
-	if c.Sandbox != nil {
-		err = c.Sandbox.Close()
-	}
+	err := c.StopSandbox()
 	c.wg.Wait()
 	if e := c.History.Close(); err == nil {
 		err = e

@@ -66,8 +66,8 @@ type Core struct {
 	sandbox     *sandbox.Server
 	sandboxCfg  sandbox.Config
 	sandboxPass string
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 }
 
 // DataDir resolves the data directory the way every front end does: the

@@ -116,6 +116,7 @@ func Views(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) []ui.View {
 		ui.NewAccounts(gc, do),
 		newWizard(gc, do, win),
 		ui.NewCompose(gc, do),
+		newSandboxView(gc, do),
 	}
 }
 

@@ -73,7 +73,7 @@ func (v *LineView) SetText(text string) {
 			}
 			s = e
 		}
-		if next > len(text) {
+		if next >= len(text) { // a final line break ends the text: no empty row after it
 			break
 		}
 		start = next

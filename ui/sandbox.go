@@ -151,6 +151,9 @@ type Sandbox struct {
 	gen      int
 	search   string
 	selected int64
+	// loadedOnce is set after the first load: later growth is new
+	// captures.
+	loadedOnce bool
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -363,12 +366,18 @@ func (s *Sandbox) reload() {
 				s.CountLabel.SetText("Could not read the inbox: " + err.Error())
 				return
 			}
+			grew := n > s.count && s.loadedOnce && q == ""
+			s.loadedOnce = true
 			s.count = n
 			s.pages = map[int][]InboxItem{0: first}
 			s.loading = map[int]bool{}
 			s.mu.Unlock()
 			s.CountLabel.SetText(countWords(n, q))
 			s.List.Refresh()
+			// A new capture opens by itself while none is shown.
+			if grew && s.Detail == nil && s.selected == 0 && len(first) > 0 {
+				s.List.Select(0)
+			}
 		})
 	}()
 }
@@ -494,6 +503,11 @@ func (s *Sandbox) OpenMessage(id int64) { s.Content(); s.open(id) }
 func (s *Sandbox) show(d *SandboxDetail) {
 	s.Detail = d
 	s.Envelope.SetText(d.Envelope)
+	if s.host != nil {
+		// The title names the message and its DKIM result (also what a
+		// test driving the real window can read).
+		s.host.Window().SetTitle("Herald — Sandbox — " + TitleOf(d))
+	}
 	s.Delete.Enable()
 
 	s.ChecksBox.Objects = nil
@@ -542,6 +556,23 @@ func (s *Sandbox) show(d *SandboxDetail) {
 	s.PartsBox.Refresh()
 	s.Source.SetText(string(d.Raw))
 	s.Session.SetLines(d.Transcript)
+}
+
+// TitleOf names a captured message and its DKIM result in a few words:
+// "message 3 · DKIM pass".
+func TitleOf(d *SandboxDetail) string {
+	dk := "no checks"
+	for _, c := range d.Checks {
+		if c.Name == "dkim" {
+			_, w := checkIcon(c.Status)
+			dk = "DKIM " + strings.ToLower(w)
+			if strings.HasPrefix(c.Text, "no DKIM signature") {
+				dk = "DKIM: no signature"
+			}
+			break
+		}
+	}
+	return fmt.Sprintf("message %d · %s", d.ID, dk)
 }
 
 // checkIcon and checkWord give each status an icon and a word: never

@@ -343,3 +343,16 @@ func TestLineViewBreaksLongLinesAndKeepsLargeTextOutOfWidgets(t *testing.T) {
 		t.Fatalf("%d rows in %s", v.Len(), time.Since(start))
 	}
 }
+
+func TestSandboxOpensANewCaptureAndNamesItInTheTitle(t *testing.T) {
+	r := newSandboxRig(t, 1)
+	v := r.view
+	r.fake.mu.Lock()
+	r.fake.items = append([]InboxItem{{ID: 2, Received: time.Now(), From: "new@example.com", Subject: "new"}}, r.fake.items...)
+	r.fake.mu.Unlock()
+	r.fake.updates <- struct{}{}
+	r.pump("the new capture opened", func() bool { return v.Detail != nil && v.Detail.ID == 2 })
+	if got := r.shell.Window().Title(); got != "Herald — Sandbox — message 2 · DKIM pass" {
+		t.Fatalf("title %q", got)
+	}
+}

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/herald-smtp/herald/engine/store"
 )
 
 // These tests run the real herald binary against real peers that we did not
@@ -476,6 +478,89 @@ func TestMailtoCtrlEnterUnderX(t *testing.T) {
 	}
 	if items[0].Subject != "From a mailto link" || len(items[0].To) != 3 {
 		t.Fatalf("captured %+v", items[0])
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the window did not close within 15 s of SIGINT")
+	}
+}
+
+// TestSandboxViewShowsASentMessageUnderX opens the real window on the
+// Sandbox view (its sandbox on a port saved in the settings beforehand),
+// sends a message to it with `herald send`, and waits for the window to
+// show that message with its DKIM result: the view opens a new capture by
+// itself and names it, with the DKIM result, in the window title. The
+// message is unsigned (the window's key lookup reads profile keys from the
+// OS keychain, which this test has none of), so the result is "no
+// signature"; a signed message verifying with a profile's key is tested
+// in app/core.
+func TestSandboxViewShowsASentMessageUnderX(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no DISPLAY: run under Xvfb (.ci/run starts one)")
+	}
+	xdotool := lookTool(t, "xdotool")
+	bin := heraldBin(t)
+	dataDir := t.TempDir()
+	addr := freePort(t)
+	st, err := store.Open(store.PathIn(dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetSetting(context.Background(), "sandbox", `{"listen":"`+addr+`"}`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	cmd := exec.Command(bin, "--data-dir", dataDir, "--view", "sandbox")
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "XDG_CONFIG_HOME="+t.TempDir())
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/herald-test-bus")
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	wid, err := exec.CommandContext(ctx, xdotool, "search", "--sync", "--onlyvisible", "--name", "^Herald").Output()
+	if err != nil {
+		t.Fatalf("the window did not appear: %v\n%s", err, out.String())
+	}
+	id := strings.Fields(string(wid))[0]
+	waitListening(t, addr)
+
+	send := exec.Command(bin, "send", "--data-dir", dataDir, "--server", addr, "--tls", "none", "--from", "ann@example.com", "--to", "bob@example.net",
+		"--subject", "Seen in the window", "--body", "Hello from the real-window test.")
+	if b, err := send.CombinedOutput(); err != nil {
+		t.Fatalf("herald send: %v\n%s", err, b)
+	}
+	var title string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		b, _ := exec.Command(xdotool, "getwindowname", id).Output()
+		title = strings.TrimSpace(string(b))
+		if strings.Contains(title, "DKIM") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the window never showed the message (title %q)\n%s", title, tail(out.String(), 3000))
+		}
+	}
+	if title != "Herald — Sandbox — message 1 · DKIM: no signature" {
+		t.Fatalf("title %q", title)
 	}
 	cmd.Process.Signal(os.Interrupt)
 	select {

@@ -137,11 +137,12 @@ type wizard struct {
 }
 
 func newWizard(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) *wizard {
-	var a ui.WizardCore
-	if gc != nil {
-		a = NewWizardAdapter(gc.c)
+	if gc == nil {
+		// Only named (the --view check, before any Fyne app exists): the
+		// wizard builds its widgets when made, which needs the app.
+		return &wizard{WizardView: &ui.WizardView{}}
 	}
-	return &wizard{WizardView: ui.NewWizardView(a, do, win), gc: gc}
+	return &wizard{WizardView: ui.NewWizardView(NewWizardAdapter(gc.c), do, win), gc: gc}
 }
 
 // OpenWith implements ui.Opener: a ui.ProfileRef tests that profile at once;

@@ -218,7 +218,7 @@ func (s *Sandbox) Content() fyne.CanvasObject {
 		return l
 	}, s.updateRow)
 	s.List.OnSelected = func(id widget.ListItemID) {
-		if it, ok := s.item(id); ok {
+		if it, ok := s.item(id); ok && it.ID != s.selected {
 			s.open(it.ID)
 		}
 	}
@@ -373,6 +373,15 @@ func (s *Sandbox) reload() {
 			s.loading = map[int]bool{}
 			s.mu.Unlock()
 			s.CountLabel.SetText(countWords(n, q))
+			// The rows moved: the selection follows the message shown, not
+			// its old row.
+			s.List.UnselectAll()
+			for i, it := range first {
+				if it.ID == s.selected {
+					s.List.Select(i)
+					break
+				}
+			}
 			s.List.Refresh()
 			// A new capture opens by itself while none is shown.
 			if grew && s.Detail == nil && s.selected == 0 && len(first) > 0 {

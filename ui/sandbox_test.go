@@ -356,3 +356,22 @@ func TestSandboxOpensANewCaptureAndNamesItInTheTitle(t *testing.T) {
 		t.Fatalf("title %q", got)
 	}
 }
+
+func TestSandboxSelectionFollowsTheMessageWhenRowsMove(t *testing.T) {
+	r := newSandboxRig(t, 2)
+	v := r.view
+	v.List.Select(0)
+	r.pump("message 2", func() bool { return v.Detail != nil && v.Detail.ID == 2 })
+	r.fake.mu.Lock()
+	r.fake.items = append([]InboxItem{{ID: 3, Received: time.Now(), From: "new@example.com", Subject: "newer"}}, r.fake.items...)
+	r.fake.mu.Unlock()
+	r.fake.updates <- struct{}{}
+	r.pump("the reload", func() bool { return v.rowCount() == 3 })
+	r.settle()
+	if v.Detail.ID != 2 {
+		t.Fatalf("the shown message changed to %d", v.Detail.ID)
+	}
+	// Row 0 is now the new message: tapping it opens it.
+	v.List.Select(0)
+	r.pump("message 3", func() bool { return v.Detail.ID == 3 })
+}

@@ -239,7 +239,7 @@ func HTMLText(src string) string {
 			if skip == 0 {
 				t := strings.Join(strings.Fields(string(z.Text())), " ")
 				if t != "" {
-					if s := b.String(); s != "" && !strings.HasSuffix(s, "\n") && !strings.HasSuffix(s, " ") {
+					if s := b.String(); s != "" && !strings.HasSuffix(s, "\n") && !strings.HasSuffix(s, " ") && !strings.ContainsAny(t[:1], ".,;:!?)") {
 						b.WriteByte(' ')
 					}
 					b.WriteString(t)

@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"image/png"
 	"io"
 	"net"
@@ -17,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/herald-smtp/herald/engine/store"
 )
@@ -494,11 +500,14 @@ func TestMailtoCtrlEnterUnderX(t *testing.T) {
 // Sandbox view (its sandbox on a port saved in the settings beforehand),
 // sends a message to it with `herald send`, and waits for the window to
 // show that message with its DKIM result: the view opens a new capture by
-// itself and names it, with the DKIM result, in the window title. The
-// message is unsigned (the window's key lookup reads profile keys from the
-// OS keychain, which this test has none of), so the result is "no
-// signature"; a signed message verifying with a profile's key is tested
-// in app/core.
+// itself and names it, with the DKIM result, in the window title.
+//
+// Where a keychain is reachable (CI runs the tests in a D-Bus session with
+// gnome-keyring), a profile signs for shop.example with an Ed25519 key kept
+// there, the test signs the message with that key (go-msgauth), and the
+// window must verify it with the profile's key: "DKIM pass". Without a
+// keychain the profile cannot keep its key, so the message goes unsigned
+// and the result must be "DKIM: no signature".
 func TestSandboxViewShowsASentMessageUnderX(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
 		t.Skip("no DISPLAY: run under Xvfb (.ci/run starts one)")
@@ -516,11 +525,36 @@ func TestSandboxViewShowsASentMessageUnderX(t *testing.T) {
 	}
 	st.Close()
 
-	cmd := exec.Command(bin, "--data-dir", dataDir, "--view", "sandbox")
-	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "XDG_CONFIG_HOME="+t.TempDir())
+	env := append(os.Environ(), "LANG=C.UTF-8", "XDG_CONFIG_HOME="+t.TempDir())
 	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
-		cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/herald-test-bus")
+		env = append(env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/herald-test-bus")
 	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "dkim.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	add := exec.Command(bin, "profile", "add", "--data-dir", dataDir, "--name", "shop", "--from", "news@shop.example",
+		"--server", "smtp.shop.example:587", "--tls", "starttls", "--auth", "none",
+		"--dkim-domain", "shop.example", "--dkim-selector", "s1", "--dkim-key-file", keyFile)
+	add.Env = env
+	addOut, addErr := add.CombinedOutput()
+	signed := addErr == nil
+	want := "Herald — Sandbox — message 1 · DKIM pass"
+	if !signed {
+		t.Logf("no keychain for the profile's DKIM key (%v: %s): sending unsigned", addErr, strings.TrimSpace(string(addOut)))
+		want = "Herald — Sandbox — message 1 · DKIM: no signature"
+	}
+
+	cmd := exec.Command(bin, "--data-dir", dataDir, "--view", "sandbox")
+	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -543,8 +577,22 @@ func TestSandboxViewShowsASentMessageUnderX(t *testing.T) {
 	id := strings.Fields(string(wid))[0]
 	waitListening(t, addr)
 
-	send := exec.Command(bin, "send", "--data-dir", dataDir, "--server", addr, "--tls", "none", "--from", "ann@example.com", "--to", "bob@example.net",
-		"--subject", "Seen in the window", "--body", "Hello from the real-window test.")
+	msg := "From: Shop News <news@shop.example>\r\nTo: ann@example.net\r\nSubject: Seen in the window\r\n" +
+		"Date: Thu, 26 Nov 2026 09:30:00 +0000\r\nMessage-ID: <window-test@shop.example>\r\n\r\nHello from the real-window test.\r\n"
+	if signed {
+		var b bytes.Buffer
+		if err := dkim.Sign(&b, strings.NewReader(msg), &dkim.SignOptions{Domain: "shop.example", Selector: "s1", Signer: priv}); err != nil {
+			t.Fatal(err)
+		}
+		msg = b.String()
+	}
+	eml := filepath.Join(t.TempDir(), "msg.eml")
+	if err := os.WriteFile(eml, []byte(msg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	send := exec.Command(bin, "send", "--data-dir", dataDir, "--server", addr, "--tls", "none", "--eml", eml,
+		"--from", "news@shop.example", "--to", "ann@example.net")
+	send.Env = env
 	if b, err := send.CombinedOutput(); err != nil {
 		t.Fatalf("herald send: %v\n%s", err, b)
 	}
@@ -559,8 +607,8 @@ func TestSandboxViewShowsASentMessageUnderX(t *testing.T) {
 			t.Fatalf("the window never showed the message (title %q)\n%s", title, tail(out.String(), 3000))
 		}
 	}
-	if title != "Herald — Sandbox — message 1 · DKIM: no signature" {
-		t.Fatalf("title %q", title)
+	if title != want {
+		t.Fatalf("title %q, want %q", title, want)
 	}
 	cmd.Process.Signal(os.Interrupt)
 	select {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/herald-smtp/herald/app/core"
@@ -23,6 +24,10 @@ type SandboxAdapter struct {
 	Offline bool
 	// Resolver answers the checks' DNS; nil means the system's.
 	Resolver sandbox.Resolver
+
+	mu       sync.Mutex
+	dnsOK    bool
+	dnsAsked time.Time
 }
 
 var _ ui.SandboxCore = (*SandboxAdapter)(nil)
@@ -88,20 +93,31 @@ func (a *SandboxAdapter) SandboxDetail(ctx context.Context, id int64) (*ui.Sandb
 	for _, e := range m.Transcript {
 		d.Transcript = append(d.Transcript, e.String())
 	}
-	offline := a.Offline || !dnsReachable(ctx)
+	offline := a.Offline || !a.dnsReachable(ctx)
 	for _, c := range a.c.CheckSandboxMessage(ctx, m, core.SandboxCheckOptions{Offline: offline, Resolver: a.Resolver}) {
 		d.Checks = append(d.Checks, ui.SandboxCheck{Name: c.Name, Status: string(c.Status), Text: c.Text})
 	}
 	return d, nil
 }
 
-// dnsReachable asks DNS once, briefly: without it the checks say "offline"
-// at once instead of waiting for each lookup to time out.
-func dnsReachable(ctx context.Context) bool {
+// dnsReachable asks DNS briefly, at most once a minute: without it the
+// checks say "offline" at once instead of waiting for each lookup to time
+// out.
+func (a *SandboxAdapter) dnsReachable(ctx context.Context) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if time.Since(a.dnsAsked) < time.Minute {
+		return a.dnsOK
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	_, err := net.DefaultResolver.LookupTXT(ctx, "example.com")
-	return err == nil
+	var r sandbox.Resolver = net.DefaultResolver
+	if a.Resolver != nil {
+		r = a.Resolver
+	}
+	_, err := r.LookupTXT(ctx, "example.com")
+	a.dnsOK, a.dnsAsked = err == nil, time.Now()
+	return a.dnsOK
 }
 
 func humanBytes(n int) string {

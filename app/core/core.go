@@ -66,8 +66,10 @@ type Core struct {
 	sandbox     *sandbox.Server
 	sandboxCfg  sandbox.Config
 	sandboxPass string
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup
+	// sandboxOp serialises starting and stopping the sandbox.
+	sandboxOp sync.Mutex
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 // DataDir resolves the data directory the way every front end does: the

@@ -139,16 +139,18 @@ func (c *Core) ApplySandbox(ctx context.Context, s SandboxSettings) error {
 	if err != nil {
 		return err
 	}
+	c.sandboxOp.Lock()
+	defer c.sandboxOp.Unlock()
 	if err := c.SaveSandboxSettings(ctx, s); err != nil {
 		return err
 	}
-	if err := c.StopSandbox(); err != nil {
+	if err := c.stopSandbox(); err != nil {
 		return err
 	}
 	if s.Stopped {
 		return nil
 	}
-	return c.StartSandbox(ctx, cfg)
+	return c.startSandbox(ctx, cfg)
 }
 
 // StartSandboxFromSettings starts the sandbox as the stored settings say
@@ -180,7 +182,13 @@ func (c *Core) StartSandboxFromSettings(ctx context.Context, base sandbox.Config
 // the data directory); captures go to the feed's Sandbox topic. A running
 // sandbox is stopped first.
 func (c *Core) StartSandbox(ctx context.Context, cfg sandbox.Config) error {
-	if err := c.StopSandbox(); err != nil {
+	c.sandboxOp.Lock()
+	defer c.sandboxOp.Unlock()
+	return c.startSandbox(ctx, cfg)
+}
+
+func (c *Core) startSandbox(ctx context.Context, cfg sandbox.Config) error {
+	if err := c.stopSandbox(); err != nil {
 		return err
 	}
 	if cfg.CertDir == "" {
@@ -208,6 +216,12 @@ func (c *Core) StartSandbox(ctx context.Context, cfg sandbox.Config) error {
 
 // StopSandbox stops the capture server, if one runs.
 func (c *Core) StopSandbox() error {
+	c.sandboxOp.Lock()
+	defer c.sandboxOp.Unlock()
+	return c.stopSandbox()
+}
+
+func (c *Core) stopSandbox() error {
 	c.mu.Lock()
 	sb := c.sandbox
 	c.sandbox = nil

@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,6 +158,39 @@ func TestCheckSandboxMessageWithProfileKeyAndHistory(t *testing.T) {
 	for _, want := range []string{"dkim pass: DKIM signature of example.com (selector s1) verified with the sending profile's key", "dmarc pass", "sent pass: body identical"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("missing %q in:\n%s", want, all)
+		}
+	}
+}
+
+// TestSandboxConcurrentAppliesLeaveOneServer: applies racing from the
+// window never leave a server running unowned.
+func TestSandboxConcurrentAppliesLeaveOneServer(t *testing.T) {
+	c := openTest(t, t.TempDir(), true, false)
+	ctx := context.Background()
+	sub := c.Feed.Subscribe(256, feed.Sandbox)
+	defer sub.Close()
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Go(func() { _ = c.ApplySandbox(ctx, SandboxSettings{Listen: "127.0.0.1:0"}) })
+	}
+	wg.Wait()
+	if err := c.StopSandbox(); err != nil {
+		t.Fatal(err)
+	}
+	// Every server started was closed: nothing answers on any address.
+	var addrs []string
+	for len(sub.C()) > 0 {
+		if a, ok := strings.CutPrefix((<-sub.C()).Text, "started "); ok {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) < 8 {
+		t.Fatalf("%d starts seen", len(addrs))
+	}
+	for _, a := range addrs {
+		if conn, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			conn.Close()
+			t.Fatalf("%s still answers after the stop", a)
 		}
 	}
 }

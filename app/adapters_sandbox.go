@@ -195,6 +195,9 @@ func (a *SandboxAdapter) SandboxStatus() ui.SandboxStatus {
 		}
 		parts = append(parts, "faults "+strings.Join(fs, ","))
 	}
+	if err := a.c.SandboxStartErr(); err != nil {
+		parts = append(parts, err.Error())
+	}
 	return ui.SandboxStatus{Running: true, Addr: st.Addr, Summary: strings.Join(parts, " · ")}
 }
 

@@ -54,9 +54,6 @@ type Core struct {
 	Feed *feed.Feed
 	// History records every send, direct or from the outbox.
 	History *history.Log
-	// SandboxStartErr says why the saved sandbox settings did not work at
-	// Open (the sandbox then runs with the defaults); nil otherwise.
-	SandboxStartErr error
 
 	mu     sync.Mutex
 	runner *runnerState
@@ -66,6 +63,8 @@ type Core struct {
 	sandbox     *sandbox.Server
 	sandboxCfg  sandbox.Config
 	sandboxPass string
+	// sandboxStartErr says why the saved settings did not work at Open.
+	sandboxStartErr error
 	// sandboxOp serialises starting and stopping the sandbox.
 	sandboxOp sync.Mutex
 	cancel    context.CancelFunc
@@ -110,7 +109,9 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 			start = func(ctx context.Context, cfg sandbox.Config) error {
 				err := c.StartSandboxFromSettings(ctx, cfg)
 				if err != nil && c.Sandbox() != nil {
-					c.SandboxStartErr = err // running with the defaults
+					c.mu.Lock()
+					c.sandboxStartErr = err // running with the defaults
+					c.mu.Unlock()
 					return nil
 				}
 				return err

@@ -147,10 +147,22 @@ func (c *Core) ApplySandbox(ctx context.Context, s SandboxSettings) error {
 	if err := c.stopSandbox(); err != nil {
 		return err
 	}
+	c.mu.Lock()
+	c.sandboxStartErr = nil
+	c.mu.Unlock()
 	if s.Stopped {
 		return nil
 	}
 	return c.startSandbox(ctx, cfg)
+}
+
+// SandboxStartErr says why the saved sandbox settings did not work when the
+// core opened (the sandbox then runs with the defaults), until settings are
+// applied again; nil otherwise.
+func (c *Core) SandboxStartErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sandboxStartErr
 }
 
 // StartSandboxFromSettings starts the sandbox as the stored settings say

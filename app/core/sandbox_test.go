@@ -194,3 +194,31 @@ func TestSandboxConcurrentAppliesLeaveOneServer(t *testing.T) {
 		}
 	}
 }
+
+// TestSavedSandboxSettingsThatFailFallBack: a saved port now taken still
+// gives a running sandbox (with the defaults), and says why.
+func TestSavedSandboxSettingsThatFailFallBack(t *testing.T) {
+	dir := t.TempDir()
+	sec := &memSecrets{m: map[string]string{}}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	c, err := Open(context.Background(), dir, Options{Secrets: sec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SaveSandboxSettings(context.Background(), SandboxSettings{Listen: taken.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	c, err = Open(context.Background(), dir, Options{Secrets: sec, Sandbox: &sandbox.Config{Listen: "127.0.0.1:0"}, SandboxFromSettings: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Sandbox() == nil || c.Sandbox().Addr() == taken.Addr().String() || c.SandboxStartErr() == nil || !strings.Contains(c.SandboxStartErr().Error(), "defaults") {
+		t.Fatalf("sandbox %v, error %v", c.Sandbox(), c.SandboxStartErr())
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
@@ -611,7 +612,7 @@ func checkRow(c SandboxCheck) fyne.CanvasObject {
 	head := widget.NewLabelWithStyle(title+" · "+word, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	text := widget.NewLabel(oneLine(c.Text, 2000))
 	text.Wrapping = fyne.TextWrapWord
-	return container.NewBorder(nil, nil, container.NewVBox(widget.NewIcon(icon)), nil, container.NewVBox(head, text))
+	return container.NewBorder(nil, nil, container.NewVBox(widget.NewIcon(icon)), nil, container.New(layout.NewCustomPaddedVBoxLayout(-theme.Padding()*2), head, text))
 }
 
 func sizeWords(n int) string {

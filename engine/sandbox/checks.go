@@ -86,7 +86,7 @@ func CheckMessage(ctx context.Context, m *store.SandboxMessage, o CheckOptions) 
 	out = append(out, dk...)
 	spfCheck, spfPass := ck.spf()
 	out = append(out, spfCheck)
-	out = append(out, ck.dmarc(signers, spfPass))
+	out = append(out, ck.dmarc(signers, spfPass, spfCheck.Status))
 	out = append(out, HeaderProblems(m.Raw)...)
 	out = append(out, sizeCheck(len(m.Raw)))
 	out = append(out, partsCheck(m.Raw))
@@ -271,7 +271,7 @@ func aligned(a, b string, strict bool) bool {
 
 // dmarc judges DMARC as a receiver would: a verified, aligned DKIM
 // signature or an SPF pass for an aligned envelope domain.
-func (c *checker) dmarc(signers []string, spfPass bool) Check {
+func (c *checker) dmarc(signers []string, spfPass bool, spfStatus CheckStatus) Check {
 	from := headerFromDomain(c.m.Raw)
 	if from == "" {
 		return Check{Name: "dmarc", Status: CheckFail, Text: "no domain in the From header: DMARC cannot be evaluated and receivers may reject the message"}
@@ -318,8 +318,10 @@ func (c *checker) dmarc(signers []string, spfPass bool) Check {
 	}
 	if !aligned(domainOf(c.m.From), from, strictS) {
 		why = append(why, "the envelope sender's domain ("+domainOf(c.m.From)+") does not align with "+from)
+	} else if spfStatus == CheckSkipped {
+		why = append(why, "SPF was not checked")
 	} else if !spfPass {
-		why = append(why, "SPF did not pass for this path")
+		why = append(why, "SPF does not pass for the address this capture came from")
 	}
 	st := CheckWarn
 	if rec != nil && rec.Policy != dmarc.PolicyNone {
@@ -394,7 +396,10 @@ func HeaderProblems(raw []byte) []Check {
 func textprotoCanon(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 func sizeCheck(n int) Check {
-	text := fmt.Sprintf("%s (%d bytes)", humanSize(n), n)
+	text := humanSize(n)
+	if n >= 1<<10 {
+		text += fmt.Sprintf(" (%d bytes)", n)
+	}
 	switch {
 	case n > 25<<20:
 		return Check{Name: "size", Status: CheckFail, Text: text + ": larger than most providers accept (25 MB; attachments grow by a third in base64)"}

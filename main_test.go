@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"image/png"
 	"io"
@@ -19,7 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
 	"github.com/godbus/dbus/v5"
+	"github.com/herald-smtp/herald/engine/store"
 )
 
 // These tests run the real herald binary against real peers that we did not
@@ -872,6 +878,131 @@ func TestTrayUnderX(t *testing.T) {
 		if !strings.Contains(string(layout), `"`+want+`"`) {
 			t.Errorf("the tray menu lacks %q:\n%s", want, layout)
 		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the window did not close within 15 s of SIGINT")
+	}
+}
+
+// TestSandboxViewShowsASentMessageUnderX opens the real window on the
+// Sandbox view (its sandbox on a port saved in the settings beforehand),
+// sends a message to it with `herald send`, and waits for the window to
+// show that message with its DKIM result: the view opens a new capture by
+// itself and names it, with the DKIM result, in the window title.
+//
+// Where a keychain is reachable (CI runs the tests in a D-Bus session with
+// gnome-keyring), a profile signs for shop.example with an Ed25519 key kept
+// there, the test signs the message with that key (go-msgauth), and the
+// window must verify it with the profile's key: "DKIM pass". Without a
+// keychain the profile cannot keep its key, so the message goes unsigned
+// and the result must be "DKIM: no signature".
+func TestSandboxViewShowsASentMessageUnderX(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no DISPLAY: run under Xvfb (.ci/run starts one)")
+	}
+	xdotool := lookTool(t, "xdotool")
+	bin := heraldBin(t)
+	dataDir := t.TempDir()
+	addr := freePort(t)
+	st, err := store.Open(store.PathIn(dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetSetting(context.Background(), "sandbox", `{"listen":"`+addr+`"}`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	env := append(os.Environ(), "LANG=C.UTF-8", "XDG_CONFIG_HOME="+t.TempDir())
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		env = append(env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/herald-test-bus")
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "dkim.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	add := exec.Command(bin, "profile", "add", "--data-dir", dataDir, "--name", "shop", "--from", "news@shop.example",
+		"--server", "smtp.shop.example:587", "--tls", "starttls", "--auth", "none",
+		"--dkim-domain", "shop.example", "--dkim-selector", "s1", "--dkim-key-file", keyFile)
+	add.Env = env
+	addOut, addErr := add.CombinedOutput()
+	signed := addErr == nil
+	want := "Herald — Sandbox — message 1 · DKIM pass"
+	if !signed {
+		t.Logf("no keychain for the profile's DKIM key (%v: %s): sending unsigned", addErr, strings.TrimSpace(string(addOut)))
+		want = "Herald — Sandbox — message 1 · DKIM: no signature"
+	}
+
+	cmd := exec.Command(bin, "--data-dir", dataDir, "--view", "sandbox")
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	wid, err := exec.CommandContext(ctx, xdotool, "search", "--sync", "--onlyvisible", "--name", "^Herald").Output()
+	if err != nil {
+		t.Fatalf("the window did not appear: %v\n%s", err, out.String())
+	}
+	id := strings.Fields(string(wid))[0]
+	waitListening(t, addr)
+
+	msg := "From: Shop News <news@shop.example>\r\nTo: ann@example.net\r\nSubject: Seen in the window\r\n" +
+		"Date: Thu, 26 Nov 2026 09:30:00 +0000\r\nMessage-ID: <window-test@shop.example>\r\n\r\nHello from the real-window test.\r\n"
+	if signed {
+		var b bytes.Buffer
+		if err := dkim.Sign(&b, strings.NewReader(msg), &dkim.SignOptions{Domain: "shop.example", Selector: "s1", Signer: priv}); err != nil {
+			t.Fatal(err)
+		}
+		msg = b.String()
+	}
+	eml := filepath.Join(t.TempDir(), "msg.eml")
+	if err := os.WriteFile(eml, []byte(msg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	send := exec.Command(bin, "send", "--data-dir", dataDir, "--server", addr, "--tls", "none", "--eml", eml,
+		"--from", "news@shop.example", "--to", "ann@example.net")
+	send.Env = env
+	if b, err := send.CombinedOutput(); err != nil {
+		t.Fatalf("herald send: %v\n%s", err, b)
+	}
+	var title string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		b, _ := exec.Command(xdotool, "getwindowname", id).Output()
+		title = strings.TrimSpace(string(b))
+		if strings.Contains(title, "DKIM") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the window never showed the message (title %q)\n%s", title, tail(out.String(), 3000))
+		}
+	}
+	if title != want {
+		t.Fatalf("title %q, want %q", title, want)
 	}
 	cmd.Process.Signal(os.Interrupt)
 	select {

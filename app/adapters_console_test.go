@@ -52,7 +52,7 @@ func TestConsoleSessionThroughTheSandbox(t *testing.T) {
 		answer("pw-Console-42", true)
 	}
 	pump(t, q, "the profiles", func() bool { return len(v.Profile.Options) == 1 })
-	v.Host.SetText(c.Sandbox.Addr())
+	v.Host.SetText(c.Sandbox().Addr())
 	v.TLS.SetSelected(v.TLS.Options[2]) // none
 	v.User.SetText("u")
 	v.AllowInsecure.SetChecked(true)

@@ -166,7 +166,7 @@ func TestGUICoreSeesTheCLIsChanges(t *testing.T) {
 func TestGUICoreSendsThroughAProfile(t *testing.T) {
 	ctx := context.Background()
 	g, core, _ := openGUICore(t)
-	host, port, _ := net.SplitHostPort(core.Sandbox.Addr())
+	host, port, _ := net.SplitHostPort(core.Sandbox().Addr())
 	n, _ := strconv.Atoi(port)
 	p := &account.Profile{Name: "sb", FromAddress: "team@example.com", FromName: "The Team", ReplyTo: "help@example.com",
 		Signature: "The Team, example.com", Server: account.Server{Host: host, Port: n, TLS: "none"}, Auth: "none"}

@@ -93,7 +93,7 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 			return &StartError{err}
 		}
 	}
-	c, err := core.Open(ctx, dataDir, core.Options{Sandbox: &sandbox.Config{TLS: sandbox.TLSNone}, WatchStore: true})
+	c, err := core.Open(ctx, dataDir, core.Options{Sandbox: &sandbox.Config{TLS: sandbox.TLSNone}, SandboxFromSettings: true, WatchStore: true})
 	if err != nil {
 		return err
 	}
@@ -151,12 +151,13 @@ func views() []viewSpec {
 		{"outbox", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View {
 			return ui.NewOutbox(gc.Outbox(), do, ui.OutboxOptions{Notifier: gc.Notifier()})
 		}},
-		{"log", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View {
-			return ui.NewLiveLog(gc.LiveLog(), do, ui.LiveLogOptions{Capacity: gc.LogCapacity()})
-		}},
 		{"history", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View {
 			return ui.NewHistory(NewHistoryAdapter(gc), do)
 		}},
+		{"log", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View {
+			return ui.NewLiveLog(gc.LiveLog(), do, ui.LiveLogOptions{Capacity: gc.LogCapacity()})
+		}},
+		{"sandbox", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return newSandboxView(gc, do) }},
 		{"bulk", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return newBulk(gc, do) }},
 		{"console", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return newConsole(gc, do) }},
 		{"settings", func(gc *GUICore, do ui.Dispatcher, _ func() fyne.Window) ui.View { return newSettings(gc, do) }},
@@ -204,9 +205,9 @@ type wizard struct {
 
 func newWizard(gc *GUICore, do ui.Dispatcher, win func() fyne.Window) *wizard {
 	if gc == nil {
-		// Only its name is asked for (checking --view before the app
-		// exists): building its widgets now would need the Fyne app.
-		return &wizard{}
+		// Only named (the --view check, before any Fyne app exists): the
+		// wizard builds its widgets when made, which needs the app.
+		return &wizard{WizardView: &ui.WizardView{}}
 	}
 	return &wizard{WizardView: ui.NewWizardView(NewWizardAdapter(gc.c), do, win), gc: gc}
 }

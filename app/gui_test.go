@@ -38,8 +38,8 @@ func TestComposeSendShowsTranscriptAndInbox(t *testing.T) {
 	w, q := composeOver(t, core)
 
 	pump(t, q, "the empty inbox to load", func() bool { return w.InboxList != nil })
-	if !strings.Contains(w.Status.Text, core.Sandbox.Addr()) {
-		t.Fatalf("status %q does not name the sandbox address %s", w.Status.Text, core.Sandbox.Addr())
+	if !strings.Contains(w.Status.Text, core.Sandbox().Addr()) {
+		t.Fatalf("status %q does not name the sandbox address %s", w.Status.Text, core.Sandbox().Addr())
 	}
 
 	w.To.SetText("")

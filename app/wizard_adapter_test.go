@@ -26,7 +26,7 @@ func sandboxTarget(t *testing.T) (ui.ProbeTarget, *core.Core) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	host, port, _ := net.SplitHostPort(c.Sandbox.Addr())
+	host, port, _ := net.SplitHostPort(c.Sandbox().Addr())
 	n, _ := strconv.Atoi(port)
 	return ui.ProbeTarget{Profile: account.Profile{FromAddress: "me@example.com", Auth: transport.AuthAuto, Username: "me@example.com",
 		Server: account.Server{Host: host, Port: n, TLS: transport.TLSNone}}}, c

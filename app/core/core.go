@@ -10,7 +10,6 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/herald-smtp/herald/engine/account"
@@ -30,6 +29,10 @@ type Options struct {
 	// Sandbox, when set, starts the built-in capture server with this
 	// configuration (the window's default target).
 	Sandbox *sandbox.Config
+	// SandboxFromSettings starts the sandbox as the stored settings say
+	// (the window's form), with Sandbox as the defaults: not at all when
+	// the user stopped it.
+	SandboxFromSettings bool
 	// Clock is the outbox's clock; nil means the real one.
 	Clock queue.Clock
 	// WatchStore publishes changes that other processes make to the store
@@ -49,8 +52,6 @@ type Core struct {
 	Queue *queue.Queue
 	// Feed carries every change to whoever watches.
 	Feed *feed.Feed
-	// Sandbox is the capture server when Options.Sandbox asked for it.
-	Sandbox *sandbox.Server
 	// History records every send, direct or from the outbox.
 	History *history.Log
 
@@ -64,8 +65,18 @@ type Core struct {
 
 	mu     sync.Mutex
 	runner *runnerState
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// sandbox is the capture server (see Sandbox, StartSandbox), its
+	// configuration, and the sandbox's AUTH password when the keychain
+	// cannot keep it.
+	sandbox     *sandbox.Server
+	sandboxCfg  sandbox.Config
+	sandboxPass string
+	// sandboxStartErr says why the saved settings did not work at Open.
+	sandboxStartErr error
+	// sandboxOp serialises starting and stopping the sandbox.
+	sandboxOp sync.Mutex
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 // DataDir resolves the data directory the way every front end does: the
@@ -105,30 +116,24 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 		if cfg.CertDir == "" {
 			cfg.CertDir = dataDir
 		}
-		sb, err := sandbox.Start(ctx, cfg, st)
-		if err != nil {
+		start := c.StartSandbox
+		if o.SandboxFromSettings {
+			start = func(ctx context.Context, cfg sandbox.Config) error {
+				err := c.StartSandboxFromSettings(ctx, cfg)
+				if err != nil && c.Sandbox() != nil {
+					c.mu.Lock()
+					c.sandboxStartErr = err // running with the defaults
+					c.mu.Unlock()
+					return nil
+				}
+				return err
+			}
+		}
+		if err := start(ctx, cfg); err != nil {
 			cancel()
 			st.Close()
-			return nil, fmt.Errorf("start the sandbox: %w", err)
+			return nil, err
 		}
-		c.Sandbox = sb
-		ids, stop := sb.Subscribe()
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			defer stop()
-			for {
-				select {
-				case id, ok := <-ids:
-					if !ok {
-						return
-					}
-					c.Feed.Publish(feed.Event{Topic: feed.Sandbox, ID: id})
-				case <-bg.Done():
-					return
-				}
-			}
-		}()
 	}
 	if r, err := c.HistoryRetention(ctx); err == nil {
 		c.History.SetTranscriptsFailuresOnly(r.TranscriptsFailuresOnly)
@@ -157,10 +162,7 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 func (c *Core) Close() error {
 	c.StopRunner()
 	c.cancel()
-	var err error
-	if c.Sandbox != nil {
-		err = c.Sandbox.Close()
-	}
+	err := c.StopSandbox()
 	c.wg.Wait()
 	if e := c.History.Close(); err == nil {
 		err = e

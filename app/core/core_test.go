@@ -88,7 +88,7 @@ func TestSendDraftToSandboxPublishesLinesAndCapture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.OK || res.Server != c.Sandbox.Addr() {
+	if !res.OK || res.Server != c.Sandbox().Addr() {
 		t.Fatalf("send: ok=%v server=%s err=%v", res.OK, res.Server, res.Err)
 	}
 	line := waitFor(t, sub, "a transcript line", func(e feed.Event) bool { return e.Topic == feed.Transcript && e.Session == res.Session })

@@ -23,7 +23,7 @@ import (
 
 func sandboxProfile(t *testing.T, c *Core) *account.Profile {
 	t.Helper()
-	host, port, _ := net.SplitHostPort(c.Sandbox.Addr())
+	host, port, _ := net.SplitHostPort(c.Sandbox().Addr())
 	n, _ := strconv.Atoi(port)
 	p := &account.Profile{Name: "signer", FromAddress: "ann@herald.test", Server: account.Server{Host: host, Port: n, TLS: transport.TLSNone}, Auth: transport.AuthNone}
 	if err := c.AddProfile(context.Background(), p, nil); err != nil {

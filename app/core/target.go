@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/herald-smtp/herald/engine/account"
@@ -59,18 +57,6 @@ func (c *Core) SecretContext(ctx context.Context, p *account.Profile, given stri
 		return "", fmt.Errorf("profile %q: %w", p.Name, err)
 	}
 	return pw, nil
-}
-
-// SandboxConfig is the session configuration for the built-in sandbox: the
-// one this process runs, else the default address.
-func (c *Core) SandboxConfig() transport.Config {
-	addr := DefaultSandboxAddr
-	if c.Sandbox != nil {
-		addr = c.Sandbox.Addr()
-	}
-	host, portStr, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(portStr)
-	return transport.Config{Host: host, Port: port, TLS: transport.TLSNone, Auth: transport.AuthNone, Timeout: 30 * time.Second}
 }
 
 // Fallbacks returns the session configurations of p's fallback servers,

@@ -60,6 +60,7 @@ type conn struct {
 	clientBuf  []byte
 	mode       clientMode
 	saslActive bool
+	got354     bool // the 354 reply to DATA went out: content follows
 	// pending holds the client's commands still waiting for a final reply,
 	// in order, so that a reply is matched to its command even when the
 	// client pipelines.
@@ -180,7 +181,10 @@ func (c *conn) serve() {
 // Write is go-smtp's Debug writer; see "How the transcript is taken".
 func (c *conn) Write(p []byte) (int, error) {
 	w := c.wire.writes.Load()
-	fromServer := w != c.lastWrites && (len(c.serverBuf) > 0 || looksLikeReply(p))
+	// go-smtp flushes each reply line on its own, so a chunk holding more
+	// than one line (or a line break before its end) is the client's.
+	oneLine := bytes.IndexByte(p, '\n') < 0 || bytes.IndexByte(p, '\n') == len(p)-1
+	fromServer := w != c.lastWrites && oneLine && (len(c.serverBuf) > 0 || looksLikeReply(p))
 	c.lastWrites = w
 	if fromServer {
 		c.feedServer(p)
@@ -237,6 +241,9 @@ func (c *conn) serverLine(line string) {
 			c.mode = modeCommand // DATA refused: no content follows
 		}
 	}
+	if code == "354" {
+		c.got354 = true
+	}
 	if c.tlsUp.Load() && c.s.cfg.TLS == TLSStartTLS && strings.HasPrefix(line, "550 5.0.0 Handshake error") {
 		c.tlsUp.Store(false)
 		c.info("TLS handshake failed; the session continues without TLS")
@@ -261,6 +268,16 @@ func (c *conn) feedClient(p []byte) {
 			continue
 		}
 		i := bytes.IndexByte(p, '\n')
+		// Content after DATA is the message only once the 354 went out: a
+		// client that sends it with the DATA command has it read as
+		// commands when DATA is refused.
+		if c.mode == modeCommand || (c.mode == modeData && !c.got354) {
+			if i < 0 {
+				scrubCommand(p, false)
+			} else {
+				scrubCommand(p[:i+1], true)
+			}
+		}
 		if i < 0 {
 			c.clientBuf = append(c.clientBuf, p...)
 			if len(c.clientBuf) > maxPartialLine {
@@ -278,6 +295,30 @@ func (c *conn) feedClient(p []byte) {
 		p = p[i+1:]
 		c.clientLine(line, false)
 		c.clientBuf = line[:0]
+	}
+}
+
+// scrubCommand replaces, in place, the control characters of command text
+// the client sent (all but tab and the line's ending CR LF) with '?'.
+//
+// go-smtp echoes parts of a command in its replies ("250-Hello NAME",
+// "500 … VERB command unrecognized"); a bare CR or another control
+// character there would break the reply stream. The transcript's Debug
+// writer sees each chunk go-smtp reads, in go-smtp's own read buffer,
+// before the command is parsed, and above any TLS layer: this is the one
+// place to filter what can be echoed, since go-smtp replaces the
+// connection itself after STARTTLS. Message content (DATA after its 354,
+// BDAT chunks) is never touched. A CR that ends a chunk without its LF is left alone: the LF may
+// be in the next read.
+func scrubCommand(p []byte, complete bool) {
+	for j, b := range p {
+		switch {
+		case b == '\t' || b == '\n':
+		case b == '\r' && j+1 < len(p) && p[j+1] == '\n':
+		case b == '\r' && j == len(p)-1 && !complete:
+		case b < 0x20 || b == 0x7f:
+			p[j] = '?'
+		}
 	}
 }
 
@@ -321,6 +362,7 @@ func (c *conn) clientLine(line []byte, partial bool) {
 		c.saslActive = true
 	case verb == "DATA" && len(fields) == 1:
 		c.mode = modeData
+		c.got354 = false
 		c.dataBytes, c.dataLines = 0, 0
 		c.dataAtLineStart = true
 	case verb == "MAIL":

@@ -25,8 +25,10 @@
 //
 // When Config.AuthUser is set, AUTH (PLAIN, LOGIN or CRAM-MD5) with exactly
 // those credentials is required and MAIL before AUTH is refused with
-// 530 5.7.0. When it is empty, AUTH is optional and any credentials are
-// accepted; the user name is still recorded with the message.
+// 530 5.7.0. When it is empty, the sandbox advertises no AUTH and answers
+// an AUTH command with 503 5.5.1, like a real server without
+// authentication (a client that insists on logging in learns that it would
+// not be asked to); auth faults then never fire.
 //
 // # Fault syntax
 //

@@ -313,3 +313,85 @@ func (f Fault) reply() *smtp.SMTPError {
 	}
 	return &smtp.SMTPError{Code: f.Code, EnhancedCode: ec, Message: text + " (sandbox fault " + f.Stage + ":" + strconv.Itoa(f.Code) + ")"}
 }
+
+// Describe says in words what the fault does to a client, for a form or a
+// listing: "refuses each recipient with 550 5.1.1 (Mailbox unavailable: no
+// such user here), about 20% of the time".
+func (f Fault) Describe() string {
+	var s string
+	switch {
+	case f.Drop:
+		s = "reads and stores the whole message, then closes the connection without replying (the client cannot tell whether it arrived)"
+	case f.Delay > 0 && f.Stage == "":
+		s = "waits " + f.Delay.String() + " before every reply from MAIL FROM on"
+	case f.Delay > 0:
+		s = "waits " + f.Delay.String() + " before replying to " + stageWords(f.Stage)
+	default:
+		e := f.reply()
+		what := map[string]string{
+			StageAuth: "answers the login (right or wrong credentials)",
+			StageMail: "refuses the sender (MAIL FROM)",
+			StageRcpt: "refuses each recipient (RCPT TO)",
+			StageData: "refuses the message after it was sent whole (it is not stored)",
+		}[f.Stage]
+		if f.Code/100 == 4 && f.Stage != StageAuth {
+			what = strings.Replace(what, "refuses", "temporarily refuses", 1)
+		}
+		text, _, _ := strings.Cut(e.Message, " (sandbox fault")
+		s = fmt.Sprintf("%s with %d %d.%d.%d (%s)", what, e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], text)
+		if f.Code == 421 {
+			s += ", then closes the connection"
+		}
+		if f.Code/100 == 4 {
+			s += "; a client should retry later"
+		} else {
+			s += "; a client should give up"
+		}
+	}
+	if p := f.percent(); p < 100 {
+		s += fmt.Sprintf(", about %d%% of the time", p)
+	}
+	return s
+}
+
+func stageWords(stage string) string {
+	switch stage {
+	case StageAuth:
+		return "the login"
+	case StageMail:
+		return "MAIL FROM"
+	case StageRcpt:
+		return "each RCPT TO"
+	case StageData:
+		return "the end of the message"
+	}
+	return stage
+}
+
+// FaultExample is a ready-made fault specification with its effect in
+// words, for a form to offer.
+type FaultExample struct {
+	// Spec is the specification, as ParseFaults reads it.
+	Spec string
+	// Label names the situation it imitates.
+	Label string
+}
+
+// FaultExamples lists common faults a sender should survive.
+func FaultExamples() []FaultExample {
+	return []FaultExample{
+		{"rcpt:550", "Every recipient unknown (550 5.1.1)"},
+		{"rcpt:550:20", "A fifth of the recipients unknown"},
+		{"rcpt:452", "Too many recipients / mailbox full (452, retry)"},
+		{"mail:550", "Sender refused (550 5.1.0)"},
+		{"mail:421", "Server closing down (421, retry)"},
+		{"data:451:30", "Temporary failure after the message (451, 30%)"},
+		{"data:554", "Message content rejected (554 5.6.0)"},
+		{"data:552", "Message too large (552 5.3.4)"},
+		{"auth:535", "Login refused (535 5.7.8; needs required AUTH)"},
+		{"auth:454", "Temporary login failure (454 4.7.0; needs required AUTH)"},
+		{"delay:2s", "Slow server: 2 s before every reply"},
+		{"delay-data:35s", "Very slow after the message (35 s)"},
+		{"drop-after-data:10", "Connection lost after the message (10%)"},
+	}
+}

@@ -207,3 +207,27 @@ func TestEnsureCertReplacesExpiredOrBroken(t *testing.T) {
 		t.Fatal("empty directory accepted")
 	}
 }
+
+func TestDescribeFaults(t *testing.T) {
+	for spec, want := range map[string]string{
+		"rcpt:550:20":       "refuses each recipient (RCPT TO) with 550 5.1.1 (Mailbox unavailable: no such user here); a client should give up, about 20% of the time",
+		"data:451":          "temporarily refuses the message after it was sent whole (it is not stored) with 451 4.3.0 (Local error in processing, try again later); a client should retry later",
+		"mail:421":          "temporarily refuses the sender (MAIL FROM) with 421 4.4.2 (Service not available, closing transmission channel), then closes the connection; a client should retry later",
+		"delay:2s":          "waits 2s before every reply from MAIL FROM on",
+		"delay-rcpt:500ms":  "waits 500ms before replying to each RCPT TO",
+		"drop-after-data:5": "reads and stores the whole message, then closes the connection without replying (the client cannot tell whether it arrived), about 5% of the time",
+	} {
+		fs, err := ParseFaults(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fs[0].Describe(); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", spec, got, want)
+		}
+	}
+	for _, ex := range FaultExamples() {
+		if _, err := ParseFaults(ex.Spec); err != nil {
+			t.Errorf("example %q: %v", ex.Spec, err)
+		}
+	}
+}

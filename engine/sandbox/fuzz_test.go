@@ -78,17 +78,16 @@ func FuzzSession(f *testing.F) {
 		if len(replies) > 0 && !bytes.HasSuffix(replies, []byte("\r\n")) {
 			t.Fatalf("the reply stream ends inside a line: %.200q", replies[max(0, len(replies)-200):])
 		}
-		// Every line (CRLF-framed) starts with a reply code. The text after
-		// the code may hold a bare CR only when the client sent one: go-smtp
-		// echoes a client's own words ("250-Hello x\ry", "500 ... x\ry
-		// command unrecognized") back to that client, never to anyone else.
-		clientBareCR := bytes.Contains(bytes.ReplaceAll(session, []byte("\r\n"), nil), []byte("\r"))
+		// Every line (CRLF-framed) starts with a reply code and holds no
+		// control character: go-smtp echoes a client's own words ("250-Hello
+		// NAME", "500 ... VERB command unrecognized"), and the sandbox
+		// filters what it lets go-smtp echo.
 		for _, line := range bytes.Split(bytes.TrimSuffix(replies, []byte("\r\n")), []byte("\r\n")) {
 			if !replyLine.Match(line) || bytes.IndexByte(line, '\n') >= 0 {
 				t.Fatalf("malformed reply line %q in:\n%.2000q", line, replies)
 			}
-			if bytes.IndexByte(line, '\r') >= 0 && !clientBareCR {
-				t.Fatalf("bare CR in reply line %q, and the client sent none", line)
+			if bytes.ContainsFunc(line, func(r rune) bool { return r != '\t' && (r < 0x20 || r == 0x7f) }) {
+				t.Fatalf("control character in reply line %q", line)
 			}
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	gsmtp "github.com/wneessen/go-mail/smtp"
 
 	"github.com/herald-smtp/herald/engine/transcript"
+	"github.com/herald-smtp/herald/engine/transport"
 )
 
 func TestCapturePlainMessageWithAllFields(t *testing.T) {
@@ -277,18 +279,47 @@ func TestRequiredAuthMechanisms(t *testing.T) {
 	}
 }
 
-func TestOptionalAuthAcceptsAnyCredentials(t *testing.T) {
+// TestNoAuthRequiredAdvertisesNone: without required AUTH the sandbox
+// neither advertises nor accepts AUTH (it used to advertise it and accept
+// any login), as Herald's own client sees it.
+func TestNoAuthRequiredAdvertisesNone(t *testing.T) {
 	srv, st := startServer(t, Config{})
 	c := dial(t, srv)
-	if err := c.Auth(gsmtp.CRAMMD5Auth("anyone", "anything")); err != nil {
-		t.Fatalf("AUTH: %v", err)
+	if ok, mechs := c.Extension("AUTH"); ok {
+		t.Fatalf("AUTH %q advertised although none is required", mechs)
+	}
+	c2 := dial(t, srv)
+	if err := c2.Auth(gsmtp.CRAMMD5Auth("anyone", "anything")); err == nil {
+		t.Fatal("AUTH accepted although none is required")
 	}
 	if err := send(c, "a@example.com", []string{"b@example.net"}, simpleMessage); err != nil {
 		t.Fatal(err)
 	}
 	c.Quit()
-	if m := onlyMessage(t, st); m.AuthUser != "anyone" {
+	if m := onlyMessage(t, st); m.AuthUser != "" {
 		t.Fatalf("AuthUser = %q", m.AuthUser)
+	}
+
+	// Herald's transport: EHLO shows no AUTH, and a profile that logs in
+	// is told the server offers none.
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	p, _ := strconv.Atoi(port)
+	rec := transcript.New()
+	tc, err := transport.Dial(context.Background(), transport.Config{Host: host, Port: p, TLS: transport.TLSNone, Timeout: guard, Transcript: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Quit()
+	rec.Finish()
+	for _, e := range rec.Events() {
+		if e.Dir == transcript.Server && strings.Contains(e.Text, "AUTH") {
+			t.Fatalf("the EHLO reply advertises AUTH: %q", e.Text)
+		}
+	}
+	_, err = transport.Dial(context.Background(), transport.Config{Host: host, Port: p, TLS: transport.TLSNone, Timeout: guard,
+		Auth: transport.AuthPlain, Username: "u", Password: "p", AllowInsecureAuth: true})
+	if err == nil || !strings.Contains(err.Error(), "offers no AUTH") {
+		t.Fatalf("login to a sandbox without AUTH: %v", err)
 	}
 }
 

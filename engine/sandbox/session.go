@@ -157,13 +157,24 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
-// AuthMechanisms lists the SASL mechanisms offered.
+// errAuthNotEnabled answers AUTH when the sandbox requires none: like a
+// real server without AUTH, it neither offers nor accepts it.
+var errAuthNotEnabled = &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "Authentication not enabled: this sandbox requires no AUTH"}
+
+// AuthMechanisms lists the SASL mechanisms offered: none when no AUTH is
+// required (go-smtp then advertises no AUTH in the EHLO reply).
 func (s *session) AuthMechanisms() []string {
+	if s.c.s.cfg.AuthUser == "" {
+		return nil
+	}
 	return []string{sasl.Plain, sasl.Login, "CRAM-MD5"}
 }
 
 // Auth returns the SASL server for mech.
 func (s *session) Auth(mech string) (sasl.Server, error) {
+	if s.c.s.cfg.AuthUser == "" {
+		return nil, errAuthNotEnabled
+	}
 	switch mech {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(identity, user, pass string) error {

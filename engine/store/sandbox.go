@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -255,6 +256,77 @@ func (s *Store) SandboxMessage(ctx context.Context, id int64) (*SandboxMessage, 
 func (s *Store) DeleteSandboxMessages(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sandbox_messages`); err != nil {
 		return fmt.Errorf("delete sandbox messages: %w", err)
+	}
+	return nil
+}
+
+// SandboxQuery selects captured messages a page at a time.
+type SandboxQuery struct {
+	// Search is a case-insensitive substring of the sender, the
+	// recipients or the subject; "" matches all.
+	Search string
+	// Offset skips that many of the newest matches.
+	Offset int
+	// Limit is the page size; 0 or less means no limit.
+	Limit int
+}
+
+func (q SandboxQuery) where() (string, []any) {
+	if q.Search == "" {
+		return "", nil
+	}
+	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(q.Search)) + "%"
+	return ` WHERE (lower(mail_from) LIKE ? ESCAPE '\' OR lower(rcpt_to) LIKE ? ESCAPE '\' OR lower(subject) LIKE ? ESCAPE '\')`, []any{like, like, like}
+}
+
+// SearchSandboxMessages returns one page of summaries (without Raw and
+// Transcript) of the captured messages q selects, newest first.
+func (s *Store) SearchSandboxMessages(ctx context.Context, q SandboxQuery) ([]SandboxMessage, error) {
+	where, args := q.where()
+	limit := q.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+summaryColumns+` FROM sandbox_messages`+where+`
+		ORDER BY received_ns DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, max(q.Offset, 0))...)
+	if err != nil {
+		return nil, fmt.Errorf("search sandbox messages: %w", err)
+	}
+	defer rows.Close()
+	var out []SandboxMessage
+	for rows.Next() {
+		var m SandboxMessage
+		if err := scanSummary(rows, &m); err != nil {
+			return nil, fmt.Errorf("search sandbox messages: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search sandbox messages: %w", err)
+	}
+	return out, nil
+}
+
+// CountSandboxMessages counts the captured messages q selects (its Offset
+// and Limit ignored).
+func (s *Store) CountSandboxMessages(ctx context.Context, q SandboxQuery) (int, error) {
+	where, args := q.where()
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sandbox_messages`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count sandbox messages: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteSandboxMessage removes one captured message; a missing id yields an
+// error wrapping ErrNotFound.
+func (s *Store) DeleteSandboxMessage(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM sandbox_messages WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete sandbox message %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("delete sandbox message %d: %w", id, ErrNotFound)
 	}
 	return nil
 }

@@ -440,3 +440,33 @@ func TestConcurrentInsertAndList(t *testing.T) {
 		t.Fatalf("reopened store lists %d, want %d", len(all), writers*perWriter)
 	}
 }
+
+func TestSearchCountDeleteSandboxMessages(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	base := time.Unix(1700000000, 0)
+	for i, subj := range []string{"Invoice 1", "hello", "Invoice_2", "news"} {
+		if _, err := s.AddSandboxMessage(ctx, &SandboxMessage{Received: base.Add(time.Duration(i) * time.Second), From: "a@x.test", To: []string{"b@y.test"}, Subject: subj, Raw: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := s.SearchSandboxMessages(ctx, SandboxQuery{Limit: 2, Offset: 1})
+	if err != nil || len(page) != 2 || page[0].Subject != "Invoice_2" || page[1].Subject != "hello" {
+		t.Fatalf("page: %v %+v", err, page)
+	}
+	if n, err := s.CountSandboxMessages(ctx, SandboxQuery{Search: "INVOICE"}); err != nil || n != 2 {
+		t.Fatalf("count: %d %v", n, err)
+	}
+	if n, _ := s.CountSandboxMessages(ctx, SandboxQuery{Search: "e_2"}); n != 1 { // _ is literal
+		t.Fatalf("LIKE escape: %d", n)
+	}
+	if err := s.DeleteSandboxMessage(ctx, page[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSandboxMessage(ctx, page[0].ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+	if n, _ := s.CountSandboxMessages(ctx, SandboxQuery{}); n != 3 {
+		t.Fatalf("after delete: %d", n)
+	}
+}

@@ -44,14 +44,22 @@ type Server struct {
 
 // Start serves z on 127.0.0.1 (UDP and TCP on the same port) until Close.
 func Start(z Zone) (*Server, error) {
-	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	port := udp.LocalAddr().(*net.UDPAddr).Port
-	tcp, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", itoa(port)))
-	if err != nil {
+	// The UDP port the system picks may be taken for TCP (another test's
+	// connection uses it as its local port): try another until both bind.
+	var udp net.PacketConn
+	var tcp net.Listener
+	var err error
+	for try := 0; try < 50; try++ {
+		if udp, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			return nil, err
+		}
+		port := udp.LocalAddr().(*net.UDPAddr).Port
+		if tcp, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", itoa(port))); err == nil {
+			break
+		}
 		udp.Close()
+	}
+	if err != nil {
 		return nil, err
 	}
 	s := &Server{zone: z, udp: udp, tcp: tcp}

@@ -79,20 +79,19 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	if err != nil {
 		return &StartError{err}
 	}
-	// Checked before the core (and its sandbox) or Fyne start: without a
-	// display GLFW would panic.
-	if err := CheckDisplay(runtime.GOOS, os.Getenv); err != nil {
-		return err
-	}
-	// The app exists before any view is built (views measure text), but
-	// no window opens before the view name is checked.
-	a := fyneapp.NewWithID(AppID)
 	if view != "" {
 		// Checked before anything opens: a typo in a launcher says so at once.
 		if err := ui.CheckViewNameIn(view, ViewNames()); err != nil {
 			return &StartError{err}
 		}
 	}
+	// Checked before the core (and its sandbox) or Fyne start: without a
+	// display GLFW would panic.
+	if err := CheckDisplay(runtime.GOOS, os.Getenv); err != nil {
+		return err
+	}
+	// The app exists before any view is built (views measure text).
+	a := fyneapp.NewWithID(AppID)
 	c, err := core.Open(ctx, dataDir, core.Options{Sandbox: &sandbox.Config{TLS: sandbox.TLSNone}, SandboxFromSettings: true, WatchStore: true})
 	if err != nil {
 		return err

@@ -112,10 +112,6 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		return ExitUsage, usagef("send takes no arguments, got %q", pos)
 	}
 	f.set = setFlags(fs)
-	if f.tls != "none" {
-		// The system's CAs load while the rest is prepared and connected.
-		transport.WarmRoots()
-	}
 	if f.profile != "" {
 		hc, err := env.core(ctx, f.dataDir)
 		if err != nil {

@@ -96,7 +96,10 @@ func Deliver(ctx context.Context, req SendRequest, f *feed.Feed) *SendResult {
 		rec = transcript.New()
 	}
 	cfg := req.Config
-	if cfg.TLS != transport.TLSNone || len(req.Fallbacks) > 0 {
+	if (cfg.TLS != transport.TLSNone || len(req.Fallbacks) > 0) && cfg.CAFile == "" && cfg.PinnedSHA256 == "" && cfg.RootCAs == nil {
+		// The system's CAs will be needed: they load while the session
+		// connects. (A CA file or a pin may vouch alone: then they are
+		// loaded only if that fails, never in the way.)
 		transport.WarmRoots()
 	}
 	cfg.Transcript = rec

@@ -430,43 +430,14 @@ func TestUnknownViewIsAClearError(t *testing.T) {
 // TestMailtoCtrlEnterUnderX opens a mailto: link in the real window, sends
 // it with the keyboard (Ctrl+Enter) and finds it in the sandbox.
 func TestMailtoCtrlEnterUnderX(t *testing.T) {
-	if os.Getenv("DISPLAY") == "" {
-		t.Skip("no DISPLAY: run under Xvfb (.ci/run starts one)")
-	}
+	dataDir := t.TempDir()
+	w := startWindow(t, nil, "--data-dir", dataDir,
+		"mailto:ann@example.com,bob@example.com?cc=carol@example.com&subject=From%20a%20mailto%20link&body=Hello%0ASecond%20line")
 	xdotool := lookTool(t, "xdotool")
 	bin := heraldBin(t)
-	dataDir := t.TempDir()
-	cmd := exec.Command(bin, "--data-dir", dataDir,
-		"mailto:ann@example.com,bob@example.com?cc=carol@example.com&subject=From%20a%20mailto%20link&body=Hello%0ASecond%20line")
-	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "XDG_CONFIG_HOME="+t.TempDir()) // fresh Fyne preferences
-	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
-		cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/herald-test-bus")
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	wid, err := exec.CommandContext(ctx, xdotool, "search", "--sync", "--onlyvisible", "--name", "^Herald").Output()
-	if err != nil {
-		t.Fatalf("the window did not appear: %v\n%s", err, out.String())
-	}
-	id := strings.Fields(string(wid))[0]
+	id := w.visible(xdotool)
 	time.Sleep(time.Second) // let the window draw and take focus
-	if b, err := exec.Command(xdotool, "key", "--window", id, "ctrl+Return").CombinedOutput(); err != nil {
-		t.Fatalf("xdotool: %v\n%s", err, b)
-	}
+	w.key(xdotool, id, "ctrl+Return")
 
 	var items []struct {
 		To      []string `json:"to"`
@@ -480,21 +451,13 @@ func TestMailtoCtrlEnterUnderX(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no message reached the sandbox after Ctrl+Enter\n%s", tail(out.String(), 3000))
+			t.Fatalf("no message reached the sandbox after Ctrl+Enter\n%s", tail(w.out.String(), 3000))
 		}
 	}
 	if items[0].Subject != "From a mailto link" || len(items[0].To) != 3 {
 		t.Fatalf("captured %+v", items[0])
 	}
-	cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the window did not close within 15 s of SIGINT")
-	}
+	w.interrupt()
 }
 
 // TestWizardTestsAProfileUnderX: a profile made with the CLI is tested by
@@ -507,10 +470,7 @@ func TestWizardTestsAProfileUnderX(t *testing.T) {
 	xdotool := lookTool(t, "xdotool")
 	bin := heraldBin(t)
 	dataDir := t.TempDir()
-	env := append(os.Environ(), "LANG=C.UTF-8", "XDG_CONFIG_HOME="+t.TempDir())
-	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
-		env = append(env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/herald-test-bus")
-	}
+	env := windowEnv(t)
 	run := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, append([]string{"--data-dir", dataDir}, args...)...)
@@ -532,27 +492,8 @@ func TestWizardTestsAProfileUnderX(t *testing.T) {
 	waitListening(t, addr)
 	run("profile", "add", "--name", "box", "--server", addr, "--tls", "none", "--auth", "none", "--from", "ann@herald.test")
 
-	cmd := exec.Command(bin, "--data-dir", dataDir, "--view", "wizard", "--profile", "box")
-	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	wid, err := exec.CommandContext(ctx, xdotool, "search", "--sync", "--onlyvisible", "--name", "^Herald").Output()
-	if err != nil {
-		t.Fatalf("the window did not appear: %v\n%s", err, out.String())
-	}
+	w := startWindow(t, env, "--data-dir", dataDir, "--view", "wizard", "--profile", "box")
+	id := w.visible(xdotool)
 	var shown struct {
 		LastTest *struct {
 			OK      bool   `json:"ok"`
@@ -564,25 +505,15 @@ func TestWizardTestsAProfileUnderX(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the window's connection test was not recorded\n%s", tail(out.String(), 3000))
+			t.Fatalf("the window's connection test was not recorded\n%s", tail(w.out.String(), 3000))
 		}
 	}
 	if !shown.LastTest.OK {
 		t.Errorf("the test of a reachable sandbox failed: %s", shown.LastTest.Summary)
 	}
 	// Quit with the keyboard: nothing is sending, so Ctrl+Q does not ask.
-	id := strings.Fields(string(wid))[0]
-	if b, err := exec.Command(xdotool, "key", "--window", id, "ctrl+q").CombinedOutput(); err != nil {
-		t.Fatalf("xdotool: %v\n%s", err, b)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Ctrl+Q did not close the window within 15 s")
-	}
+	w.key(xdotool, id, "ctrl+q")
+	w.exited("Ctrl+Q")
 }
 
 // TestWindowSendsQueuedMessagesUnderX queues messages with the CLI for a

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// window is the real Herald window a test runs: the built binary under the
+// test's X display, its output kept for failure messages.
+type window struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan error
+}
+
+// windowEnv is the environment of a window under test: the C.UTF-8 locale,
+// fresh Fyne preferences, and a session bus that leads nowhere when the
+// test has none (Fyne would autolaunch a dbus-daemon that outlives it).
+func windowEnv(t *testing.T) []string {
+	env := append(os.Environ(), "LANG=C.UTF-8", "XDG_CONFIG_HOME="+t.TempDir())
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		env = append(env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/herald-test-bus")
+	}
+	return env
+}
+
+// startWindow runs the built binary with args under env (windowEnv when
+// nil); the test skips without a display. The window is killed at the end
+// of the test if it still runs.
+func startWindow(t *testing.T, env []string, args ...string) *window {
+	t.Helper()
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no DISPLAY: run under Xvfb (.ci/run starts one)")
+	}
+	if env == nil {
+		env = windowEnv(t)
+	}
+	w := &window{t: t, cmd: exec.Command(heraldBin(t), args...), out: &lockedBuffer{}, done: make(chan error, 1)}
+	w.cmd.Env = env
+	w.cmd.Stdout, w.cmd.Stderr = w.out, w.out
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.done <- w.cmd.Wait() }()
+	t.Cleanup(func() {
+		if w.cmd.ProcessState == nil {
+			w.cmd.Process.Kill()
+			<-w.done
+		}
+	})
+	return w
+}
+
+// visible waits (up to a minute) for the window to show and returns its X
+// window id, for xdotool. It asks again after an X error: a window that
+// Fyne maps and remaps while it starts can vanish under xdotool's search.
+func (w *window) visible(xdotool string) string {
+	w.t.Helper()
+	var last []byte
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		select {
+		case err := <-w.done:
+			w.t.Fatalf("the window exited before it showed: %v\n%s", err, tail(w.out.String(), 3000))
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		out, err := exec.CommandContext(ctx, xdotool, "search", "--onlyvisible", "--name", "^Herald").CombinedOutput()
+		cancel()
+		if f := strings.Fields(string(out)); err == nil && len(f) > 0 {
+			return f[0]
+		}
+		last = out
+	}
+	w.t.Fatalf("the window did not appear: %s\n%s", last, tail(w.out.String(), 3000))
+	return ""
+}
+
+// key types keys into the window (xdotool's key names, e.g. "ctrl+Return").
+func (w *window) key(xdotool, id, keys string) {
+	w.t.Helper()
+	if b, err := exec.Command(xdotool, "key", "--window", id, keys).CombinedOutput(); err != nil {
+		w.t.Fatalf("xdotool key %s: %v\n%s", keys, err, b)
+	}
+}
+
+// exited waits up to 15 s for the window to end by itself (after a key
+// such as Ctrl+Q) and fails unless it exited cleanly.
+func (w *window) exited(after string) {
+	w.t.Helper()
+	select {
+	case err := <-w.done:
+		if err != nil {
+			w.t.Fatalf("the window did not exit cleanly after %s: %v\n%s", after, err, tail(w.out.String(), 3000))
+		}
+	case <-time.After(15 * time.Second):
+		w.t.Fatalf("the window did not close within 15 s of %s", after)
+	}
+}
+
+// interrupt sends SIGINT and expects a clean exit.
+func (w *window) interrupt() {
+	w.t.Helper()
+	w.cmd.Process.Signal(os.Interrupt)
+	w.exited("SIGINT")
+}

@@ -39,7 +39,7 @@ var waitingStates = []queue.State{queue.Queued, queue.Scheduled, queue.Sending, 
 // last message left the queued, scheduled, sending and deferred states. It
 // watches until ctx ends or the returned stop is called.
 func (c *Core) WatchNotices(ctx context.Context, notify func(Notice)) (stop func()) {
-	sub := c.Feed.Subscribe(8192, feed.Queue)
+	sub := c.Feed.Subscribe(1024, feed.Queue)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

@@ -35,6 +35,11 @@ type Env struct {
 	// the system browser.
 	OpenURL func(url string) error
 
+	// ExitAfterRun says the process exits when Run returns (the real
+	// command, not a test): the store is then left for the operating
+	// system to close, which saves a one-shot command its checkpoint.
+	ExitAfterRun bool
+
 	open *opener // set by Run: the core, opened once by the first verb that needs it
 }
 
@@ -46,7 +51,7 @@ type GUIStart struct {
 
 // OSEnv returns an Env over the process's own streams and environment.
 func OSEnv(gui func(ctx context.Context, dataDir string, start GUIStart) error) Env {
-	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, GUI: gui}
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, GUI: gui, ExitAfterRun: true}
 }
 
 // usageError marks a problem with the command line or its input: exit code 2.
@@ -100,7 +105,7 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 		env.Getenv = func(string) string { return "" }
 	}
 	env.open = &opener{}
-	defer env.open.close()
+	defer env.open.close(env.ExitAfterRun)
 	code, err := run(ctx, args, env)
 	if err != nil {
 		var ue *usageError

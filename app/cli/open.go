@@ -48,9 +48,13 @@ func (e Env) core(ctx context.Context, local string) (*core.Core, error) {
 }
 
 // close closes the core if a verb opened it.
-func (o *opener) close() {
+func (o *opener) close(atExit bool) {
 	if o != nil && o.c != nil {
-		o.c.Close()
+		if atExit {
+			o.c.CloseAtExit()
+		} else {
+			o.c.Close()
+		}
 		o.c = nil
 	}
 }

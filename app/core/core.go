@@ -159,7 +159,13 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 
 // Close stops the runner, the sandbox and the watchers, closes the feed and
 // the store.
-func (c *Core) Close() error {
+func (c *Core) Close() error { return c.close(false) }
+
+// CloseAtExit is Close for a process that exits right after it: the store
+// is left for the operating system to close (see store.CloseAtExit).
+func (c *Core) CloseAtExit() error { return c.close(true) }
+
+func (c *Core) close(atExit bool) error {
 	c.StopRunner()
 	c.cancel()
 	err := c.StopSandbox()
@@ -168,6 +174,10 @@ func (c *Core) Close() error {
 		err = e
 	}
 	c.Feed.Close()
+	if atExit {
+		c.Store.CloseAtExit()
+		return err
+	}
 	if e := c.Store.Close(); err == nil {
 		err = e
 	}

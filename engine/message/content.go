@@ -291,3 +291,10 @@ func DraftFromMessage(raw []byte) (Draft, error) {
 	}
 	return d, err
 }
+
+// SplitHeader returns the header fields of raw, in order, and its body (what
+// follows the first empty line). It reads any message, however broken.
+func SplitHeader(raw []byte) ([]Field, []byte) {
+	hdrEnd, bodyStart := headerEnd(raw)
+	return parseFields(raw[:hdrEnd]), raw[bodyStart:]
+}

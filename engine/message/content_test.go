@@ -114,3 +114,21 @@ func TestDraftFromMessage(t *testing.T) {
 		t.Errorf("round trip: %v %+v", err, d)
 	}
 }
+
+// FuzzParse checks that any input is read without a panic and that the
+// text made of any HTML shows no script or style.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(mixedMsg))
+	f.Add([]byte(nest(3)))
+	f.Add([]byte("Content-Type: text/html\r\n\r\n<script>x</script><img src=http://a>"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c, _ := Parse(raw)
+		if c == nil {
+			t.Fatal("no content")
+		}
+		if text := HTMLText("<script>zzq</script><style>zzq</style>" + c.HTML); strings.Contains(text, "zzq") && !strings.Contains(c.HTML, "zzq") {
+			t.Errorf("a script or style shows in the text of %q: %q", c.HTML, text)
+		}
+		_, _ = DraftFromMessage(raw)
+	})
+}

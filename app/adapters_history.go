@@ -103,16 +103,26 @@ func (a *HistoryAdapter) HistoryParts(ctx context.Context, id int64) (ui.Message
 	if err != nil {
 		return ui.MessageParts{}, err
 	}
-	p := core.ParseMessage(raw)
+	p, _ := message.Parse(raw) // a broken message shows what could be read of it
 	cut := func(s string) string {
 		if len(s) > maxPart {
 			return s[:maxPart] + fmt.Sprintf("\n… (%d more bytes: see the Source tab)", len(s)-maxPart)
 		}
 		return s
 	}
-	out := ui.MessageParts{Headers: p.Headers, Text: cut(p.Text), HTMLText: cut(p.HTMLText)}
-	for _, at := range p.Attachments {
-		out.Attachments = append(out.Attachments, fmt.Sprintf("%s (%s, %d bytes)", at.Name, at.Type, at.Size))
+	out := ui.MessageParts{Text: cut(p.Text)}
+	for _, h := range p.Headers {
+		out.Headers = append(out.Headers, [2]string{h.Name, h.Value})
+	}
+	if p.HasHTML {
+		out.HTMLText = cut(message.HTMLText(p.HTML))
+	}
+	for _, at := range p.Parts {
+		name := at.Name
+		if name == "" {
+			name = "(unnamed)"
+		}
+		out.Attachments = append(out.Attachments, fmt.Sprintf("%s (%s, %d bytes)", name, at.Type, at.Size()))
 	}
 	return out, nil
 }

@@ -1,15 +1,9 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/mail"
 	"slices"
 	"strconv"
@@ -131,30 +125,20 @@ func (a *OutboxAdapter) Draft(ctx context.Context, id int64) (message.Draft, err
 	return draftOf(p, it)
 }
 
-// draftOf turns a stored message into a draft.
+// draftOf turns a stored message into a draft: the recipients of the
+// envelope the message does not show become Bcc.
 func draftOf(p *message.Parsed, it *queue.Item) (message.Draft, error) {
-	m, err := mail.ReadMessage(bytes.NewReader(p.Bytes))
+	d, err := message.DraftFromMessage(p.Bytes)
 	if err != nil {
-		return message.Draft{}, fmt.Errorf("read the message: %w", err)
+		return d, fmt.Errorf("read the message: %w", err)
 	}
-	d := message.Draft{Subject: p.Subject, From: m.Header.Get("From"), ReplyTo: m.Header.Get("Reply-To")}
-	list := func(h string) []string {
-		as, err := m.Header.AddressList(h)
-		if err != nil {
-			return nil
-		}
-		var out []string
-		for _, a := range as {
-			out = append(out, a.String())
-		}
-		return out
+	if p.Subject != "" {
+		d.Subject = p.Subject
 	}
-	d.To, d.Cc = list("To"), list("Cc")
 	shown := map[string]bool{}
-	for _, h := range []string{"To", "Cc"} {
-		as, _ := m.Header.AddressList(h)
-		for _, a := range as {
-			shown[strings.ToLower(a.Address)] = true
+	for _, a := range append(append([]string(nil), d.To...), d.Cc...) {
+		if addr, err := mail.ParseAddress(a); err == nil {
+			shown[strings.ToLower(addr.Address)] = true
 		}
 	}
 	for _, r := range it.Recipients {
@@ -162,83 +146,7 @@ func draftOf(p *message.Parsed, it *queue.Item) (message.Draft, error) {
 			d.Bcc = append(d.Bcc, r.Addr)
 		}
 	}
-	if err := walkPart(m.Header, m.Body, &d, 0); err != nil {
-		return d, err
-	}
 	return d, nil
-}
-
-// header is the part of a MIME header walkPart reads.
-type header interface{ Get(string) string }
-
-// walkPart fills d's text, HTML and attachments from one MIME part.
-func walkPart(h header, r io.Reader, d *message.Draft, depth int) error {
-	if depth > 8 {
-		return errors.New("the message nests its parts too deep")
-	}
-	ct, params, err := mime.ParseMediaType(h.Get("Content-Type"))
-	if err != nil {
-		ct = "text/plain"
-	}
-	if strings.HasPrefix(ct, "multipart/") {
-		mr := multipart.NewReader(r, params["boundary"])
-		for {
-			part, err := mr.NextRawPart()
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("read a part: %w", err)
-			}
-			if err := walkPart(part.Header, part, d, depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	var data []byte
-	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
-	case "base64":
-		data, err = io.ReadAll(base64.NewDecoder(base64.StdEncoding, newlineStripper{r}))
-	case "quoted-printable":
-		data, err = io.ReadAll(quotedprintable.NewReader(r))
-	default:
-		data, err = io.ReadAll(r)
-	}
-	if err != nil {
-		return fmt.Errorf("decode a part: %w", err)
-	}
-	disp, dparams, _ := mime.ParseMediaType(h.Get("Content-Disposition"))
-	name := dparams["filename"]
-	if name == "" {
-		name = params["name"]
-	}
-	switch {
-	case disp != "attachment" && ct == "text/plain" && d.Text == "":
-		d.Text = strings.ReplaceAll(string(data), "\r\n", "\n")
-	case disp != "attachment" && ct == "text/html" && d.HTML == "":
-		d.HTML = string(data)
-	default:
-		if name == "" {
-			name = "attachment"
-		}
-		d.Attachments = append(d.Attachments, message.Attachment{Name: name, Data: data, ContentType: ct})
-	}
-	return nil
-}
-
-// newlineStripper drops CR and LF, which base64 bodies are folded with.
-type newlineStripper struct{ r io.Reader }
-
-func (n newlineStripper) Read(p []byte) (int, error) {
-	k, err := n.r.Read(p)
-	j := 0
-	for _, b := range p[:k] {
-		if b != '\r' && b != '\n' {
-			p[j] = b
-			j++
-		}
-	}
-	return j, err
 }
 
 // Attempts implements ui.OutboxCore: the history's records of the item,

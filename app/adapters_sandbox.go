@@ -11,6 +11,7 @@ import (
 
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/feed"
+	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/sandbox"
 	"github.com/herald-smtp/herald/engine/store"
 	"github.com/herald-smtp/herald/ui"
@@ -77,14 +78,14 @@ func (a *SandboxAdapter) SandboxDetail(ctx context.Context, id int64) (*ui.Sandb
 	if m.ReplyDropped {
 		d.Envelope += "; the reply was dropped (fault)"
 	}
-	p, _ := sandbox.ParseMessage(m.Raw)
+	p, _ := message.Parse(m.Raw)
 	if p != nil {
 		for _, h := range p.Headers {
 			d.Headers = append(d.Headers, [2]string{h.Name, h.Value})
 		}
 		d.Text, d.HasText = p.Text, p.HasText
 		if p.HasHTML {
-			d.HTML, d.HasHTML = sandbox.HTMLText(p.HTML), true
+			d.HTML, d.HasHTML = message.HTMLText(p.HTML), true
 		}
 		for _, pt := range p.Parts {
 			d.Parts = append(d.Parts, ui.SandboxPart{Name: pt.Name, Type: pt.Type, Inline: pt.Inline, Data: pt.Data})

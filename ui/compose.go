@@ -1261,7 +1261,7 @@ func (c *Compose) schedulePreview() {
 	gen := c.htmlGen
 	src := c.HTML.Text()
 	time.AfterFunc(c.debounce, func() {
-		text := htmlPreview(src)
+		text := message.HTMLTextLimit(src, maxPreview)
 		c.do(func() {
 			if gen == c.htmlGen {
 				c.Preview.SetText(text)

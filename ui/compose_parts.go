@@ -14,7 +14,6 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-	"golang.org/x/net/html"
 
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/queue"
@@ -319,85 +318,6 @@ func parseHeaders(text string) ([]message.Header, []string) {
 
 // maxPreview bounds the HTML preview's text.
 const maxPreview = 16 << 10
-
-// htmlPreview turns an HTML part into plain text for a safe preview: no
-// script, no style, nothing fetched (images show as their alt text, links
-// as their text and address), at most maxPreview bytes.
-func htmlPreview(src string) string {
-	z := html.NewTokenizer(strings.NewReader(src))
-	var b strings.Builder
-	skip := 0
-	images := 0
-	nl := func() {
-		if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n") {
-			b.WriteByte('\n')
-		}
-	}
-	var href string
-	for b.Len() < maxPreview {
-		tt := z.Next()
-		switch tt {
-		case html.ErrorToken:
-			goto done
-		case html.TextToken:
-			if skip == 0 {
-				t := strings.Join(strings.Fields(string(z.Text())), " ")
-				if t != "" {
-					if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n") && !strings.HasSuffix(b.String(), " ") {
-						b.WriteByte(' ')
-					}
-					b.WriteString(t)
-				}
-			}
-		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
-			name, hasAttr := z.TagName()
-			tag := string(name)
-			attrs := map[string]string{}
-			for hasAttr {
-				var k, v []byte
-				k, v, hasAttr = z.TagAttr()
-				attrs[string(k)] = string(v)
-			}
-			switch tag {
-			case "script", "style", "head", "title", "noscript", "template", "iframe", "object":
-				if tt == html.StartTagToken {
-					skip++
-				} else if tt == html.EndTagToken && skip > 0 {
-					skip--
-				}
-			case "img":
-				images++
-				if alt := strings.TrimSpace(attrs["alt"]); alt != "" && skip == 0 {
-					if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n") {
-						b.WriteByte(' ')
-					}
-					b.WriteString("[image: " + alt + "]")
-				}
-			case "a":
-				if tt == html.StartTagToken {
-					href = attrs["href"]
-				} else if tt == html.EndTagToken && href != "" && skip == 0 {
-					b.WriteString(" <" + href + ">")
-					href = ""
-				}
-			case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote", "hr":
-				nl()
-				if tag == "li" && tt == html.StartTagToken {
-					b.WriteString("• ")
-				}
-			}
-		}
-	}
-done:
-	out := strings.TrimSpace(b.String())
-	if b.Len() >= maxPreview {
-		out += "\n…"
-	}
-	if images > 0 {
-		out += fmt.Sprintf("\n\n(%d image(s) not loaded: the preview never fetches anything)", images)
-	}
-	return out
-}
 
 // sendAtPicker is the "Send at" dialog: a date (typed or from the
 // calendar), a time, quick choices, and the time it means in words.

@@ -333,8 +333,14 @@ func TestComposeLargeBodyStaysOutOfTheEntry(t *testing.T) {
 	}
 }
 
+// TestHTMLPreviewIsSafe checks the Compose view's HTML preview (the
+// rendering itself is tested in engine/message).
 func TestHTMLPreviewIsSafe(t *testing.T) {
-	got := htmlPreview(`<html><head><title>T</title><style>p{}</style><script>alert(1)</script></head><body><h1>Hi</h1><p>See <a href="https://example.com/x">this</a></p><img src="https://tracker.example/p.gif" alt="logo"><ul><li>one</li></ul></body></html>`)
+	r := composeRig(t)
+	c := r.compose
+	c.HTML.SetText(`<html><head><title>T</title><style>p{}</style><script>alert(1)</script></head><body><h1>Hi</h1><p>See <a href="https://example.com/x">this</a></p><img src="https://tracker.example/p.gif" alt="logo"><ul><li>one</li></ul></body></html>`)
+	r.pump("the preview", func() bool { return c.Preview.Text != "" })
+	got := c.Preview.Text
 	for _, bad := range []string{"alert", "p{}", "tracker.example"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("preview shows %q:\n%s", bad, got)
@@ -344,6 +350,11 @@ func TestHTMLPreviewIsSafe(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("preview lacks %q:\n%s", want, got)
 		}
+	}
+	c.HTML.SetText(strings.Repeat("<p>many words here</p>", 5000))
+	r.pump("the long preview", func() bool { return strings.HasSuffix(c.Preview.Text, "…") })
+	if n := len(c.Preview.Text); n > maxPreview+100 {
+		t.Errorf("a preview of %d bytes", n)
 	}
 }
 

@@ -125,14 +125,21 @@ func (c *Core) PurgeHistory(ctx context.Context, olderThan time.Time) (int64, er
 }
 
 // HistoryDraft turns recorded message id back into a draft for Compose (a
-// resend): sender, recipients, subject and text. Attachments are not
-// carried over (the draft names files, and the files are not kept).
+// resend): sender, recipients, subject and text (the HTML part's text when
+// there is no plain one). Attachments are not carried over (the draft names
+// files, and the files are not kept). A broken message gives what could be
+// read of it.
 func (c *Core) HistoryDraft(ctx context.Context, id int64) (message.Draft, error) {
 	raw, err := c.Store.HistoryBody(ctx, id)
 	if err != nil {
 		return message.Draft{}, fmt.Errorf("history record %d: %w", id, err)
 	}
-	return DraftOf(raw), nil
+	d, _ := message.DraftFromMessage(raw)
+	if d.Text == "" {
+		d.Text = message.HTMLText(d.HTML)
+	}
+	d.HTML, d.Attachments = "", nil
+	return d, nil
 }
 
 // RedirectResult is what Redirect did.

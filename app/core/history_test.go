@@ -30,12 +30,15 @@ func TestRedirectAndResendDraft(t *testing.T) {
 		t.Errorf("draft %+v", got)
 	}
 	raw, _ := c.Store.HistoryBody(ctx, res.HistoryID)
-	p := ParseMessage(raw)
-	if !strings.Contains(p.HTMLText, "See you at noon") || strings.Contains(p.HTMLText, "alert") || strings.Contains(p.HTMLText, "tracker.test") {
-		t.Errorf("HTML preview %q", p.HTMLText)
+	p, err := message.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(p.Attachments) != 1 || p.Attachments[0].Name != "notes.txt" || p.Attachments[0].Size != 3 {
-		t.Errorf("attachments %+v", p.Attachments)
+	if h := message.HTMLText(p.HTML); !strings.Contains(h, "See you at noon") || strings.Contains(h, "alert") || strings.Contains(h, "tracker.test") {
+		t.Errorf("HTML preview %q", h)
+	}
+	if len(p.Parts) != 1 || p.Parts[0].Name != "notes.txt" || p.Parts[0].Size() != 3 {
+		t.Errorf("attachments %+v", p.Parts)
 	}
 
 	rr := c.Redirect(ctx, res.HistoryID, nil, []string{"dora@herald.test"})

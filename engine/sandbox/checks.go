@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-msgauth/dmarc"
 	"golang.org/x/net/publicsuffix"
 
+	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/store"
 )
 
@@ -163,8 +164,8 @@ func (c *checker) dkim() ([]Check, []string) {
 
 // selectorOf finds the s= tag of the DKIM-Signature whose d= is domain.
 func selectorOf(raw []byte, domain string) string {
-	hdrEnd, _ := headerEnd(raw)
-	for _, h := range parseHeaders(raw[:hdrEnd]) {
+	hs, _ := message.SplitHeader(raw)
+	for _, h := range hs {
 		if !strings.EqualFold(h.Name, "DKIM-Signature") {
 			continue
 		}
@@ -181,8 +182,8 @@ func selectorOf(raw []byte, domain string) string {
 }
 
 func hasHeader(raw []byte, name string) bool {
-	hdrEnd, _ := headerEnd(raw)
-	for _, h := range parseHeaders(raw[:hdrEnd]) {
+	hs, _ := message.SplitHeader(raw)
+	for _, h := range hs {
 		if strings.EqualFold(h.Name, name) {
 			return true
 		}
@@ -200,8 +201,8 @@ func domainOf(addr string) string {
 
 // headerFromDomain returns the domain of the (single) From header.
 func headerFromDomain(raw []byte) string {
-	hdrEnd, _ := headerEnd(raw)
-	for _, h := range parseHeaders(raw[:hdrEnd]) {
+	hs, _ := message.SplitHeader(raw)
+	for _, h := range hs {
 		if strings.EqualFold(h.Name, "From") {
 			v := h.Value
 			if i := strings.LastIndexByte(v, '<'); i >= 0 {
@@ -341,8 +342,7 @@ var singletons = []string{"Date", "From", "Sender", "Reply-To", "To", "Cc", "Bcc
 func HeaderProblems(raw []byte) []Check {
 	var out []Check
 	bad := func(st CheckStatus, text string) { out = append(out, Check{Name: "headers", Status: st, Text: text}) }
-	hdrEnd, _ := headerEnd(raw)
-	hs := parseHeaders(raw[:hdrEnd])
+	hs, _ := message.SplitHeader(raw)
 	count := map[string]int{}
 	for _, h := range hs {
 		count[textprotoCanon(h.Name)]++
@@ -422,7 +422,7 @@ func humanSize(n int) string {
 }
 
 func partsCheck(raw []byte) Check {
-	p, err := ParseMessage(raw)
+	p, err := message.Parse(raw)
 	if err != nil && p == nil {
 		return Check{Name: "parts", Status: CheckFail, Text: "the MIME structure could not be read: " + err.Error()}
 	}
@@ -466,11 +466,10 @@ func CompareSent(sent, captured []byte) []Check {
 	if sent == nil {
 		return []Check{{Name: "sent", Status: CheckInfo, Text: "no copy in Herald's history with this Message-ID: nothing to compare"}}
 	}
-	se, sb := headerEnd(sent)
-	ce, cb := headerEnd(captured)
-	sh, ch := parseHeaders(sent[:se]), parseHeaders(captured[:ce])
-	key := func(h Header) string { return textprotoCanon(h.Name) }
-	values := func(hs []Header) map[string][]string {
+	sh, sbody := message.SplitHeader(sent)
+	ch, cbody := message.SplitHeader(captured)
+	key := func(h message.Field) string { return textprotoCanon(h.Name) }
+	values := func(hs []message.Field) map[string][]string {
 		m := map[string][]string{}
 		for _, h := range hs {
 			m[key(h)] = append(m[key(h)], h.Raw)
@@ -516,20 +515,20 @@ func CompareSent(sent, captured []byte) []Check {
 	}
 	norm := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")) }
 	switch {
-	case bytes.Equal(sent[sb:], captured[cb:]):
-		out = append(out, Check{Name: "sent", Status: CheckPass, Text: fmt.Sprintf("body identical to the copy Herald sent (%d bytes)", len(captured)-cb)})
-	case bytes.Equal(norm(sent[sb:]), norm(captured[cb:])):
+	case bytes.Equal(sbody, cbody):
+		out = append(out, Check{Name: "sent", Status: CheckPass, Text: fmt.Sprintf("body identical to the copy Herald sent (%d bytes)", len(cbody))})
+	case bytes.Equal(norm(sbody), norm(cbody)):
 		out = append(out, Check{Name: "sent", Status: CheckWarn, Text: "body the same text as sent, but its line endings changed on the way"})
 	default:
-		out = append(out, Check{Name: "sent", Status: CheckFail, Text: fmt.Sprintf("body differs from the copy Herald sent (%d bytes sent, %d captured): a signature over it breaks", len(sent)-sb, len(captured)-cb)})
+		out = append(out, Check{Name: "sent", Status: CheckFail, Text: fmt.Sprintf("body differs from the copy Herald sent (%d bytes sent, %d captured): a signature over it breaks", len(sbody), len(cbody))})
 	}
 	return out
 }
 
 // MessageIDOf returns the Message-ID of raw, with its angle brackets, or "".
 func MessageIDOf(raw []byte) string {
-	hdrEnd, _ := headerEnd(raw)
-	for _, h := range parseHeaders(raw[:hdrEnd]) {
+	hs, _ := message.SplitHeader(raw)
+	for _, h := range hs {
 		if strings.EqualFold(h.Name, "Message-ID") {
 			return strings.TrimSpace(h.Raw)
 		}

@@ -81,11 +81,30 @@ func (w *window) visible(xdotool string) string {
 }
 
 // key types keys into the window (xdotool's key names, e.g. "ctrl+Return").
+// The window is looked up again first, and again after an X error: Fyne
+// may replace the X window it showed first (id is only the first guess).
 func (w *window) key(xdotool, id, keys string) {
 	w.t.Helper()
-	if b, err := exec.Command(xdotool, "key", "--window", id, keys).CombinedOutput(); err != nil {
-		w.t.Fatalf("xdotool key %s: %v\n%s", keys, err, b)
+	var out []byte
+	var err error
+	for try := 0; try < 5; try++ {
+		if try > 0 || id == "" {
+			time.Sleep(300 * time.Millisecond)
+			id = w.visible(xdotool)
+		}
+		if out, err = exec.Command(xdotool, "key", "--window", id, keys).CombinedOutput(); err == nil {
+			return
+		}
+		// A key that closes the window (Ctrl+Q) can make the rest of
+		// xdotool's events fail: the key went through if the window ended.
+		select {
+		case exit := <-w.done:
+			w.done <- exit // for exited
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
+	w.t.Fatalf("xdotool key %s: %v\n%s", keys, err, out)
 }
 
 // exited waits up to 15 s for the window to end by itself (after a key

@@ -35,11 +35,6 @@ type Env struct {
 	// the system browser.
 	OpenURL func(url string) error
 
-	// ExitAfterRun says the process exits when Run returns (the real
-	// command, not a test): the store is then left for the operating
-	// system to close, which saves a one-shot command its checkpoint.
-	ExitAfterRun bool
-
 	open *opener // set by Run: the core, opened once by the first verb that needs it
 }
 
@@ -51,7 +46,7 @@ type GUIStart struct {
 
 // OSEnv returns an Env over the process's own streams and environment.
 func OSEnv(gui func(ctx context.Context, dataDir string, start GUIStart) error) Env {
-	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, GUI: gui, ExitAfterRun: true}
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, GUI: gui}
 }
 
 // usageError marks a problem with the command line or its input: exit code 2.
@@ -105,7 +100,7 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 		env.Getenv = func(string) string { return "" }
 	}
 	env.open = &opener{}
-	defer env.open.close(env.ExitAfterRun)
+	defer env.open.close()
 	code, err := run(ctx, args, env)
 	if err != nil {
 		var ue *usageError

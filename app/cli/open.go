@@ -48,13 +48,9 @@ func (e Env) core(ctx context.Context, local string) (*core.Core, error) {
 }
 
 // close closes the core if a verb opened it.
-func (o *opener) close(atExit bool) {
+func (o *opener) close() {
 	if o != nil && o.c != nil {
-		if atExit {
-			o.c.CloseAtExit()
-		} else {
-			o.c.Close()
-		}
+		o.c.Close()
 		o.c = nil
 	}
 }

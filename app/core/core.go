@@ -159,13 +159,7 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 
 // Close stops the runner, the sandbox and the watchers, closes the feed and
 // the store.
-func (c *Core) Close() error { return c.close(false) }
-
-// CloseAtExit is Close for a process that exits right after it: the store
-// is left for the operating system to close (see store.CloseAtExit).
-func (c *Core) CloseAtExit() error { return c.close(true) }
-
-func (c *Core) close(atExit bool) error {
+func (c *Core) Close() error {
 	c.StopRunner()
 	c.cancel()
 	err := c.StopSandbox()
@@ -174,10 +168,6 @@ func (c *Core) close(atExit bool) error {
 		err = e
 	}
 	c.Feed.Close()
-	if atExit {
-		c.Store.CloseAtExit()
-		return err
-	}
 	if e := c.Store.Close(); err == nil {
 		err = e
 	}

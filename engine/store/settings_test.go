@@ -45,26 +45,3 @@ func TestSettingsAndProfileTests(t *testing.T) {
 		t.Fatalf("untested profile: %v", err)
 	}
 }
-
-// TestCloseAtExitKeepsWhatWasCommitted: a store left open at exit (its
-// WAL not checkpointed) loses nothing: another opener reads every commit.
-func TestCloseAtExitKeepsWhatWasCommitted(t *testing.T) {
-	path := PathIn(t.TempDir())
-	st, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.SetSetting(context.Background(), "k", "v"); err != nil {
-		t.Fatal(err)
-	}
-	st.CloseAtExit()
-	again, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Close()
-	if v, err := again.Setting(context.Background(), "k"); err != nil || v != "v" {
-		t.Fatalf("after CloseAtExit: %q, %v", v, err)
-	}
-	st.db.Close() // the test's own process goes on: close what exit would
-}

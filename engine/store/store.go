@@ -240,18 +240,6 @@ func (s *Store) checkPragmas(ctx context.Context) error {
 }
 
 // Close closes the database.
-// CloseAtExit ends the store's use by a process that exits at once: every
-// commit is already durable (synchronous=FULL), so the database is left for
-// the operating system to close, which skips the checkpoint a close makes
-// (copying the WAL into the database and syncing both): a one-shot command
-// saves milliseconds, and the next open carries on from the WAL. Never use
-// it in a process that goes on.
-func (s *Store) CloseAtExit() {
-	if s.pin != nil {
-		s.pin.Close()
-	}
-}
-
 func (s *Store) Close() error {
 	if s.pin != nil {
 		s.pin.Close()

@@ -231,14 +231,16 @@ func (a *WizardAdapter) Deliverability(ctx context.Context, t ui.ProbeTarget, re
 			o.DKIMKeys, _ = a.Core.DKIMPublicKeys(&t.Profile)
 		}
 	}
-	// TODO(lead): a per-finding callback once the engine has one.
+	wizardFinding := func(f diagnose.Finding) ui.WizardFinding {
+		return ui.WizardFinding{Check: f.Check, Status: f.Status, Finding: f.Finding, Hint: f.Hint, Records: f.Records}
+	}
+	if onFinding != nil {
+		// Each check's findings as it finishes: the view fills in live.
+		o.OnFinding = func(f diagnose.Finding) { onFinding(wizardFinding(f)) }
+	}
 	var out []ui.WizardFinding
 	for _, f := range diagnose.CheckDeliverability(ctx, o) {
-		wf := ui.WizardFinding{Check: f.Check, Status: f.Status, Finding: f.Finding, Hint: f.Hint, Records: f.Records}
-		out = append(out, wf)
-		if onFinding != nil {
-			onFinding(wf)
-		}
+		out = append(out, wizardFinding(f))
 	}
 	return out
 }

@@ -103,6 +103,11 @@ type DeliverabilityOptions struct {
 	HTTPClient *http.Client
 	// Timeout bounds each lookup; default 5 s.
 	Timeout time.Duration
+	// OnFinding, when set, is called with each check's findings as that
+	// check finishes (the checks run at once, so in the order they finish),
+	// never at the same time and before CheckDeliverability returns: a
+	// window fills in live. The returned list keeps the fixed order.
+	OnFinding func(Finding)
 }
 
 // CheckDeliverability runs the DNS checks of a sender's domain: MX, SPF,
@@ -130,8 +135,18 @@ func CheckDeliverability(ctx context.Context, o DeliverabilityOptions) []Finding
 	checks := []func(context.Context) []Finding{d.mx, d.spf, d.dkim, d.dmarc, d.rdns, d.dnsbl, d.mtaSTS, d.tlsRPT}
 	results := make([][]Finding, len(checks))
 	var wg sync.WaitGroup
+	var mu sync.Mutex // one OnFinding call at a time
 	for i, c := range checks {
-		wg.Go(func() { results[i] = c(ctx) })
+		wg.Go(func() {
+			results[i] = c(ctx)
+			if o.OnFinding != nil {
+				mu.Lock()
+				for _, f := range results[i] {
+					o.OnFinding(f)
+				}
+				mu.Unlock()
+			}
+		})
 	}
 	wg.Wait()
 	var out []Finding

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -127,5 +128,22 @@ func TestDiscoverReportsLive(t *testing.T) {
 	}
 	if d.Best == nil || d.Best.Host != "smtp.small.test" {
 		t.Fatalf("best = %+v", d.Best)
+	}
+}
+
+// TestDeliverabilityFindingsArriveAsChecksFinish: OnFinding sees every
+// finding of the returned list, before CheckDeliverability returns.
+func TestDeliverabilityFindingsArriveAsChecksFinish(t *testing.T) {
+	dns := startDNS(t, dnstest.Zone{TXT: map[string][]string{"live.test": {"v=spf1 -all"}}})
+	var seen []Finding
+	got := CheckDeliverability(context.Background(), DeliverabilityOptions{Domain: "live.test", Resolver: dns.Resolver(), Blocklists: []string{},
+		Timeout: time.Second, OnFinding: func(f Finding) { seen = append(seen, f) }})
+	if len(seen) != len(got) || len(got) == 0 {
+		t.Fatalf("OnFinding saw %d findings, the result has %d", len(seen), len(got))
+	}
+	for _, f := range got {
+		if !slices.ContainsFunc(seen, func(s Finding) bool { return s.Check == f.Check && s.Finding == f.Finding }) {
+			t.Errorf("finding %s (%s) never reached OnFinding", f.Check, f.Finding)
+		}
 	}
 }

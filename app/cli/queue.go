@@ -309,13 +309,15 @@ func queueRun(ctx context.Context, args []string, env Env, dataDir string) (int,
 			return ExitUsage, usagef("retry settings: %v", err)
 		}
 	}
-	policy := core.ApplyRetry(queue.DefaultRetryPolicy(), settings)
-	if policy.Max < policy.Initial || policy.GiveUpAfter < policy.Initial {
-		return ExitUsage, usagef("retry settings: --retry-max and --give-up-after must not be less than --retry-initial (defaults: 1m, 1h, 48h)")
-	}
 	c, err := env.core(ctx, *local)
 	if err != nil {
 		return ExitFailure, err
+	}
+	// The global policy kept in the settings (the window's Settings view),
+	// with the flags given over it.
+	policy := core.ApplyRetry(c.GlobalRetryPolicy(ctx), settings)
+	if policy.Max < policy.Initial || policy.GiveUpAfter < policy.Initial {
+		return ExitUsage, usagef("retry settings: --retry-max and --give-up-after must not be less than --retry-initial (defaults: 1m, 1h, 48h)")
 	}
 	q := c.Queue
 	names := c.ProfileNames(ctx)

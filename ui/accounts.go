@@ -228,8 +228,25 @@ func (v *Accounts) Content() fyne.CanvasObject {
 			return
 		}
 		p := v.rows[v.shown[id]].p
-		if e := v.Editor; e != nil && !e.isNew && e.orig.ID == p.ID && e.body.Visible() {
+		e := v.Editor
+		if e != nil && !e.isNew && e.orig.ID == p.ID && e.body.Visible() {
 			v.selected = p.Name // already open: a reload must not drop unsaved edits
+			return
+		}
+		if e != nil && e.body.Visible() && (e.isNew || e.dirty()) && v.host != nil && v.host.Window() != nil {
+			// Unsaved edits of another account: ask before they are lost.
+			editing := "the new account"
+			if !e.isNew {
+				editing = e.orig.Name
+			}
+			dialog.ShowConfirm("Discard your changes?", fmt.Sprintf("The changes to %s are not saved. Open %s and discard them?", editing, p.Name),
+				func(discard bool) {
+					if discard {
+						v.edit(p)
+						return
+					}
+					v.selectByName(editing)
+				}, v.host.Window())
 			return
 		}
 		v.edit(p)
@@ -955,4 +972,16 @@ func readLimited(r io.Reader, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("larger than %d MB: not a profile file", limit>>20)
 	}
 	return data, nil
+}
+
+// selectByName selects the row of the named account (none for a name that
+// is not listed, e.g. the new account being edited) without reopening it.
+func (v *Accounts) selectByName(name string) {
+	for i, idx := range v.shown {
+		if strings.EqualFold(v.rows[idx].p.Name, name) {
+			v.List.Select(i)
+			return
+		}
+	}
+	v.List.UnselectAll()
 }

@@ -289,3 +289,31 @@ func TestReloadKeepsUnsavedEdits(t *testing.T) {
 		t.Fatalf("a reload replaced the unsaved host with %q", e.Host.Text)
 	}
 }
+
+// TestAccountsAskBeforeUnsavedEditsAreLost: choosing another account while
+// the editor holds unsaved changes asks first; "No" keeps the changes,
+// "Yes" opens the other account.
+func TestAccountsAskBeforeUnsavedEditsAreLost(t *testing.T) {
+	home := workProfile()
+	home.Name, home.FromAddress = "home", "me@home.example"
+	r := startAccounts(t, home, workProfile())
+	r.accounts.List.Select(0)
+	e := r.accounts.Editor
+	if e.orig.Name != "home" {
+		t.Fatalf("editor opened %q", e.orig.Name)
+	}
+	e.Host.SetText("smtp.changed.example")
+	r.accounts.List.Select(1)
+	if r.accounts.Editor.orig.Name != "home" || r.accounts.Editor.Host.Text != "smtp.changed.example" {
+		t.Fatal("the unsaved changes were dropped without asking")
+	}
+	tapButton(t, r.shell.Window().Canvas().Overlays().Top(), "No")
+	if r.accounts.Editor.Host.Text != "smtp.changed.example" {
+		t.Fatal("No dropped the changes")
+	}
+	r.accounts.List.Select(1)
+	tapButton(t, r.shell.Window().Canvas().Overlays().Top(), "Yes")
+	if r.accounts.Editor.orig.Name != "work" {
+		t.Fatalf("Yes did not open the other account: %q", r.accounts.Editor.orig.Name)
+	}
+}

@@ -62,6 +62,8 @@ type Core struct {
 	secrets account.Secrets
 	// applyMu serialises ApplyWindowRunner's stop and start.
 	applyMu sync.Mutex
+	// retentionMu serialises applying the history's retention.
+	retentionMu sync.Mutex
 
 	mu     sync.Mutex
 	runner *runnerState

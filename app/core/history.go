@@ -73,6 +73,11 @@ func (c *Core) SetHistoryRetention(ctx context.Context, r history.Retention) (hi
 	if r.KeepDays < 0 || r.KeepMessages < 0 {
 		return history.Pruned{}, fmt.Errorf("retention: a count cannot be negative (%d days, %d messages)", r.KeepDays, r.KeepMessages)
 	}
+	// One apply at a time, and none between storing and applying: the one
+	// Open starts in the background would otherwise apply the new settings
+	// first and leave this call nothing to report.
+	c.retentionMu.Lock()
+	defer c.retentionMu.Unlock()
 	count := func(n int) string {
 		if n == 0 {
 			return "" // removes the setting: keep everything
@@ -89,12 +94,18 @@ func (c *Core) SetHistoryRetention(ctx context.Context, r history.Retention) (hi
 		}
 		c.Feed.Publish(feed.Event{Topic: feed.Settings, Text: kv[0]})
 	}
-	return c.ApplyHistoryRetention(ctx)
+	return c.applyHistoryRetention(ctx)
 }
 
 // ApplyHistoryRetention enforces the stored retention once (Open does it in
 // the background, and PurgeHistory after a purge).
 func (c *Core) ApplyHistoryRetention(ctx context.Context) (history.Pruned, error) {
+	c.retentionMu.Lock()
+	defer c.retentionMu.Unlock()
+	return c.applyHistoryRetention(ctx)
+}
+
+func (c *Core) applyHistoryRetention(ctx context.Context) (history.Pruned, error) {
 	r, err := c.HistoryRetention(ctx)
 	if err != nil {
 		return history.Pruned{}, err

@@ -469,32 +469,8 @@ func (c *Compose) Start(ctx context.Context) {
 	c.draftSub = c.core.WatchDrafts()
 	c.loadProfiles()
 	c.loadDrafts()
-	follow := func(ch <-chan feed.Event, reload func()) {
-		ctx := c.ctx
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case _, ok := <-ch:
-					if !ok {
-						return
-					}
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
-				for len(ch) > 0 {
-					<-ch
-				}
-				reload()
-			}
-		}()
-	}
-	follow(c.sub.C(), c.loadProfiles)
-	follow(c.draftSub.C(), c.loadDrafts)
+	go coalesce(c.ctx, c.sub.C(), 100*time.Millisecond, c.loadProfiles)
+	go coalesce(c.ctx, c.draftSub.C(), 100*time.Millisecond, c.loadDrafts)
 	c.watchInbox()
 }
 

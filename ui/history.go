@@ -744,32 +744,14 @@ func (h *History) Start(ctx context.Context) {
 	h.reload()
 	h.loadChart()
 	h.sub = h.core.WatchHistory()
-	go func(ctx context.Context, ch <-chan feed.Event) {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case _, ok := <-ch:
-				if !ok {
-					return
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			for len(ch) > 0 {
-				<-ch
-			}
-			h.do(func() {
-				// New records go on top; the list is read again only while
-				// its top is in view, so reading is never pushed away.
-				h.refreshTop()
-				h.loadChart()
-			})
-		}
-	}(h.ctx, h.sub.C())
+	go coalesce(h.ctx, h.sub.C(), 100*time.Millisecond, func() {
+		h.do(func() {
+			// New records go on top; the list is read again only while
+			// its top is in view, so reading is never pushed away.
+			h.refreshTop()
+			h.loadChart()
+		})
+	})
 }
 
 // refreshTop reloads the first page when the user is not deep in the list.

@@ -288,30 +288,10 @@ func (s *Sandbox) Start(ctx context.Context) {
 	ch, stop := s.core.SandboxUpdates()
 	s.stopSub = stop
 	s.reload()
-	go func(ctx context.Context) {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case _, ok := <-ch:
-				if !ok {
-					return
-				}
-			}
-			if s.interval > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(s.interval):
-				}
-			}
-			for len(ch) > 0 {
-				<-ch
-			}
-			s.do(s.showStatus)
-			s.reload()
-		}
-	}(s.ctx)
+	go coalesce(s.ctx, ch, s.interval, func() {
+		s.do(s.showStatus)
+		s.reload()
+	})
 }
 
 // Stop implements View.

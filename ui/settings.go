@@ -279,28 +279,7 @@ func (s *Settings) Start(ctx context.Context) {
 		info := s.core.Info(ctx)
 		s.do(func() { s.showInfo(info) })
 	}()
-	go func(ch <-chan feed.Event) {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case _, ok := <-ch:
-				if !ok {
-					return
-				}
-			}
-			// Coalesce a burst into one reload.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			for len(ch) > 0 {
-				<-ch
-			}
-			s.reload()
-		}
-	}(s.sub.C())
+	go coalesce(ctx, s.sub.C(), 100*time.Millisecond, s.reload)
 }
 
 // Stop implements View.

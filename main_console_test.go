@@ -2,13 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -53,28 +50,8 @@ func TestConsoleUnderX(t *testing.T) {
 		}
 	}
 
-	cmd := exec.Command(bin, "--data-dir", t.TempDir(), "--view", "console")
-	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	wid, err := exec.CommandContext(ctx, xdotool, "search", "--sync", "--onlyvisible", "--pid", strconv.Itoa(cmd.Process.Pid)).Output()
-	if err != nil {
-		t.Fatalf("the window did not appear: %v\n%s", err, out.String())
-	}
-	id := strings.Fields(string(wid))[0]
+	w := startWindow(t, env, "--data-dir", t.TempDir(), "--view", "console")
+	w.visible(xdotool)
 	time.Sleep(time.Second) // let the window draw and take focus
 	xdo := func(args ...string) {
 		t.Helper()
@@ -84,7 +61,7 @@ func TestConsoleUnderX(t *testing.T) {
 	}
 	// Typed through XTEST into the focused window: GLFW takes no text
 	// from synthetic (--window) events.
-	xdo("windowfocus", "--sync", id)
+	w.focus(xdotool)
 	line := func(s string) {
 		if s != "" {
 			xdo("type", "--delay", "5", s)
@@ -113,19 +90,11 @@ func TestConsoleUnderX(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nothing reached the sandbox from the console\n%s", tail(out.String(), 3000))
+			t.Fatalf("nothing reached the sandbox from the console\n%s", tail(w.out.String(), 3000))
 		}
 	}
 	if items[0].Subject != "typed in the window's console" || items[0].From != "ann@example.com" {
 		t.Fatalf("captured %+v", items[0])
 	}
-	cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the window did not close within 15 s of SIGINT")
-	}
+	w.interrupt()
 }

@@ -878,28 +878,8 @@ func TestSandboxViewShowsASentMessageUnderX(t *testing.T) {
 		want = "Herald — Sandbox — message 1 · DKIM: no signature"
 	}
 
-	cmd := exec.Command(bin, "--data-dir", dataDir, "--view", "sandbox")
-	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	wid, err := exec.CommandContext(ctx, xdotool, "search", "--sync", "--onlyvisible", "--name", "^Herald").Output()
-	if err != nil {
-		t.Fatalf("the window did not appear: %v\n%s", err, out.String())
-	}
-	id := strings.Fields(string(wid))[0]
+	w := startWindow(t, env, "--data-dir", dataDir, "--view", "sandbox")
+	w.visible(xdotool)
 	waitListening(t, addr)
 
 	msg := "From: Shop News <news@shop.example>\r\nTo: ann@example.net\r\nSubject: Seen in the window\r\n" +
@@ -923,25 +903,16 @@ func TestSandboxViewShowsASentMessageUnderX(t *testing.T) {
 	}
 	var title string
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		b, _ := exec.Command(xdotool, "getwindowname", id).Output()
-		title = strings.TrimSpace(string(b))
+		title = w.title(xdotool)
 		if strings.Contains(title, "DKIM") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the window never showed the message (title %q)\n%s", title, tail(out.String(), 3000))
+			t.Fatalf("the window never showed the message (title %q)\n%s", title, tail(w.out.String(), 3000))
 		}
 	}
 	if title != want {
 		t.Fatalf("title %q, want %q", title, want)
 	}
-	cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the window did not close within 15 s of SIGINT")
-	}
+	w.interrupt()
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -39,6 +40,10 @@ func startWindow(t *testing.T, env []string, args ...string) *window {
 	}
 	if env == nil {
 		env = windowEnv(t)
+	}
+	// Nothing a previous test pressed may still be down.
+	if xdotool, err := exec.LookPath("xdotool"); err == nil {
+		releaseKeys(xdotool, "ctrl+shift+alt+super+q+Return+Tab")
 	}
 	w := &window{t: t, cmd: exec.Command(heraldBin(t), args...), out: &lockedBuffer{}, done: make(chan error, 1)}
 	w.cmd.Env = env
@@ -76,7 +81,55 @@ func (w *window) visible(xdotool string) string {
 		}
 		last = out
 	}
-	w.t.Fatalf("the window did not appear: %s\n%s", last, tail(w.out.String(), 3000))
+	w.t.Fatalf("the window did not appear: %s\n%s", last, w.stacks())
+	return ""
+}
+
+// stacks asks a window that is stuck for its goroutines (SIGQUIT makes a
+// Go program print them and exit) and returns them with the output before:
+// what the test failed on says where the window waited.
+func (w *window) stacks() string {
+	w.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case err := <-w.done:
+		w.done <- err // for the cleanup
+	case <-time.After(10 * time.Second):
+	}
+	out := w.out.String()
+	if i := strings.Index(out, "goroutine 1 ["); i >= 0 {
+		return tail(out[:i], 2000) + "\n" + tail(out[i:], 12000)
+	}
+	return tail(out, 3000)
+}
+
+// title is the window's title now ("" when it cannot be read, e.g. while
+// Fyne replaces the X window).
+func (w *window) title(xdotool string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	id := w.visible(xdotool)
+	b, _ := exec.CommandContext(ctx, xdotool, "getwindowname", id).Output()
+	return strings.TrimSpace(string(b))
+}
+
+// focus gives the window the keyboard (for text typed through XTEST: GLFW
+// takes no text from synthetic --window events) and returns its id. It
+// looks the window up again after an X error, as key does.
+func (w *window) focus(xdotool string) string {
+	w.t.Helper()
+	var out []byte
+	var err error
+	for try := 0; try < 5; try++ {
+		id := w.visible(xdotool)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err = exec.CommandContext(ctx, xdotool, "windowfocus", "--sync", id).CombinedOutput()
+		cancel()
+		if err == nil {
+			return id
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	w.t.Fatalf("xdotool could not focus the window: %v\n%s", err, out)
 	return ""
 }
 
@@ -85,6 +138,12 @@ func (w *window) visible(xdotool string) string {
 // may replace the X window it showed first (id is only the first guess).
 func (w *window) key(xdotool, id, keys string) {
 	w.t.Helper()
+	// xdotool presses the keys through XTEST when the window has the
+	// focus, and when the window goes away half-way (Ctrl+Q) the releases
+	// fail: the keys would stay down in the X server, repeating into every
+	// later window (a stuck Ctrl+Q quits each one as it opens). Release
+	// them in the server whatever happened.
+	defer releaseKeys(xdotool, keys)
 	var out []byte
 	var err error
 	for try := 0; try < 5; try++ {
@@ -105,6 +164,13 @@ func (w *window) key(xdotool, id, keys string) {
 		}
 	}
 	w.t.Fatalf("xdotool key %s: %v\n%s", keys, err, out)
+}
+
+// releaseKeys lifts keys (xdotool's "ctrl+q" form) in the X server.
+func releaseKeys(xdotool, keys string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	exec.CommandContext(ctx, xdotool, "keyup", keys).Run()
 }
 
 // exited waits up to 15 s for the window to end by itself (after a key

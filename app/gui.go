@@ -129,8 +129,29 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 		<-ctx.Done()
 		fyne.Do(s.QuitNow)
 	}()
-	a.Run()
+	if err := runUntilQuit(a, s); err != nil {
+		return err
+	}
 	s.Stop()
+	return nil
+}
+
+// runUntilQuit runs the app's event loop. Fyne 2.7 can panic in its own
+// loop while it closes a window the app asked to quit (a pointer move
+// handled after the window has let go of its GLFW window: a nil
+// dereference in processMouseMoved). By then the state is saved and the
+// views are stopped, so that panic ends the run quietly; a panic before
+// quitting is a bug and goes on up (to the command line's panic report).
+func runUntilQuit(a fyne.App, s *ui.Shell) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if !s.Ended() {
+				panic(r)
+			}
+			err = nil
+		}
+	}()
+	a.Run()
 	return nil
 }
 

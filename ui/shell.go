@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -78,6 +79,8 @@ type Shell struct {
 	stopOnce sync.Once
 	// quitting is set once the user confirmed quitting while busy.
 	quitting bool
+	// ended is set when the app starts to quit (see Ended).
+	ended atomic.Bool
 	// Quit ends the app; tests replace it to observe it.
 	Quit func()
 	// OnThemeMode, when set, is told each theme chosen (the menu's or
@@ -607,11 +610,17 @@ func (s *Shell) RequestQuit() {
 		}, s.win)
 }
 
+// Ended reports whether the app has started to quit: the window's state is
+// saved and the views are stopped, so what goes wrong in Fyne after that
+// (while it closes the window) loses nothing.
+func (s *Shell) Ended() bool { return s.ended.Load() }
+
 // QuitNow saves the window's state and quits without asking (the process
 // was told to stop).
 func (s *Shell) QuitNow() { s.quit() }
 
 func (s *Shell) quit() {
+	s.ended.Store(true)
 	s.savePrefs()
 	s.Stop()
 	s.Quit()

@@ -38,7 +38,7 @@ func (a *SettingsAdapter) LoadSettings(ctx context.Context) (ui.SettingsValues, 
 	}
 	return ui.SettingsValues{
 		Theme: s.Theme, TextSize: s.TextSize, Retry: retryValues(s.Retry), RunWhileOpen: s.RunWhileOpen,
-		LogSize: s.LogSize, Notifications: s.Notifications,
+		LogSize: s.LogSize, Notifications: s.Notifications, ColourEmoji: s.ColourEmoji,
 		History: ui.HistoryValues{KeepDays: s.History.KeepDays, KeepMessages: s.History.KeepMessages, FailuresOnly: s.History.Transcripts == core.TranscriptsFailures},
 	}, nil
 }
@@ -82,6 +82,11 @@ func (a *SettingsAdapter) SetRunWhileOpen(ctx context.Context, on bool) error {
 
 // SetLogSize implements ui.SettingsCore.
 func (a *SettingsAdapter) SetLogSize(ctx context.Context, n int) error { return a.c.SetLogSize(ctx, n) }
+
+// SetColourEmoji implements ui.SettingsCore.
+func (a *SettingsAdapter) SetColourEmoji(ctx context.Context, on bool) error {
+	return a.c.SetColourEmoji(ctx, on)
+}
 
 // SetNotifications implements ui.SettingsCore.
 func (a *SettingsAdapter) SetNotifications(ctx context.Context, on bool) error {

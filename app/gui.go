@@ -99,6 +99,9 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	defer c.Close()
 
 	a.SetIcon(assets.Icon)
+	if !c.ColourEmoji(ctx) {
+		useSystemEmoji()
+	}
 	gc := NewGUICore(c)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -124,6 +127,7 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	}
 	s.Window().SetMaster()
 	s.Window().Show()
+	go releaseStartupMemory(wctx, startupSettle)
 
 	go func() {
 		<-ctx.Done()

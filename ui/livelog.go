@@ -326,7 +326,7 @@ func (l *LiveLog) loadNames(ctx context.Context) {
 			l.byName[n] = id
 		}
 		l.updateChoices(nil)
-		l.List.Refresh()
+		l.refreshList()
 	})
 }
 
@@ -411,11 +411,21 @@ func (l *LiveLog) AppendBatch(batch []logLine) {
 		l.updateChoices(newSessions)
 	}
 	l.Redraws++
-	l.List.Refresh()
+	l.refreshList()
 	if l.Follow.Checked {
 		l.scrollToBottom()
 	}
 	l.showCount()
+}
+
+// refreshList redraws the list once it has been drawn. Before that there is
+// nothing to redraw (the list reads the lines when it is first shown), and
+// drawing it while hidden would load the monospace font (several MB) for a
+// view that may never be opened.
+func (l *LiveLog) refreshList() {
+	if l.rendered {
+		l.List.Refresh()
+	}
 }
 
 // scrollToBottom shows the newest line, once the list has been drawn.
@@ -634,7 +644,7 @@ func (l *LiveLog) scanStep(gen int) {
 
 // filtered redraws once the shown lines are known.
 func (l *LiveLog) filtered() {
-	l.List.Refresh()
+	l.refreshList()
 	if l.Follow.Checked {
 		l.scrollToBottom()
 	}
@@ -873,7 +883,7 @@ func (l *LiveLog) SelectRows(from, to int) {
 		return
 	}
 	l.anchor, l.end = a, b
-	l.List.Refresh()
+	l.refreshList()
 }
 
 // SelectLines selects the line with sequence s, or extends the selection to
@@ -888,7 +898,7 @@ func (l *LiveLog) SelectLines(s uint64, extend bool) {
 	if l.Follow.Checked {
 		l.Follow.SetChecked(false)
 	}
-	l.List.Refresh()
+	l.refreshList()
 }
 
 // Selection returns the selected lines (shown and still kept) as text, one

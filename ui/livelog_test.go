@@ -323,3 +323,40 @@ func TestLiveLogSearchesALongLogInSteps(t *testing.T) {
 		t.Fatalf("new match = %q", v.Line(v.Len()-1))
 	}
 }
+
+// TestLiveLogHiddenDrawsNothingUntilShown keeps a live log that was never
+// shown (it records from the start, in the background) from drawing its
+// list: drawing would load the monospace font, megabytes, for a view the
+// user may never open. Shown later, it has every line.
+func TestLiveLogHiddenDrawsNothingUntilShown(t *testing.T) {
+	test.NewTempApp(t)
+	core := &fakeLogCore{feed: feed.New(), names: map[string]string{"id-w": "work"}}
+	q := make(chan func(), 1024)
+	v := NewLiveLog(core, func(f func()) { q <- f }, LiveLogOptions{Interval: 5 * time.Millisecond})
+	v.Content()
+	v.Start(context.Background())
+	t.Cleanup(v.Stop)
+	for i := 0; i < 3; i++ {
+		core.feed.Publish(feed.Event{Topic: feed.Transcript, Session: "s1", Profile: "id-w", Line: &transcript.Event{Dir: transcript.Server, Text: fmt.Sprintf("250 line %d", i)}})
+	}
+	deadline := time.After(10 * time.Second)
+	for v.Len() < 3 {
+		select {
+		case f := <-q:
+			f()
+		case <-deadline:
+			t.Fatalf("the hidden log took %d of 3 lines", v.Len())
+		}
+	}
+	if v.rendered {
+		t.Fatal("the hidden log drew its list")
+	}
+	w := test.NewTempWindow(t, v.Content())
+	w.Resize(fyne.NewSize(900, 600))
+	if !v.rendered {
+		t.Fatal("shown, the log did not draw its list")
+	}
+	if got := v.List.Length(); got != 3 {
+		t.Fatalf("shown, the list has %d rows, want 3", got)
+	}
+}

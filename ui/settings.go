@@ -31,6 +31,8 @@ type SettingsValues struct {
 	LogSize int
 	// Notifications turns desktop notifications on.
 	Notifications bool
+	// ColourEmoji loads the bundled colour emoji font (from the next start).
+	ColourEmoji bool
 	// History is how much history to keep.
 	History HistoryValues
 }
@@ -79,6 +81,8 @@ type SettingsCore interface {
 	SetRunWhileOpen(ctx context.Context, on bool) error
 	SetLogSize(ctx context.Context, lines int) error
 	SetNotifications(ctx context.Context, on bool) error
+	// SetColourEmoji stores the setting; it applies from the next start.
+	SetColourEmoji(ctx context.Context, on bool) error
 	SetHistory(ctx context.Context, h HistoryValues) error
 	// OpenDataDir shows the data directory in the file manager.
 	OpenDataDir(ctx context.Context) error
@@ -110,6 +114,7 @@ type Settings struct {
 	Theme                                 *widget.RadioGroup
 	TextSize                              *widget.Select
 	RunWhileOpen, Notifications           *widget.Check
+	ColourEmoji                           *widget.Check
 	RetryInitial, RetryMax, RetryGiveUp   *fieldEntry
 	RetryWarn                             *fieldEntry
 	SaveRetry                             *widget.Button
@@ -174,8 +179,18 @@ func (s *Settings) Content() fyne.CanvasObject {
 		sizes = append(sizes, fmt.Sprintf("%d%%", n))
 	}
 	s.TextSize = widget.NewSelect(sizes, func(v string) { s.textSizeChanged(v) })
+	s.ColourEmoji = widget.NewCheck("Colour emoji from Herald's own font", func(on bool) {
+		if s.loading || on == s.values.ColourEmoji {
+			return
+		}
+		s.values.ColourEmoji = on
+		s.save(func(ctx context.Context) error { return s.core.SetColourEmoji(ctx, on) }, s.Status,
+			settingsOnOff(on, "Colour emoji from the next start.", "Emoji from the system's fonts from the next start."))
+	})
 	appearance := settingsSection("Appearance",
-		widget.NewForm(widget.NewFormItem("Theme", s.Theme), widget.NewFormItem("Text size", s.TextSize)))
+		widget.NewForm(widget.NewFormItem("Theme", s.Theme), widget.NewFormItem("Text size", s.TextSize)),
+		s.ColourEmoji,
+		wrapped("Off, emoji in subjects and messages are drawn with the system's fonts (in colour where it has a colour emoji font). On, Herald loads its bundled colour emoji font: about 20 MB more memory. Applies from the next start."))
 
 	s.RunWhileOpen = widget.NewCheck("Send queued messages while the window is open", func(on bool) {
 		if s.loading || on == s.values.RunWhileOpen {
@@ -319,6 +334,7 @@ func (s *Settings) show(v SettingsValues) {
 	s.TextSize.SetSelected(fmt.Sprintf("%d%%", v.TextSize))
 	s.RunWhileOpen.SetChecked(v.RunWhileOpen)
 	s.Notifications.SetChecked(v.Notifications)
+	s.ColourEmoji.SetChecked(v.ColourEmoji)
 	s.LogSize.SetSelected(strconv.Itoa(v.LogSize) + " lines")
 	s.RetryInitial.SetText(shortDuration(v.Retry.Initial))
 	s.RetryMax.SetText(shortDuration(v.Retry.Max))

@@ -74,6 +74,10 @@ func (f *fakeSettings) SetRunWhileOpen(_ context.Context, on bool) error {
 func (f *fakeSettings) SetLogSize(_ context.Context, n int) error {
 	return f.set("log.size", func(v *SettingsValues) { v.LogSize = n })
 }
+func (f *fakeSettings) SetColourEmoji(_ context.Context, on bool) error {
+	return f.set("colour-emoji", func(v *SettingsValues) { v.ColourEmoji = on })
+}
+
 func (f *fakeSettings) SetNotifications(_ context.Context, on bool) error {
 	return f.set("notifications", func(v *SettingsValues) { v.Notifications = on })
 }
@@ -173,10 +177,11 @@ func TestSettingsTogglesAndLogSizeSave(t *testing.T) {
 	v := r.view
 	test.Tap(v.RunWhileOpen)
 	test.Tap(v.Notifications)
+	test.Tap(v.ColourEmoji)
 	v.LogSize.SetSelected("20000 lines")
 	r.pump("the settings to be stored", func() bool {
 		s := r.fake.get()
-		return !s.RunWhileOpen && !s.Notifications && s.LogSize == 20000
+		return !s.RunWhileOpen && !s.Notifications && s.ColourEmoji && s.LogSize == 20000
 	})
 	r.pump("the status", func() bool { return v.Status.Text != "" })
 }

@@ -38,6 +38,10 @@ const (
 	// SettingNotifications says whether the window shows desktop
 	// notifications ("true" or "false"; default true).
 	SettingNotifications = "notifications"
+	// SettingColourEmoji says whether the window loads Fyne's bundled colour
+	// emoji font ("true" or "false"; default false: emoji come from the
+	// system's fonts). Read when the window starts.
+	SettingColourEmoji = "ui.colour-emoji"
 	// SettingHistoryKeepDays keeps history records this many days (0: all).
 	SettingHistoryKeepDays = "history.keep-days"
 	// SettingHistoryKeepMessages keeps the newest this many history records
@@ -77,6 +81,7 @@ type Settings struct {
 	RunWhileOpen  bool
 	LogSize       int
 	Notifications bool
+	ColourEmoji   bool
 	History       HistorySettings
 }
 
@@ -140,6 +145,7 @@ func (c *Core) LoadSettings(ctx context.Context) (Settings, error) {
 		RunWhileOpen:  c.RunWhileOpen(ctx),
 		LogSize:       c.LogSize(),
 		Notifications: c.Notifications(ctx),
+		ColourEmoji:   c.ColourEmoji(ctx),
 		History:       c.HistorySettings(ctx),
 	}, nil
 }
@@ -261,6 +267,18 @@ func (c *Core) Notifications(ctx context.Context) bool {
 // SetNotifications turns desktop notifications on or off.
 func (c *Core) SetNotifications(ctx context.Context, on bool) error {
 	return c.putSetting(ctx, SettingNotifications, strconv.FormatBool(on))
+}
+
+// ColourEmoji reports whether the window loads the bundled colour emoji
+// font (about 20 MB more memory: the font is parsed once per text style).
+func (c *Core) ColourEmoji(ctx context.Context) bool {
+	return c.boolSetting(ctx, SettingColourEmoji, false)
+}
+
+// SetColourEmoji turns the bundled colour emoji font on or off, from the
+// window's next start.
+func (c *Core) SetColourEmoji(ctx context.Context, on bool) error {
+	return c.putSetting(ctx, SettingColourEmoji, strconv.FormatBool(on))
 }
 
 // HistorySettings returns the history retention settings (zero: keep

@@ -34,14 +34,14 @@ func TestSettingsDefaultsRoundTripAndFeed(t *testing.T) {
 	r := account.RetrySettings{Initial: account.Duration(2 * time.Minute), GiveUpAfter: account.Duration(24 * time.Hour)}
 	for _, step := range []error{
 		c.SetTheme(ctx, "dark"), c.SetTextSize(ctx, 150), c.SetRetrySettings(ctx, r), c.SetRunWhileOpen(ctx, false),
-		c.SetLogSize(ctx, 20000), c.SetNotifications(ctx, false),
+		c.SetLogSize(ctx, 20000), c.SetNotifications(ctx, false), c.SetColourEmoji(ctx, true),
 		c.SetHistorySettings(ctx, HistorySettings{KeepDays: 30, KeepMessages: 1000, Transcripts: TranscriptsFailures}),
 	} {
 		if step != nil {
 			t.Fatal(step)
 		}
 	}
-	for _, name := range []string{SettingTheme, SettingTextSize, SettingRetry, SettingRunWhileOpen, SettingLogSize, SettingNotifications, SettingHistoryKeepDays} {
+	for _, name := range []string{SettingTheme, SettingTextSize, SettingRetry, SettingRunWhileOpen, SettingLogSize, SettingNotifications, SettingColourEmoji, SettingHistoryKeepDays} {
 		waitFor(t, sub, "the event of "+name, func(e feed.Event) bool { return e.Text == name })
 	}
 	// The history's keys are the ones the history helper reads.
@@ -57,7 +57,7 @@ func TestSettingsDefaultsRoundTripAndFeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = Settings{Theme: "dark", TextSize: 150, Retry: r, RunWhileOpen: false, LogSize: 20000, Notifications: false,
+	want = Settings{Theme: "dark", TextSize: 150, Retry: r, RunWhileOpen: false, LogSize: 20000, Notifications: false, ColourEmoji: true,
 		History: HistorySettings{KeepDays: 30, KeepMessages: 1000, Transcripts: TranscriptsFailures}}
 	if s != want {
 		t.Fatalf("after reopening = %+v, want %+v", s, want)

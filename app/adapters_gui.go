@@ -234,9 +234,10 @@ func (g *GUICore) Send(ctx context.Context, spec ui.SendSpec, d message.Draft, r
 	return Outcome(res.Result, r.MessageID, res.Transcript)
 }
 
-// Queue implements ui.ComposeCore: the message goes into the outbox, which
-// the window's runner sends when it is due.
-func (g *GUICore) Queue(ctx context.Context, profile string, d message.Draft, at time.Time) ui.Outcome {
+// Queue implements ui.ComposeCore: the message goes into the outbox, with
+// its delivery status notification request, and the window's runner sends
+// it when it is due.
+func (g *GUICore) Queue(ctx context.Context, profile string, d message.Draft, at time.Time, dsn *transport.DSN) ui.Outcome {
 	var p *account.Profile
 	if profile != "" {
 		var err error
@@ -244,7 +245,7 @@ func (g *GUICore) Queue(ctx context.Context, profile string, d message.Draft, at
 			return ui.Outcome{Summary: "Not queued: " + err.Error()}
 		}
 	}
-	id, r, err := g.c.QueueDraft(ctx, p, d, at)
+	id, r, err := g.c.QueueDraftWith(ctx, p, d, core.QueueOptions{SendAt: at, DSN: dsn})
 	if err != nil {
 		return ui.Outcome{Summary: "Not queued: " + message.Explain(err), Hint: "Correct the fields named above; nothing was queued."}
 	}

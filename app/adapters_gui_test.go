@@ -207,7 +207,7 @@ func TestGUICoreQueueAndDrafts(t *testing.T) {
 	g, c, _ := openGUICore(t)
 	at := time.Now().Add(2 * time.Hour)
 	out := g.Queue(ctx, "", message.Draft{From: "me@example.com", To: []string{"ann@example.com"}, Subject: "later", Text: "hi",
-		Headers: message.PriorityHeaders("high")}, at)
+		Headers: message.PriorityHeaders("high")}, at, nil)
 	if !out.OK || !strings.HasPrefix(out.Summary, "Queued as message ") {
 		t.Fatalf("queue: %+v", out)
 	}
@@ -215,10 +215,10 @@ func TestGUICoreQueueAndDrafts(t *testing.T) {
 	if err != nil || len(items) != 1 || items[0].Subject != "later" || items[0].Next.Unix() != at.Unix() {
 		t.Fatalf("outbox %+v, %v", items, err)
 	}
-	if out := g.Queue(ctx, "", message.Draft{From: "me@example.com", To: []string{"bob@"}}, time.Time{}); out.OK || !strings.Contains(out.Summary, `To: "bob@"`) {
+	if out := g.Queue(ctx, "", message.Draft{From: "me@example.com", To: []string{"bob@"}}, time.Time{}, nil); out.OK || !strings.Contains(out.Summary, `To: "bob@"`) {
 		t.Fatalf("bad draft queued: %+v", out)
 	}
-	if out := g.Queue(ctx, "nobody", message.Draft{}, time.Time{}); out.OK {
+	if out := g.Queue(ctx, "nobody", message.Draft{}, time.Time{}, nil); out.OK {
 		t.Fatalf("unknown profile queued: %+v", out)
 	}
 

@@ -75,8 +75,9 @@ type ComposeCore interface {
 	// into rec.
 	Send(ctx context.Context, spec SendSpec, d message.Draft, rec *transcript.Recorder) Outcome
 	// Queue renders d and puts it in the outbox for profile ("" : the
-	// sandbox), due at at (zero: now).
-	Queue(ctx context.Context, profile string, d message.Draft, at time.Time) Outcome
+	// sandbox), due at at (zero: now); the outbox keeps dsn (nil: none)
+	// and asks for it when it sends the message.
+	Queue(ctx context.Context, profile string, d message.Draft, at time.Time, dsn *transport.DSN) Outcome
 	// SizeLimit is the largest message the profile's server is known to
 	// take (its SIZE), 0 when unknown; the send checks it again.
 	SizeLimit(ctx context.Context, profile string) int64
@@ -338,7 +339,7 @@ func (c *Compose) Content() fyne.CanvasObject {
 		widget.NewFormItem("Envelope id", c.EnvID),
 		widget.NewFormItem("Extra headers", c.Headers),
 	)
-	dsnNote := widget.NewLabel("Delivery notifications are asked for when the message is sent now, where the server offers DSN.")
+	dsnNote := widget.NewLabel("Delivery notifications are asked for where the server offers DSN, also for a message queued or sent at a later time.")
 	dsnNote.Wrapping = fyne.TextWrapWord
 	htmlSplit := container.NewHSplit(c.HTML.Content(), container.NewBorder(bold("Safe preview (text only: no scripts, nothing fetched)"), nil, nil, nil, container.NewVScroll(c.Preview)))
 	c.Tabs = container.NewAppTabs(
@@ -628,14 +629,22 @@ func (c *Compose) viaChanged(name string) {
 }
 
 // OpenWith implements Opener: a message.Draft (a mailto: link, a message to
-// resend) fills the form; a ProfileRef chooses the profile.
+// resend) or a ComposeDraft (a copy of an outbox message, with its delivery
+// notification options; never a stored draft: its ID is ignored) fills the
+// form; a ProfileRef chooses the profile.
 func (c *Compose) OpenWith(arg any) error {
 	var d message.Draft
+	var cd *ComposeDraft
 	switch a := arg.(type) {
 	case message.Draft:
 		d = a
 	case *message.Draft:
 		d = *a
+	case ComposeDraft:
+		cd = &a
+	case *ComposeDraft:
+		cp := *a
+		cd = &cp
 	case ProfileRef:
 		// `herald --view compose --profile P`: start with P in the picker.
 		c.Content()
@@ -648,7 +657,14 @@ func (c *Compose) OpenWith(arg any) error {
 		return fmt.Errorf("compose opens on a message draft or a profile, not %T", arg)
 	}
 	c.Content()
-	c.fill(ComposeDraft{Message: d, Profile: c.profileName()})
+	if cd == nil {
+		cd = &ComposeDraft{Message: d}
+	}
+	cd.ID, cd.SendAt = 0, ""
+	if cd.Profile == "" {
+		cd.Profile = c.profileName()
+	}
+	c.fill(*cd)
 	c.dirty = true // not saved anywhere yet
 	c.focus(c.Body.Entry)
 	return nil
@@ -1067,7 +1083,7 @@ func (c *Compose) run(act action, password string, at time.Time) {
 			rec.Finish()
 			<-done
 		} else {
-			out = c.core.Queue(ctx, st.profile, st.draft, at)
+			out = c.core.Queue(ctx, st.profile, st.draft, at, r.dsn)
 		}
 		if out.OK && draftID != 0 {
 			_ = c.core.DeleteDraft(ctx, draftID) // sent or queued: the draft is done

@@ -42,6 +42,7 @@ type fakeQueued struct {
 	profile string
 	draft   message.Draft
 	at      time.Time
+	dsn     *transport.DSN
 }
 
 type fakeSend struct {
@@ -224,10 +225,10 @@ func (f *fakeCore) Send(ctx context.Context, spec SendSpec, d message.Draft, rec
 	return Outcome{OK: true, Summary: "Sent via " + spec.Profile}
 }
 
-func (f *fakeCore) Queue(ctx context.Context, profile string, d message.Draft, at time.Time) Outcome {
+func (f *fakeCore) Queue(ctx context.Context, profile string, d message.Draft, at time.Time, dsn *transport.DSN) Outcome {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.queued = append(f.queued, fakeQueued{profile, d, at})
+	f.queued = append(f.queued, fakeQueued{profile, d, at, dsn})
 	return Outcome{OK: true, Summary: fmt.Sprintf("Queued as message %d", len(f.queued))}
 }
 

@@ -1129,6 +1129,13 @@ func (v *Outbox) editAndRequeue() {
 	ctx := v.ctx
 	go func() {
 		d, err := v.core.Draft(ctx, ids[0])
+		cd := ComposeDraft{Message: d}
+		if err == nil {
+			// The copy keeps the message's delivery notification options.
+			if it, ierr := v.core.Item(ctx, ids[0]); ierr == nil {
+				cd.DSNNotify, cd.DSNReturn, cd.DSNEnvID = it.DSN.Notify, it.DSN.Return, it.DSN.EnvID
+			}
+		}
 		v.do(func() {
 			if err != nil {
 				v.Status.SetText(fmt.Sprintf("Could not read message %d back: %v", ids[0], err))
@@ -1137,7 +1144,7 @@ func (v *Outbox) editAndRequeue() {
 			if v.host == nil {
 				return
 			}
-			if err := v.host.Open("compose", d); err != nil {
+			if err := v.host.Open("compose", cd); err != nil {
 				v.Status.SetText(err.Error())
 				return
 			}

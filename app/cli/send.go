@@ -85,7 +85,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.redirect, "redirect", false, "with --eml: resend to --to, adding Resent-From/To/Date/Message-ID headers")
 	fs.StringVar(&f.quitAfter, "quit-after", "", "stop cleanly after `stage`: connect, banner, ehlo, tls, auth, mail, rcpt")
 	fs.StringVar(&f.pipelining, "pipelining", "auto", "`mode`: auto (MAIL, RCPT and DATA in one write where the server offers PIPELINING), on (require it), off")
-	fs.StringVar(&f.dsnNotify, "dsn-notify", "", "ask for delivery status notifications: `list` of success, failure, delay, or never")
+	fs.StringVar(&f.dsnNotify, "dsn-notify", "", "ask for delivery status notifications: `list` of success, failure, delay, or never (kept with --queue and --send-at)")
 	fs.StringVar(&f.dsnRet, "dsn-ret", "", "DSN return: full or hdrs")
 	fs.StringVar(&f.dsnEnvID, "dsn-envid", "", "DSN envelope `id`")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object on standard output")
@@ -686,10 +686,20 @@ func printResult(w io.Writer, r *transport.Result, msgID string, rec *transcript
 
 // enqueue puts the message in the outbox for the profile (or the sandbox).
 func (f *sendFlags) enqueue(ctx context.Context, env Env, dataDir string) (int, error) {
-	for _, fl := range []string{"server", "tls", "auth", "user", "password-env", "password-stdin", "allow-insecure-auth", "ca-file", "helo", "quit-after", "dsn-notify", "dsn-ret", "dsn-envid"} {
+	for _, fl := range []string{"server", "tls", "auth", "user", "password-env", "password-stdin", "allow-insecure-auth", "ca-file", "helo", "quit-after"} {
 		if f.set[fl] {
 			return ExitUsage, usagef("--%s does not apply to a queued message: the profile's settings are used when it is sent (give --profile)", fl)
 		}
+	}
+	// The delivery status notification options are the message's: the
+	// outbox keeps them and asks for them when it sends.
+	var dsn *transport.DSN
+	if f.dsnNotify != "" || f.dsnRet != "" || f.dsnEnvID != "" {
+		d, err := transport.ParseDSN(f.dsnNotify, f.dsnRet, f.dsnEnvID)
+		if err != nil {
+			return ExitUsage, usagef("%v", err)
+		}
+		dsn = d
 	}
 	var sendAt time.Time
 	if f.sendAt != "" {
@@ -723,7 +733,9 @@ func (f *sendFlags) enqueue(ctx context.Context, env Env, dataDir string) (int, 
 	}
 	r := &message.Rendered{Envelope: message.Envelope{From: envl.From, To: envl.To}, MessageID: msgID, Subject: subject, Bytes: raw,
 		NeedsSMTPUTF8: message.NeedsSMTPUTF8(envl.From, envl.To, raw)}
-	ids, err := c.Enqueue(ctx, queue.FromRendered(profileID, r, sendAt))
+	m := queue.FromRendered(profileID, r, sendAt)
+	m.DSN = dsn
+	ids, err := c.Enqueue(ctx, m)
 	if err != nil {
 		return ExitFailure, err
 	}

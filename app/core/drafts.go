@@ -14,6 +14,7 @@ import (
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/store"
 	"github.com/herald-smtp/herald/engine/transcript"
+	"github.com/herald-smtp/herald/engine/transport"
 )
 
 // SavedDraft is a message being written, as a front end keeps it between
@@ -36,6 +37,31 @@ type SavedDraft struct {
 	SendAt string `json:"send_at,omitempty"`
 	// Updated is when it was last saved (set by SaveDraft and LoadDraft).
 	Updated time.Time `json:"-"`
+}
+
+// DSN returns the draft's delivery status notification request, checked
+// with transport.ParseDSN; nil when it asks for none.
+func (d *SavedDraft) DSN() (*transport.DSN, error) {
+	if strings.TrimSpace(d.DSNNotify) == "" && strings.TrimSpace(d.DSNReturn) == "" && d.DSNEnvID == "" {
+		return nil, nil
+	}
+	dsn, err := transport.ParseDSN(d.DSNNotify, d.DSNReturn, d.DSNEnvID)
+	if err != nil {
+		return nil, fmt.Errorf("delivery notifications: %w", err)
+	}
+	return dsn, nil
+}
+
+// QueueSavedDraft puts the stored-form draft d in the outbox for p (nil:
+// the sandbox) with its delivery status notification options, due at
+// sendAt (zero: now). Options transport.ParseDSN refuses are an error and
+// nothing is queued.
+func (c *Core) QueueSavedDraft(ctx context.Context, p *account.Profile, d *SavedDraft, sendAt time.Time) (int64, *message.Rendered, error) {
+	dsn, err := d.DSN()
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w; nothing was queued", err)
+	}
+	return c.QueueDraftWith(ctx, p, d.Message, QueueOptions{SendAt: sendAt, DSN: dsn})
 }
 
 // DraftInfo describes a stored draft in a listing.

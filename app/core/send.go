@@ -265,8 +265,17 @@ func ProfileID(p *account.Profile) string {
 }
 
 // Enqueue puts messages in the outbox in one durable transaction and tells
-// the feed.
+// the feed. Each message keeps its delivery status notification request
+// (Message.DSN); one that transport.ParseDSN refuses stores none of them.
 func (c *Core) Enqueue(ctx context.Context, ms ...queue.Message) ([]int64, error) {
+	for i, m := range ms {
+		if _, err := queue.StoredDSN(m.DSN); err != nil {
+			if len(ms) == 1 {
+				return nil, fmt.Errorf("delivery notifications: %w; nothing was queued", err)
+			}
+			return nil, fmt.Errorf("message %d: delivery notifications: %w; nothing was queued", i+1, err)
+		}
+	}
 	ids, err := c.Queue.EnqueueBatch(ctx, ms)
 	if err != nil {
 		return nil, err
@@ -280,13 +289,33 @@ func (c *Core) Enqueue(ctx context.Context, ms ...queue.Message) ([]int64, error
 
 // QueueDraft composes d with p (nil: the sandbox), signed when p signs (the
 // outbox keeps the rendered, signed message), and puts it in the outbox,
-// due at sendAt (zero: now).
+// due at sendAt (zero: now), asking for no delivery notification.
 func (c *Core) QueueDraft(ctx context.Context, p *account.Profile, d message.Draft, sendAt time.Time) (int64, *message.Rendered, error) {
+	return c.QueueDraftWith(ctx, p, d, QueueOptions{SendAt: sendAt})
+}
+
+// QueueOptions are how a draft waits in the outbox and is sent from it.
+type QueueOptions struct {
+	// SendAt is when it is due (zero: now).
+	SendAt time.Time
+	// DSN is its delivery status notification request (RFC 3461), kept
+	// with it in the outbox; nil asks for none.
+	DSN *transport.DSN
+}
+
+// QueueDraftWith is QueueDraft with the outbox options o. A DSN request
+// that transport.ParseDSN refuses is an error and nothing is queued.
+func (c *Core) QueueDraftWith(ctx context.Context, p *account.Profile, d message.Draft, o QueueOptions) (int64, *message.Rendered, error) {
+	if _, err := queue.StoredDSN(o.DSN); err != nil {
+		return 0, nil, fmt.Errorf("delivery notifications: %w; nothing was queued", err)
+	}
 	r, err := c.Render(p, d)
 	if err != nil {
 		return 0, nil, err
 	}
-	ids, err := c.Enqueue(ctx, queue.FromRendered(ProfileID(p), r, sendAt))
+	m := queue.FromRendered(ProfileID(p), r, o.SendAt)
+	m.DSN = o.DSN
+	ids, err := c.Enqueue(ctx, m)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/store"
+	"github.com/herald-smtp/herald/engine/transport"
 )
 
 // State is the state of a queue item.
@@ -104,6 +105,10 @@ type Message struct {
 	SendAt time.Time
 	// Batch groups the messages of one bulk run; may be "".
 	Batch string
+	// DSN is the message's delivery status notification request, kept
+	// with it in the outbox and sent with it; nil asks for none. Enqueue
+	// refuses a request transport.ParseDSN would refuse.
+	DSN *transport.DSN
 }
 
 // FromRendered turns a rendered message into a Message for profile.
@@ -128,14 +133,58 @@ func New(st *store.Store, clock Clock) *Queue {
 	return &Queue{st: st, clock: clock}
 }
 
-func toNew(m Message) store.NewQueueItem {
+func toNew(m Message) (store.NewQueueItem, error) {
+	d, err := StoredDSN(m.DSN)
+	if err != nil {
+		return store.NewQueueItem{}, err
+	}
 	return store.NewQueueItem{Profile: m.Profile, From: m.From, To: m.To, MessageID: m.MessageID,
-		Subject: m.Subject, Body: m.Body, SMTPUTF8: m.SMTPUTF8, SendAt: m.SendAt, Batch: m.Batch}
+		Subject: m.Subject, Body: m.Body, SMTPUTF8: m.SMTPUTF8, SendAt: m.SendAt, Batch: m.Batch, DSN: d}, nil
+}
+
+// toNewAll converts ms; one invalid message stores none.
+func toNewAll(ms []Message) ([]store.NewQueueItem, error) {
+	items := make([]store.NewQueueItem, len(ms))
+	for i, m := range ms {
+		it, err := toNew(m)
+		if err != nil {
+			return nil, fmt.Errorf("enqueue: item %d: %w", i+1, err)
+		}
+		items[i] = it
+	}
+	return items, nil
+}
+
+// StoredDSN checks a delivery status notification request as
+// transport.ParseDSN does and returns it as the outbox stores it
+// (normalised; nil or a request without values is the zero value).
+func StoredDSN(d *transport.DSN) (store.QueueDSN, error) {
+	if d == nil {
+		return store.QueueDSN{}, nil
+	}
+	p, err := transport.ParseDSN(strings.Join(d.Notify, ","), d.Return, d.EnvID)
+	if err != nil {
+		return store.QueueDSN{}, err
+	}
+	return store.QueueDSN{Notify: strings.Join(p.Notify, ","), Return: p.Return, EnvID: p.EnvID}, nil
+}
+
+// ItemDSN returns the delivery status notification request an item keeps,
+// or nil when it asks for none.
+func ItemDSN(d store.QueueDSN) *transport.DSN {
+	if d.IsZero() {
+		return nil
+	}
+	out := &transport.DSN{Return: d.Return, EnvID: d.EnvID}
+	if d.Notify != "" {
+		out.Notify = strings.Split(d.Notify, ",")
+	}
+	return out
 }
 
 // Enqueue stores m durably (committed with synchronous=FULL) and returns its id.
 func (q *Queue) Enqueue(ctx context.Context, m Message) (int64, error) {
-	ids, err := q.st.EnqueueQueueItems(ctx, q.clock.Now(), []store.NewQueueItem{toNew(m)})
+	ids, err := q.EnqueueBatch(ctx, []Message{m})
 	if err != nil {
 		return 0, err
 	}
@@ -145,9 +194,9 @@ func (q *Queue) Enqueue(ctx context.Context, m Message) (int64, error) {
 // EnqueueBatch stores all messages in one durable transaction (all or none)
 // and returns their ids in order.
 func (q *Queue) EnqueueBatch(ctx context.Context, ms []Message) ([]int64, error) {
-	items := make([]store.NewQueueItem, len(ms))
-	for i, m := range ms {
-		items[i] = toNew(m)
+	items, err := toNewAll(ms)
+	if err != nil {
+		return nil, err
 	}
 	return q.st.EnqueueQueueItems(ctx, q.clock.Now(), items)
 }
@@ -157,9 +206,9 @@ func (q *Queue) EnqueueBatch(ctx context.Context, ms []Message) ([]int64, error)
 // or none; progress, when set, is called with the number written so far
 // every 1,000 messages, before the commit.
 func (q *Queue) EnqueueBatchProgress(ctx context.Context, ms []Message, progress func(done int)) ([]int64, error) {
-	items := make([]store.NewQueueItem, len(ms))
-	for i, m := range ms {
-		items[i] = toNew(m)
+	items, err := toNewAll(ms)
+	if err != nil {
+		return nil, err
 	}
 	return q.st.EnqueueQueueItemsProgress(ctx, q.clock.Now(), items, progress)
 }

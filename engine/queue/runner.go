@@ -684,7 +684,7 @@ func (p *profileRun) session(ctx context.Context) bool {
 			for j, rc := range it.Recipients {
 				to[j] = rc.Addr
 			}
-			envs, bodies, sent = append(envs, transport.Envelope{From: it.From, To: to}), append(bodies, body), append(sent, it)
+			envs, bodies, sent = append(envs, transport.Envelope{From: it.From, To: to, DSN: ItemDSN(it.DSN)}), append(bodies, body), append(sent, it)
 		}
 		submit()
 		if len(sent) == 0 {

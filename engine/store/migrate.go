@@ -65,6 +65,12 @@ CREATE INDEX sandbox_messages_received ON sandbox_messages (received_ns DESC, id
 		name: "queue batch index",
 		sql:  `CREATE INDEX queue_items_batch ON queue_items (batch, state);`,
 	},
+	{
+		// Each outbox message keeps its own delivery status notification
+		// request (RFC 3461); '' everywhere is none, as for older items.
+		name: "queue DSN options",
+		sql:  queueDSNSchema,
+	},
 }
 
 // migrate brings the database up to len(steps). Each step runs in an

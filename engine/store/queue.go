@@ -55,6 +55,15 @@ CREATE TABLE queue_rcpts (
 ) WITHOUT ROWID;
 `
 
+// queueDSNSchema is the "queue DSN options" migration: a queue item's
+// delivery status notification request. It has shipped as a migration
+// step: never edit it; add a step.
+const queueDSNSchema = `
+ALTER TABLE queue_items ADD COLUMN dsn_notify TEXT NOT NULL DEFAULT ''; -- SUCCESS,FAILURE,DELAY or NEVER
+ALTER TABLE queue_items ADD COLUMN dsn_ret    TEXT NOT NULL DEFAULT ''; -- full, hdrs or '' (the server's default)
+ALTER TABLE queue_items ADD COLUMN dsn_envid  TEXT NOT NULL DEFAULT ''; -- envelope id, as given (not xtext)
+`
+
 // Queue item states as stored; engine/queue gives them their meaning.
 const (
 	QueueQueued    = "queued"
@@ -102,7 +111,25 @@ type NewQueueItem struct {
 	SendAt time.Time
 	// Batch groups the messages of one bulk run; may be "".
 	Batch string
+	// DSN is the message's delivery status notification request; the
+	// zero value asks for none.
+	DSN QueueDSN
 }
+
+// QueueDSN is a queue item's delivery status notification request (RFC
+// 3461) as stored; engine/queue checks it before it is stored.
+type QueueDSN struct {
+	// Notify is a comma-separated list of SUCCESS, FAILURE and DELAY, or
+	// NEVER; "" leaves it to the server.
+	Notify string `json:"notify,omitempty"`
+	// Return is "full", "hdrs" or "" (the server's default).
+	Return string `json:"ret,omitempty"`
+	// EnvID is the envelope id, as given (not xtext-encoded).
+	EnvID string `json:"envid,omitempty"`
+}
+
+// IsZero reports whether d asks for no notification.
+func (d QueueDSN) IsZero() bool { return d == QueueDSN{} }
 
 // QueueRecipient is one envelope recipient of a queue item and its outcome.
 type QueueRecipient struct {
@@ -162,6 +189,8 @@ type QueueItem struct {
 	Hint string `json:"hint,omitempty"`
 	// Warned is true once the delay warning was given.
 	Warned bool `json:"warned,omitempty"`
+	// DSN is the delivery status notification request; zero for none.
+	DSN QueueDSN `json:"dsn,omitzero"`
 	// Recipients is filled by QueueItem and ClaimQueueItems only.
 	Recipients []QueueRecipient `json:"recipients,omitempty"`
 }
@@ -302,8 +331,9 @@ func (s *Store) EnqueueQueueItemsProgress(ctx context.Context, now time.Time, it
 	defer done()
 	defer tx.Rollback()
 	insItem, err := tx.PrepareContext(ctx, `INSERT INTO queue_items
-		(profile, state, mail_from, message_id, subject, size, smtputf8, batch, created_ns, updated_ns, next_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		(profile, state, mail_from, message_id, subject, size, smtputf8, batch, created_ns, updated_ns, next_ns,
+		dsn_notify, dsn_ret, dsn_envid)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue: prepare: %w", err)
 	}
@@ -326,7 +356,7 @@ func (s *Store) EnqueueQueueItemsProgress(ctx context.Context, now time.Time, it
 			state, next = QueueScheduled, it.SendAt.UnixNano()
 		}
 		res, err := insItem.ExecContext(ctx, it.Profile, state, it.From, it.MessageID, it.Subject,
-			len(it.Body), it.SMTPUTF8, it.Batch, nowNs, nowNs, next)
+			len(it.Body), it.SMTPUTF8, it.Batch, nowNs, nowNs, next, it.DSN.Notify, it.DSN.Return, it.DSN.EnvID)
 		if err != nil {
 			return nil, fmt.Errorf("enqueue: item %d: %w", i+1, err)
 		}
@@ -358,13 +388,14 @@ func (s *Store) EnqueueQueueItemsProgress(ctx context.Context, now time.Time, it
 
 const itemColumns = `id, profile, state, mail_from, message_id, subject, size, smtputf8, batch,
 	created_ns, updated_ns, next_ns, attempts, owner, lease_ns, last_stage, last_code, last_enhanced,
-	last_error, hint, warned`
+	last_error, hint, warned, dsn_notify, dsn_ret, dsn_envid`
 
 func scanItem(r rowScanner, it *QueueItem, extra ...any) error {
 	var created, updated, next, lease int64
 	dest := append([]any{&it.ID, &it.Profile, &it.State, &it.From, &it.MessageID, &it.Subject, &it.Size,
 		&it.SMTPUTF8, &it.Batch, &created, &updated, &next, &it.Attempts, &it.Owner, &lease,
-		&it.LastStage, &it.LastCode, &it.LastEnhanced, &it.LastError, &it.Hint, &it.Warned}, extra...)
+		&it.LastStage, &it.LastCode, &it.LastEnhanced, &it.LastError, &it.Hint, &it.Warned,
+		&it.DSN.Notify, &it.DSN.Return, &it.DSN.EnvID}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return err
 	}

@@ -204,12 +204,20 @@ func (c *Client) buildEnvelope(env Envelope, extra []string) (mail, rparams stri
 		params += " SMTPUTF8"
 	}
 	dsn := c.cfg.DSN
+	if env.DSN != nil {
+		dsn = env.DSN
+	}
 	_, dsnOK := c.ext["DSN"]
 	if dsn != nil && !dsnOK {
 		c.note("the server does not offer DSN: no delivery notification requested")
 		dsn = nil
 	}
 	if dsn != nil {
+		// A request built by hand (or read back from a file) is checked
+		// as a typed one is: its values are written into commands.
+		if _, err := ParseDSN(strings.Join(dsn.Notify, ","), dsn.Return, dsn.EnvID); err != nil {
+			return "", "", &Error{Stage: StageMail, Class: ClassPermanent, Kind: KindInput, Msg: "delivery status notification request", Err: err}
+		}
 		if dsn.Return != "" {
 			params += " RET=" + strings.ToUpper(dsn.Return)
 		}

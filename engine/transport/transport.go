@@ -247,7 +247,8 @@ type Config struct {
 	Timeout time.Duration
 	// QuitAfter ends the session cleanly with QUIT after this stage.
 	QuitAfter Stage
-	// DSN requests delivery status notifications.
+	// DSN requests delivery status notifications for every message of
+	// the session whose Envelope.DSN is nil.
 	DSN *DSN
 	// Transcript receives every line; nil records nothing (the cheap path
 	// for bulk sending).
@@ -300,6 +301,10 @@ func (c Config) timeout() time.Duration {
 type Envelope struct {
 	From string
 	To   []string
+	// DSN, when not nil, is this message's delivery status notification
+	// request; it takes precedence over Config.DSN, so one session can
+	// carry messages that ask for different notifications.
+	DSN *DSN
 }
 
 // RecipientResult is the server's answer to one RCPT TO.

@@ -691,7 +691,7 @@ func TestEnvelopeInjectionRejected(t *testing.T) {
 		res := Send(context.Background(), cfgFor(s, TLSNone), e, bytes.NewReader(msg))
 		var te *Error
 		if res.OK || !errors.As(res.Err, &te) || (te.Kind != KindInput && te.Kind != KindNoRecipients) {
-			t.Fatalf("%q: %+v", e, res)
+			t.Fatalf("%+v: %+v", e, res)
 		}
 	}
 	if len(s.Messages()) != 0 {

@@ -202,7 +202,8 @@ func (v *HTMLView) blockSegments(segs []widget.RichTextSegment, b message.Block)
 		segs = append(segs, &widget.TextSegment{Text: text, Style: st})
 		n += len(text)
 	}
-	prefix := strings.Repeat("│ ", b.Quote)
+	quote := strings.Repeat("│ ", b.Quote)
+	prefix := quote
 	if b.Kind == message.BlockListItem {
 		prefix += strings.Repeat("    ", max(b.Depth-1, 0)) + b.Marker + " "
 	}
@@ -223,6 +224,10 @@ func (v *HTMLView) blockSegments(segs []widget.RichTextSegment, b message.Block)
 		}
 		if r.Note {
 			st.ColorName = theme.ColorNamePlaceHolder
+		}
+		if quote != "" {
+			// Every line of a quote is marked, not only its first.
+			r.Text = strings.ReplaceAll(r.Text, "\n", "\n"+quote)
 		}
 		if u, err := url.Parse(r.Link); r.Link != "" && err == nil {
 			segs = append(segs, &widget.HyperlinkSegment{Text: r.Text, URL: u, OnTapped: func() { v.confirmOpen(u) }})

@@ -2,7 +2,9 @@ package message
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -107,9 +109,6 @@ const (
 	// maxHTMLDepth bounds the open elements followed; deeper ones still
 	// show their text.
 	maxHTMLDepth = 256
-	// maxHTMLToken bounds one token (a tag with its attributes, or a run of
-	// text) the tokenizer buffers.
-	maxHTMLToken = 4 << 20
 	// maxListDepth bounds list nesting shown as indentation.
 	maxListDepth = 10
 )
@@ -200,19 +199,25 @@ func HTMLDocument(src string, o HTMLOptions) *Doc {
 		o.MaxBlocks = DefaultHTMLMaxBlocks
 	}
 	b := &docBuilder{o: o, doc: &Doc{}}
+	// One token (a long text, a large attribute) is at most as large as
+	// src, which the caller holds already; the text taken from it is cut to
+	// the bound before it is worked on.
 	z := html.NewTokenizer(strings.NewReader(src))
-	z.SetMaxBuf(maxHTMLToken)
 	for !b.stop {
 		tt := z.Next()
 		switch tt {
 		case html.ErrorToken:
-			if z.Err() != nil && z.Err().Error() != "EOF" {
+			if z.Err() != nil && !errors.Is(z.Err(), io.EOF) {
 				b.doc.Cut = true
 			}
 			b.stop = true
 		case html.TextToken:
 			if b.skip == 0 {
-				b.text(string(z.Text()))
+				t := z.Text()
+				if room := b.o.MaxText - b.doc.TextLen; b.o.MaxText > 0 && len(t) > 2*room+1024 {
+					t = t[:2*room+1024]
+				}
+				b.text(string(t))
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()

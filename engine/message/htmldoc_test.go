@@ -199,8 +199,15 @@ func TestHTMLDocumentHostile(t *testing.T) {
 			}
 		})
 	}
-	if d := HTMLDocument(cases["deep nesting"], HTMLOptions{}); !strings.Contains(d.Text(), "deep") {
-		t.Errorf("the deep text is lost: %q", d.Text())
+	for name, want := range map[string]string{"deep nesting": "deep", "deep lists": "item", "huge attribute": "after", "many end tags": "end"} {
+		if d := HTMLDocument(cases[name], HTMLOptions{}); !strings.Contains(d.Text(), want) {
+			t.Errorf("%s: %q is lost: %.200q", name, want, d.Text())
+		}
+	}
+	// One text of 10 MB shows its beginning, cut.
+	d := HTMLDocument("<pre>"+strings.Repeat("log line\n", 10<<20/9), HTMLOptions{MaxText: 4096})
+	if !d.Cut || len(d.Blocks) != 1 || !strings.HasPrefix(d.Blocks[0].Text(), "log line\nlog line") || d.TextLen > 4100 {
+		t.Errorf("a long text: cut %v, %d blocks, %d bytes", d.Cut, len(d.Blocks), d.TextLen)
 	}
 }
 

@@ -460,7 +460,8 @@ func (b *docBuilder) openLink(href string) {
 			b.link, b.linkKind = u.String(), "open"
 			return
 		}
-		b.linkKind = " [link not shown: too long]"
+		// An address that does not parse (or a huge one) is words only.
+		b.linkKind = " <" + clip(href, 200) + ">"
 	case "":
 		b.linkKind = " <" + clip(href, 200) + ">"
 	default:

@@ -80,6 +80,8 @@ func TestHTMLDocument(t *testing.T) {
 		{"javascript link", `<a href="javascript:alert(1)">Click</a>`, "P [:Click] [n: [javascript: link, not opened]]\n"},
 		{"javascript link, spaced and cased", `<a href=" JaVaScRiPt:alert(1)">Click</a>`, "P [:Click] [n: [javascript: link, not opened]]\n"},
 		{"data link", `<a href="data:text/html,<script>x</script>">Open</a>`, "P [:Open] [n: [data: link, not opened]]\n"},
+		{"link that does not parse", `<a href="https://ex ample.com/">Shop</a>`, "P [:Shop] [n: <https://ex ample.com/>]\n"},
+		{"link with a tab in its scheme", "<a href=\"java\tscript:alert(1)\">Click</a>", "P [:Click] [n: [java\tscript: link, not opened]]\n"},
 		{"fragment link", `<a href="#top">Top</a>`, "P [:Top]\n"},
 		{"cid image", `<p>Logo: <img src="cid:logo@x" alt="Our logo"> end</p>`,
 			"P [:Logo:]\nIMG(image/png,cid:logo@x,Our logo)\nP [:end]\n"},

@@ -539,7 +539,7 @@ func (b *docBuilder) image(attrs map[string]string) {
 		default:
 			b.images++
 			b.flush()
-			b.block(Block{Kind: BlockImage, Quote: b.quote, Image: &Image{Type: strings.ToLower(p.Type), Data: p.Data, Alt: alt, Source: "cid:" + clip(id, 200)}})
+			b.block(Block{Kind: BlockImage, Quote: b.quote, Image: &Image{Type: normImageType(p.Type), Data: p.Data, Alt: alt, Source: "cid:" + clip(id, 200)}})
 		}
 	case strings.HasPrefix(lower, "data:"):
 		typ, data, ok := dataURI(src)
@@ -553,7 +553,7 @@ func (b *docBuilder) image(attrs map[string]string) {
 		default:
 			b.images++
 			b.flush()
-			b.block(Block{Kind: BlockImage, Quote: b.quote, Image: &Image{Type: typ, Data: data, Alt: alt, Source: "data:"}})
+			b.block(Block{Kind: BlockImage, Quote: b.quote, Image: &Image{Type: normImageType(typ), Data: data, Alt: alt, Source: "data:"}})
 		}
 	default:
 		b.doc.Remote++
@@ -591,6 +591,16 @@ func imageType(t string) bool {
 		return true
 	}
 	return false
+}
+
+// normImageType names an image type as Image.Type does ("image/jpg" is
+// "image/jpeg").
+func normImageType(t string) string {
+	t = strings.ToLower(strings.TrimSpace(t))
+	if t == "image/jpg" {
+		return "image/jpeg"
+	}
+	return t
 }
 
 // dataURI decodes a data: URI: its media type and content.

@@ -115,7 +115,9 @@ func (a *HistoryAdapter) HistoryParts(ctx context.Context, id int64) (ui.Message
 		out.Headers = append(out.Headers, [2]string{h.Name, h.Value})
 	}
 	if p.HasHTML {
-		out.HTMLText = cut(message.HTMLText(p.HTML))
+		// Bounded like the text: the Source tab pages through the rest.
+		out.HTML = message.HTMLDocument(p.HTML, message.HTMLOptions{Parts: p.Parts, MaxText: maxPart})
+		out.HTMLText = out.HTML.Text()
 	}
 	for _, at := range p.Parts {
 		name := at.Name

@@ -85,7 +85,10 @@ func (a *SandboxAdapter) SandboxDetail(ctx context.Context, id int64) (*ui.Sandb
 		}
 		d.Text, d.HasText = p.Text, p.HasText
 		if p.HasHTML {
-			d.HTML, d.HasHTML = message.HTMLText(p.HTML), true
+			// The HTML formatted, with the message's own images; its text
+			// for the "As text" view (nothing fetched, nothing run).
+			d.HTMLDoc = message.HTMLDocument(p.HTML, message.HTMLOptions{Parts: p.Parts, MaxText: sandboxHTMLText, MaxBlocks: sandboxHTMLBlocks})
+			d.HTML, d.HasHTML = d.HTMLDoc.Text(), true
 		}
 		for _, pt := range p.Parts {
 			d.Parts = append(d.Parts, ui.SandboxPart{Name: pt.Name, Type: pt.Type, Inline: pt.Inline, Data: pt.Data})
@@ -100,6 +103,13 @@ func (a *SandboxAdapter) SandboxDetail(ctx context.Context, id int64) (*ui.Sandb
 	}
 	return d, nil
 }
+
+// Bounds of the HTML shown of a captured message (the Source tab has the
+// rest).
+const (
+	sandboxHTMLText   = 1 << 20
+	sandboxHTMLBlocks = 20000
+)
 
 // dnsReachable asks DNS briefly, at most once a minute: without it the
 // checks say "offline" at once instead of waiting for each lookup to time

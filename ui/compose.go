@@ -118,7 +118,7 @@ type Compose struct {
 	ReplyTo, EnvID                 *fieldEntry
 	Headers                        *fieldEntry
 	Body, HTML                     *TextArea
-	Preview                        *widget.Label
+	Preview                        *HTMLView
 	Priority                       *widget.RadioGroup
 	Notify                         *widget.CheckGroup
 	Return                         *widget.Select
@@ -267,8 +267,13 @@ func (c *Compose) Content() fyne.CanvasObject {
 	c.HTML = newTextArea(c.host, "HTML part", "Optional HTML part, sent with the text as an alternative")
 	c.HTML.Entry.Wrapping = fyne.TextWrapOff
 	c.HTML.onChanged = func() { c.changed(); c.schedulePreview() }
-	c.Preview = widget.NewLabel("")
-	c.Preview.Wrapping = fyne.TextWrapWord
+	c.Preview = NewHTMLView(c.do)
+	c.Preview.Window = func() fyne.Window {
+		if c.host == nil {
+			return nil
+		}
+		return c.host.Window()
+	}
 	c.Priority = widget.NewRadioGroup([]string{"Low", "Normal", "High"}, func(string) { c.changed() })
 	c.Priority.Horizontal = true
 	c.Priority.SetSelected("Normal")
@@ -341,7 +346,7 @@ func (c *Compose) Content() fyne.CanvasObject {
 	)
 	dsnNote := widget.NewLabel("Delivery notifications are asked for where the server offers DSN, also for a message queued or sent at a later time.")
 	dsnNote.Wrapping = fyne.TextWrapWord
-	htmlSplit := container.NewHSplit(c.HTML.Content(), container.NewBorder(bold("Safe preview (text only: no scripts, nothing fetched)"), nil, nil, nil, container.NewVScroll(c.Preview)))
+	htmlSplit := container.NewHSplit(c.HTML.Content(), container.NewBorder(bold("Safe preview (no scripts, nothing fetched; data: images only)"), nil, nil, nil, c.Preview.Content()))
 	c.Tabs = container.NewAppTabs(
 		container.NewTabItem("Text", c.Body.Content()),
 		container.NewTabItem("HTML", htmlSplit),
@@ -1253,10 +1258,13 @@ func (c *Compose) schedulePreview() {
 	gen := c.htmlGen
 	src := c.HTML.Text()
 	time.AfterFunc(c.debounce, func() {
-		text := message.HTMLTextLimit(src, maxPreview)
+		var doc *message.Doc
+		if strings.TrimSpace(src) != "" {
+			doc = message.HTMLDocument(src, message.HTMLOptions{MaxText: maxPreview})
+		}
 		c.do(func() {
 			if gen == c.htmlGen {
-				c.Preview.SetText(text)
+				c.Preview.Replace(doc)
 			}
 		})
 	})

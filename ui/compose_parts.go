@@ -95,10 +95,16 @@ func (t *TextArea) Text() string {
 // SetText replaces the text; a large one is shown read-only.
 func (t *TextArea) SetText(s string) {
 	if len(s) <= maxEditText {
+		// Leaving a large text for one the Entry already holds (Clear: "")
+		// changes the text without the Entry seeing a change.
+		quiet := t.big != "" && t.Entry.Text == s
 		t.big, t.lines = "", nil
 		t.bigBox.Hide()
 		t.Entry.Show()
 		t.Entry.SetText(s) // calls onChanged
+		if quiet && t.onChanged != nil {
+			t.onChanged()
+		}
 		return
 	}
 	t.big = s

@@ -34,7 +34,7 @@ type HistoryCore interface {
 	// (with transcripts), oldest first; a direct send has one.
 	HistoryAttempts(ctx context.Context, r *history.Record) ([]*history.Record, error)
 	// HistoryParts takes the recorded message apart (headers, text, HTML as
-	// safe text, attachments), each part bounded in size.
+	// safe text and as a document, attachments), each part bounded in size.
 	HistoryParts(ctx context.Context, id int64) (MessageParts, error)
 	// HistorySource returns up to n bytes of the raw message from offset,
 	// and the message's whole size.
@@ -56,9 +56,12 @@ type HistoryCore interface {
 
 // MessageParts is a recorded message taken apart for showing.
 type MessageParts struct {
-	Headers     [][2]string
-	Text        string
-	HTMLText    string
+	Headers  [][2]string
+	Text     string
+	HTMLText string
+	// HTML is the HTML part converted for showing formatted, with the
+	// message's own images (message.HTMLDocument); nil for none.
+	HTML        *message.Doc
 	Attachments []string
 }
 
@@ -89,6 +92,7 @@ type History struct {
 	Summary             *widget.Label
 	Recipients          *lineList
 	Message             *lineList
+	HTML                *HTMLView
 	Source              *lineList
 	SourceMore          *widget.Button
 	SourceInfo          *widget.Label
@@ -202,6 +206,14 @@ func (h *History) Content() fyne.CanvasObject {
 	h.Summary.Wrapping = fyne.TextWrapWord
 	h.Recipients = newLineList()
 	h.Message = newLineList()
+	h.HTML = NewHTMLView(h.do)
+	h.HTML.Window = func() fyne.Window {
+		if h.host == nil {
+			return nil
+		}
+		return h.host.Window()
+	}
+	h.HTML.SetNote("Choose a message to see its HTML part.")
 	h.Source = newLineList()
 	h.SourceInfo = widget.NewLabel("")
 	h.SourceInfo.Truncation = fyne.TextTruncateEllipsis
@@ -220,6 +232,7 @@ func (h *History) Content() fyne.CanvasObject {
 	h.Tabs = container.NewAppTabs(
 		container.NewTabItem("Outcome", summary),
 		container.NewTabItem("Message", h.Message.List),
+		container.NewTabItem("HTML", container.NewBorder(historyHTMLNote(), nil, nil, nil, h.HTML.Content())),
 		container.NewTabItem("Source", container.NewBorder(nil, container.NewBorder(nil, nil, nil, h.SourceMore, h.SourceInfo), nil, nil, h.Source.List)),
 		container.NewTabItem("Transcripts", h.Transcript.List),
 	)
@@ -507,10 +520,18 @@ func (h *History) show(r *history.Record, attempts []*history.Record, parts Mess
 		ml = append(ml, splitLines(parts.Text)...)
 	}
 	if parts.HTMLText != "" {
-		ml = append(ml, "", "— HTML (shown as text: no images, links or scripts are loaded) —")
+		ml = append(ml, "", "— HTML as text (the HTML tab shows it formatted; nothing is loaded, no script runs) —")
 		ml = append(ml, splitLines(parts.HTMLText)...)
 	}
 	h.Message.Set(ml)
+	switch {
+	case parts.HTML != nil:
+		h.HTML.SetDoc(parts.HTML)
+	case parts.HTMLText != "":
+		h.HTML.SetNote("(the HTML is shown as text in the Message tab)")
+	default:
+		h.HTML.SetNote("(this message has no HTML part)")
+	}
 
 	h.srcLen, h.sourceShown, h.sourceTail = size, 0, ""
 	h.Source.Set(nil)
@@ -532,6 +553,13 @@ func (h *History) show(r *history.Record, attempts []*history.Record, parts Mess
 		}
 	}
 	h.Transcript.Set(tl)
+}
+
+// historyHTMLNote says what the HTML tab never does.
+func historyHTMLNote() *widget.Label {
+	l := widget.NewLabel("Nothing is loaded from the internet and no script runs; images come from the message only.")
+	l.Wrapping = fyne.TextWrapWord
+	return l
 }
 
 // appendSource adds a chunk of source (its last partial line waits for the

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -132,6 +133,13 @@ func (f *fakeHistory) body(id int64) []byte {
 }
 
 func (f *fakeHistory) HistoryParts(ctx context.Context, id int64) (MessageParts, error) {
+	if b := f.body(id); bytes.Contains(b, []byte("text/html")) {
+		// As the adapter does: the message taken apart, its HTML converted
+		// with its own parts.
+		c, _ := message.Parse(b)
+		doc := message.HTMLDocument(c.HTML, message.HTMLOptions{Parts: c.Parts, MaxText: 256 << 10})
+		return MessageParts{Text: c.Text, HTML: doc, HTMLText: doc.Text()}, nil
+	}
 	if b := f.body(id); len(b) > 1<<20 {
 		// As the adapter does: the text part bounded to 256 KB.
 		return MessageParts{Headers: [][2]string{{"Subject", "Big"}}, Text: string(b[:256<<10])}, nil
@@ -402,4 +410,23 @@ func BenchmarkHistoryOpen10MB(b *testing.B) {
 	if worst > 50*time.Millisecond {
 		b.Errorf("an update took %s on the UI goroutine (limit 50 ms)", worst)
 	}
+}
+
+// TestHistoryShowsHTMLFormatted: the HTML tab shows a recorded message's
+// HTML formatted, with its own image and without its script or remote
+// image; the Message tab keeps it as text.
+func TestHistoryShowsHTMLFormatted(t *testing.T) {
+	h := newHistoryRig(t, 3)
+	v := h.view
+	h.hist.mu.Lock()
+	h.hist.bodies[3] = rawHTMLMessage(t)
+	h.hist.mu.Unlock()
+	v.List.Select(0)
+	h.pump("the image", func() bool { return len(factsOf(v.HTML).images) == 1 })
+	checkSample(t, factsOf(v.HTML))
+	if all := strings.Join(v.Message.Lines, "\n"); !strings.Contains(all, "• first") || strings.Contains(all, "zzq") {
+		t.Errorf("message tab:\n%s", all)
+	}
+	v.List.Select(1)
+	h.pump("message 2", func() bool { return strings.Contains(factsOf(v.HTML).text, "in the Message tab") })
 }

@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/herald-smtp/herald/engine/message"
 )
 
 // SandboxCore is what the Sandbox view needs from the core. The methods
@@ -101,7 +102,10 @@ type SandboxDetail struct {
 	// safe text (nothing loaded, nothing run).
 	Text, HTML       string
 	HasText, HasHTML bool
-	Parts            []SandboxPart
+	// HTMLDoc is the HTML body converted for showing formatted, with the
+	// message's own images (message.HTMLDocument); nil shows HTML as text.
+	HTMLDoc *message.Doc
+	Parts   []SandboxPart
 	// Raw is the source as received.
 	Raw []byte
 	// Transcript is the session, one line per event.
@@ -134,10 +138,13 @@ type Sandbox struct {
 	Headers     *widget.List
 	TextLines   *LineView
 	HTMLLines   *LineView
-	Images      *fyne.Container
-	PartsBox    *fyne.Container
-	Source      *LineView
-	Session     *LineView
+	// HTMLView shows the HTML formatted; HTMLMode switches it and HTMLLines
+	// (the HTML as text).
+	HTMLView *HTMLView
+	HTMLMode *widget.RadioGroup
+	PartsBox *fyne.Container
+	Source   *LineView
+	Session  *LineView
 
 	// Detail is the message shown (nil for none).
 	Detail *SandboxDetail
@@ -252,17 +259,29 @@ func (s *Sandbox) Content() fyne.CanvasObject {
 	})
 	s.TextLines = NewLineView()
 	s.HTMLLines = NewLineView()
-	s.Images = container.NewHBox()
+	s.HTMLView = NewHTMLView(s.do)
+	s.HTMLView.Window = func() fyne.Window {
+		if s.host == nil {
+			return nil
+		}
+		return s.host.Window()
+	}
 	s.PartsBox = container.NewVBox()
 	s.Source = NewLineView()
 	s.Session = NewLineView()
-	htmlNote := widget.NewLabel("Shown as text: nothing is loaded from the internet and no script runs. Images come from the message only.")
+	htmlNote := widget.NewLabel("Nothing is loaded from the internet and no script runs; images come from the message only.")
 	htmlNote.Wrapping = fyne.TextWrapWord
+	s.HTMLMode = widget.NewRadioGroup([]string{htmlFormatted, htmlAsText}, func(string) { s.showHTMLMode() })
+	s.HTMLMode.Horizontal = true
+	s.HTMLMode.Required = true
+	s.HTMLMode.SetSelected(htmlFormatted)
+	s.showHTMLMode()
 	s.Tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Checks", theme.ConfirmIcon(), container.NewVScroll(s.ChecksBox)),
 		container.NewTabItem("Headers", s.Headers),
 		container.NewTabItem("Text", s.TextLines.List),
-		container.NewTabItem("HTML", container.NewBorder(htmlNote, container.NewHScroll(s.Images), nil, nil, s.HTMLLines.List)),
+		container.NewTabItem("HTML", container.NewBorder(container.NewBorder(nil, nil, s.HTMLMode, nil, htmlNote), nil, nil, nil,
+			container.NewStack(s.HTMLView.Content(), s.HTMLLines.List))),
 		container.NewTabItemWithIcon("Attachments", theme.FileIcon(), container.NewVScroll(s.PartsBox)),
 		container.NewTabItem("Source", s.Source.List),
 		container.NewTabItem("Session", s.Session.List),
@@ -277,6 +296,28 @@ func (s *Sandbox) Content() fyne.CanvasObject {
 	s.content = container.NewBorder(top, nil, nil, nil, s.split)
 	s.showStatus()
 	return s.content
+}
+
+// The HTML tab's two ways of showing the HTML.
+const (
+	htmlFormatted = "Formatted"
+	htmlAsText    = "As text"
+)
+
+// showHTMLMode shows the HTML formatted or as text, as HTMLMode says.
+func (s *Sandbox) showHTMLMode() {
+	if s.HTMLView == nil || s.HTMLLines == nil {
+		return
+	}
+	text := s.HTMLMode.Selected == htmlAsText
+	content := s.HTMLView.Content()
+	if text {
+		content.Hide()
+		s.HTMLLines.List.Show()
+	} else {
+		s.HTMLLines.List.Hide()
+		content.Show()
+	}
 }
 
 // Start implements View: it loads the inbox and follows its changes.
@@ -511,21 +552,20 @@ func (s *Sandbox) show(d *SandboxDetail) {
 	} else {
 		s.TextLines.SetText("(this message has no plain-text part)")
 	}
-	if d.HasHTML {
-		s.HTMLLines.SetText(d.HTML)
-	} else {
+	switch {
+	case !d.HasHTML:
 		s.HTMLLines.SetText("(this message has no HTML part)")
+		s.HTMLView.SetNote("(this message has no HTML part)")
+	case d.HTMLDoc == nil:
+		s.HTMLLines.SetText(d.HTML)
+		s.HTMLView.SetNote("(the HTML is shown as text only)")
+	default:
+		s.HTMLLines.SetText(d.HTML)
+		s.HTMLView.SetDoc(d.HTMLDoc)
 	}
-	s.Images.Objects = nil
 	s.PartsBox.Objects = nil
 	for _, p := range d.Parts {
 		p := p
-		if p.Inline && strings.HasPrefix(p.Type, "image/") && len(s.Images.Objects) < 8 {
-			img := canvas.NewImageFromResource(fyne.NewStaticResource(p.Name, p.Data))
-			img.FillMode = canvas.ImageFillContain
-			img.SetMinSize(fyne.NewSize(96, 96))
-			s.Images.Add(img)
-		}
 		name := p.Name
 		if name == "" {
 			name = "(unnamed " + p.Type + ")"
@@ -542,7 +582,6 @@ func (s *Sandbox) show(d *SandboxDetail) {
 	if len(d.Parts) == 0 {
 		s.PartsBox.Add(widget.NewLabel("No attachments."))
 	}
-	s.Images.Refresh()
 	s.PartsBox.Refresh()
 	s.Source.SetText(string(d.Raw))
 	s.Session.SetLines(d.Transcript)
@@ -664,8 +703,7 @@ func (s *Sandbox) clearDetail(note string) {
 	}
 	s.PartsBox.Objects = nil
 	s.PartsBox.Refresh()
-	s.Images.Objects = nil
-	s.Images.Refresh()
+	s.HTMLView.SetDoc(nil)
 	s.List.UnselectAll()
 }
 

@@ -375,3 +375,40 @@ func TestSandboxSelectionFollowsTheMessageWhenRowsMove(t *testing.T) {
 	v.List.Select(0)
 	r.pump("message 3", func() bool { return v.Detail.ID == 3 })
 }
+
+// TestSandboxShowsHTMLFormatted: the HTML tab shows a captured message's
+// HTML formatted, with its own image and without its script or remote
+// image, and as text on demand.
+func TestSandboxShowsHTMLFormatted(t *testing.T) {
+	r := newSandboxRig(t, 3)
+	v := r.view
+	doc := sampleDoc(t)
+	r.fake.mu.Lock()
+	r.fake.details[3] = &SandboxDetail{ID: 3, Envelope: "Message 3", HasHTML: true, HTMLDoc: doc, HTML: doc.Text(), Raw: rawHTMLMessage(t)}
+	r.fake.mu.Unlock()
+	v.List.Select(0)
+	r.pump("the message", func() bool { return v.Detail != nil })
+	r.pump("the image", func() bool { return len(factsOf(v.HTMLView).images) == 1 })
+	checkSample(t, factsOf(v.HTMLView))
+	if !v.HTMLView.Content().Visible() || v.HTMLLines.List.Visible() {
+		t.Fatal("the HTML is not shown formatted first")
+	}
+	v.HTMLMode.SetSelected(htmlAsText)
+	if v.HTMLView.Content().Visible() || !v.HTMLLines.List.Visible() {
+		t.Fatal("As text does not show the text")
+	}
+	var text []string
+	for i := 0; i < v.HTMLLines.Len(); i++ {
+		text = append(text, v.HTMLLines.Row(i))
+	}
+	if all := strings.Join(text, "\n"); !strings.Contains(all, "• first") || strings.Contains(all, "zzq") {
+		t.Errorf("as text:\n%s", all)
+	}
+	v.HTMLMode.SetSelected(htmlFormatted)
+	// Another message without HTML says so.
+	v.List.Select(1)
+	r.pump("message 2", func() bool { return v.Detail != nil && v.Detail.ID == 2 })
+	if f := factsOf(v.HTMLView); len(f.images) != 0 || strings.Contains(f.text, "Welcome") {
+		t.Errorf("the last message's HTML stays: %q", f.text)
+	}
+}

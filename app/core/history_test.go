@@ -34,7 +34,8 @@ func TestRedirectAndResendDraft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h := message.HTMLText(p.HTML); !strings.Contains(h, "See you at noon") || strings.Contains(h, "alert") || strings.Contains(h, "tracker.test") {
+	if h := message.HTMLText(p.HTML); !strings.Contains(h, "See you at noon") || strings.Contains(h, "alert") || strings.Contains(h, "x.png") ||
+		!strings.Contains(h, "[remote image not loaded: tracker.test]") {
 		t.Errorf("HTML preview %q", h)
 	}
 	if len(p.Parts) != 1 || p.Parts[0].Name != "notes.txt" || p.Parts[0].Size() != 3 {

@@ -69,12 +69,12 @@ func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestHTMLTextIsSafe(t *testing.T) {
 	got := HTMLText(`<html><head><title>T</title><style>p{}</style><script>alert(1)</script></head><body><h1>Hi</h1><p>See <a href="https://example.com/x">this</a></p><img src="https://tracker.example/p.gif" alt="logo"><img src="cid:a@b" alt="chart"><ul><li>one</li></ul><iframe src="https://x.example/"></iframe><p>See you <b>at noon</b>.</p><a href="#top">top</a></body></html>`)
-	for _, bad := range []string{"alert", "p{}", "tracker.example", "x.example", "T\n", "#top"} {
+	for _, bad := range []string{"alert", "p{}", "p.gif", "x.example", "T\n", "#top"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("text shows %q:\n%s", bad, got)
 		}
 	}
-	for _, want := range []string{"Hi\n", "See this <https://example.com/x>", "[image: logo]", "[image: chart]", "• one", "See you at noon.", "1 image(s) not loaded"} {
+	for _, want := range []string{"Hi\n", "See this <https://example.com/x>", "[remote image not loaded: tracker.example — logo]", "[image: chart]", "• one", "See you at noon.", "1 image(s) not loaded"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("text lacks %q:\n%s", want, got)
 		}

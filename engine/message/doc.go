@@ -3,7 +3,8 @@
 // files, and prepares a stored message for resending with Resent-* headers.
 // It also reads any message back for showing (Parse: header fields in order,
 // text, HTML and other parts, decoded to UTF-8; DraftFromMessage), and turns
-// HTML into safe plain text (HTMLText: nothing fetched or run).
+// HTML into a safe document of styled blocks with the message's own images
+// (HTMLDocument) or plain text (HTMLText): nothing fetched or run.
 //
 // Header injection is refused, never encoded: a CR or LF in any header value,
 // address, display name or attachment name is a validation error. Bodies are

@@ -98,7 +98,7 @@ func (a *SandboxAdapter) SandboxDetail(ctx context.Context, id int64) (*ui.Sandb
 		d.Transcript = append(d.Transcript, e.String())
 	}
 	offline := a.Offline || !a.dnsReachable(ctx)
-	for _, c := range a.c.CheckSandboxMessage(ctx, m, core.SandboxCheckOptions{Offline: offline, Resolver: a.Resolver}) {
+	for _, c := range a.c.CheckSandboxMessage(ctx, m, core.SandboxCheckOptions{Offline: offline, Resolver: a.Resolver, Parsed: p}) {
 		d.Checks = append(d.Checks, ui.SandboxCheck{Name: c.Name, Status: string(c.Status), Text: c.Text})
 	}
 	return d, nil

@@ -128,6 +128,7 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	s.Window().SetMaster()
 	s.Window().Show()
 	go releaseStartupMemory(wctx, startupSettle)
+	go governMemory(wctx, memoryEvery)
 
 	go func() {
 		<-ctx.Done()

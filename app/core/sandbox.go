@@ -18,6 +18,7 @@ import (
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/feed"
 	"github.com/herald-smtp/herald/engine/history"
+	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/sandbox"
 	"github.com/herald-smtp/herald/engine/store"
 	"github.com/herald-smtp/herald/engine/transport"
@@ -324,6 +325,8 @@ type SandboxCheckOptions struct {
 	Offline bool
 	// Resolver answers DNS; nil means the system's.
 	Resolver sandbox.Resolver
+	// Parsed is the message already parsed, if the caller has it.
+	Parsed *message.Content
 }
 
 // CheckSandboxMessage runs the checks of a captured message: DKIM verified
@@ -332,7 +335,7 @@ type SandboxCheckOptions struct {
 // problems, size and parts, and the comparison with the copy in the history
 // when Herald sent it.
 func (c *Core) CheckSandboxMessage(ctx context.Context, m *store.SandboxMessage, o SandboxCheckOptions) []sandbox.Check {
-	opts := sandbox.CheckOptions{Offline: o.Offline, Resolver: o.Resolver, DKIMKey: c.DKIMKeyLookup(ctx), SentKnown: true}
+	opts := sandbox.CheckOptions{Offline: o.Offline, Resolver: o.Resolver, DKIMKey: c.DKIMKeyLookup(ctx), SentKnown: true, Parsed: o.Parsed}
 	if id := sandbox.MessageIDOf(m.Raw); id != "" {
 		opts.Sent = c.sentCopy(ctx, id)
 	}

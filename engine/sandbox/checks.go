@@ -68,6 +68,10 @@ type CheckOptions struct {
 	// SentKnown says whether Sent was looked for (false: no comparison is
 	// reported at all).
 	SentKnown bool
+	// Parsed is the message already parsed (message.Parse of the raw
+	// message), when the caller has it: a large message is then not
+	// decoded twice. Nil: the checks parse it.
+	Parsed *message.Content
 }
 
 // CheckMessage runs the checks a receiver (and a careful sender) would run
@@ -90,7 +94,7 @@ func CheckMessage(ctx context.Context, m *store.SandboxMessage, o CheckOptions) 
 	out = append(out, ck.dmarc(signers, spfPass, spfCheck.Status))
 	out = append(out, HeaderProblems(m.Raw)...)
 	out = append(out, sizeCheck(len(m.Raw)))
-	out = append(out, partsCheck(m.Raw))
+	out = append(out, partsCheck(m.Raw, o.Parsed))
 	if o.SentKnown {
 		out = append(out, CompareSent(o.Sent, m.Raw)...)
 	}
@@ -421,8 +425,11 @@ func humanSize(n int) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-func partsCheck(raw []byte) Check {
-	p, err := message.Parse(raw)
+func partsCheck(raw []byte, parsed *message.Content) Check {
+	p, err := parsed, error(nil)
+	if p == nil {
+		p, err = message.Parse(raw)
+	}
 	if err != nil && p == nil {
 		return Check{Name: "parts", Status: CheckFail, Text: "the MIME structure could not be read: " + err.Error()}
 	}

@@ -124,7 +124,7 @@ func TestCompareSentAndParts(t *testing.T) {
 		"--b1\r\nContent-Type: multipart/alternative; boundary=b2\r\n\r\n--b2\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nplain text\r\n" +
 		"--b2\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>Hi <b>there</b><script>alert(1)</script> <a href=3D\"https://x.test/\">site</a><img src=3D\"https://t.test/p.gif\"></p>\r\n--b2--\r\n" +
 		"--b1\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\nContent-Disposition: attachment; filename=\"r.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b1--\r\n"
-	if c := partsCheck([]byte(mixed)); c.Status != CheckPass || !strings.Contains(c.Text, "1 attachment") {
+	if c := partsCheck([]byte(mixed), nil); c.Status != CheckPass || !strings.Contains(c.Text, "1 attachment") {
 		t.Fatalf("parts: %+v", c)
 	}
 }

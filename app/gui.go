@@ -90,6 +90,10 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	if err := CheckDisplay(runtime.GOOS, os.Getenv); err != nil {
 		return err
 	}
+	// Nor with a DISPLAY that names no running X server (a stale one).
+	if err := CheckDisplayReachable(ctx, runtime.GOOS, os.Getenv, nil); err != nil {
+		return err
+	}
 	// The app exists before any view is built (views measure text).
 	a := fyneapp.NewWithID(AppID)
 	c, err := core.Open(ctx, dataDir, core.Options{Sandbox: &sandbox.Config{TLS: sandbox.TLSNone}, SandboxFromSettings: true, WatchStore: true})

@@ -150,17 +150,23 @@ func TestConsoleSessionReachesTheLiveLog(t *testing.T) {
 	live := (&GUICore{c: c}).LiveLog().Lines()
 	defer live.Close()
 	a := NewConsoleAdapter(c)
-	for _, target := range []ui.ConsoleTarget{
-		{Host: cfg.Host, Port: cfg.Port, TLS: "none", User: "u", AllowInsecureAuth: true},
-		{Profile: p.Name, Host: cfg.Host, Port: cfg.Port, User: "u", AllowInsecureAuth: true},
+	for _, tc := range []struct {
+		target ui.ConsoleTarget
+		auth   string
+	}{
+		{ui.ConsoleTarget{Host: cfg.Host, Port: cfg.Port, TLS: "none", User: "u", AllowInsecureAuth: true}, "plain"},
+		{ui.ConsoleTarget{Host: cfg.Host, Port: cfg.Port, TLS: "none", User: "u", AllowInsecureAuth: true}, "login"},
+		{ui.ConsoleTarget{Host: cfg.Host, Port: cfg.Port, TLS: "none", User: "u", AllowInsecureAuth: true}, "cram-md5"},
+		{ui.ConsoleTarget{Profile: p.Name, Host: cfg.Host, Port: cfg.Port, User: "u", AllowInsecureAuth: true}, "plain"},
 	} {
+		target := tc.target
 		rec := transcript.New()
 		asked := 0
 		s, err := a.OpenConsole(ctx, target, rec, func(string) (string, error) { asked++; return pw, nil })
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, l := range []string{"ehlo", "auth plain", "quit"} {
+		for _, l := range []string{"ehlo", "auth " + tc.auth, "quit"} {
 			if _, err := s.Do(ctx, l); err != nil {
 				t.Fatalf("%s: %v", l, err)
 			}
@@ -190,10 +196,13 @@ func TestConsoleSessionReachesTheLiveLog(t *testing.T) {
 			}
 		}
 		text := strings.Join(lines, "\n")
-		if !strings.HasPrefix(session, "console-") || !strings.Contains(text, "AUTH PLAIN [redacted]") || !strings.Contains(text, "235") {
+		if !strings.HasPrefix(session, "console-") || !strings.Contains(text, "AUTH "+strings.ToUpper(tc.auth)) || !strings.Contains(text, "235") {
 			t.Fatalf("session %q:\n%s", session, text)
 		}
 		forms := append(transcript.SecretForms(pw), transcript.PayloadForms([]byte("\x00u\x00"+pw))...)
+		if tc.auth == "plain" && !strings.Contains(text, "AUTH PLAIN [redacted]") {
+			t.Fatalf("PLAIN's payload is not redacted:\n%s", text)
+		}
 		for _, f := range forms {
 			if len(f) >= transcript.MinAnywhere && strings.Contains(text, f) {
 				t.Fatalf("the live log holds %q:\n%s", f, text)

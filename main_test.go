@@ -784,6 +784,43 @@ func TestNoDisplayServerIsAClearError(t *testing.T) {
 	if ents, _ := os.ReadDir(dataDir); len(ents) > 0 {
 		t.Errorf("herald wrote %s in the data directory before checking the display", ents[0].Name())
 	}
+
+	// A server that answers but lets no one in (a missing authorisation):
+	// the toolkit fails after the check, still a clear message.
+	sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Skipf("no fake X server at %s: %v", sock, err)
+	}
+	defer os.Remove(sock)
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	cmd = exec.Command(heraldBin(t), "--data-dir", dataDir)
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "DISPLAY="+display, "WAYLAND_DISPLAY=")
+	stderr.Reset()
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	code = -1
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	msg = stderr.String()
+	if code != 2 || !strings.Contains(msg, "DISPLAY="+display) || !strings.Contains(msg, "herald help") {
+		t.Errorf("a server that refuses: exit %d, want 2\n%s", code, msg)
+	}
+	for _, bad := range []string{"panic", "goroutine ", "GLFW", ".go:"} {
+		if strings.Contains(msg, bad) {
+			t.Errorf("a server that refuses: stderr has %q:\n%s", bad, msg)
+		}
+	}
 }
 
 // watcher is a minimal StatusNotifierWatcher, the desktop side of a tray:

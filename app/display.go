@@ -42,14 +42,20 @@ func CheckDisplay(goos string, getenv func(string) string) error {
 type DisplayUnreachableError struct {
 	// Display is DISPLAY's value.
 	Display string
-	// Tried lists the addresses tried (socket paths, host:port).
+	// Tried lists the addresses tried (socket paths, host:port); empty
+	// when the server answered but the toolkit could not open it.
 	Tried []string
 	// Err is why the connection failed (at the last address tried).
 	Err error
 }
 
 func (e *DisplayUnreachableError) Error() string {
-	return fmt.Sprintf("cannot open the X display DISPLAY=%s: no X server answers at %s.\n", e.Display, strings.Join(e.Tried, " or ")) +
+	why := fmt.Sprintf("no X server answers at %s", strings.Join(e.Tried, " or "))
+	if len(e.Tried) == 0 {
+		// The toolkit's own words (on the line before) are its internals.
+		why = "the X server answered but the window could not open on it (is this user allowed on that display? see XAUTHORITY)"
+	}
+	return fmt.Sprintf("cannot open the X display DISPLAY=%s: %s.\n", e.Display, why) +
 		"Check that the X server runs and that DISPLAY names it (a DISPLAY left over from an ended SSH session points nowhere), " +
 		"or use a verb, for example 'herald send', 'herald queue list' or 'herald sandbox' (see 'herald help')."
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"image/png"
 	"io"
@@ -729,6 +730,95 @@ func TestNoDisplayIsAClearError(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(dataDir, "herald.db")); err == nil {
 			t.Errorf("herald %q opened the data directory before checking the display", args)
+		}
+	}
+}
+
+// TestNoDisplayServerIsAClearError: a DISPLAY that names no running X
+// server (a stale one from an ended SSH session) is a clear message and
+// exit 2 too, not GLFW's panic.
+func TestNoDisplayServerIsAClearError(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("X display numbers checked on Linux")
+	}
+	n := -1
+	for i := 99; i < 200; i++ {
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", i)); errors.Is(err, os.ErrNotExist) {
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 6000+i)); err == nil {
+				l.Close() // nothing serves the display over TCP either
+				n = i
+				break
+			}
+		}
+	}
+	if n < 0 {
+		t.Skip("no unused display number")
+	}
+	display := fmt.Sprintf(":%d", n)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(heraldBin(t), "--data-dir", dataDir)
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "DISPLAY="+display, "WAYLAND_DISPLAY=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := -1
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err == nil {
+		code = 0
+	}
+	msg := stderr.String()
+	if code != 2 {
+		t.Errorf("exit %d, want 2\n%s", code, msg)
+	}
+	for _, want := range []string{"DISPLAY=" + display, "/tmp/.X11-unix/X" + display[1:], "use a verb", "herald help"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, bad := range []string{"panic", "goroutine ", "GLFW", ".go:"} {
+		if strings.Contains(msg, bad) {
+			t.Errorf("stderr has %q:\n%s", bad, msg)
+		}
+	}
+	if ents, _ := os.ReadDir(dataDir); len(ents) > 0 {
+		t.Errorf("herald wrote %s in the data directory before checking the display", ents[0].Name())
+	}
+
+	// A server that answers but lets no one in (a missing authorisation):
+	// the toolkit fails after the check, still a clear message.
+	sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Skipf("no fake X server at %s: %v", sock, err)
+	}
+	defer os.Remove(sock)
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	cmd = exec.Command(heraldBin(t), "--data-dir", dataDir)
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "DISPLAY="+display, "WAYLAND_DISPLAY=")
+	stderr.Reset()
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	code = -1
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	msg = stderr.String()
+	if code != 2 || !strings.Contains(msg, "DISPLAY="+display) || !strings.Contains(msg, "herald help") {
+		t.Errorf("a server that refuses: exit %d, want 2\n%s", code, msg)
+	}
+	for _, bad := range []string{"panic", "goroutine ", "GLFW", ".go:"} {
+		if strings.Contains(msg, bad) {
+			t.Errorf("a server that refuses: stderr has %q:\n%s", bad, msg)
 		}
 	}
 }

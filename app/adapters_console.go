@@ -36,7 +36,8 @@ func (a *ConsoleAdapter) Profiles(ctx context.Context) ([]account.Profile, error
 
 // OpenConsole implements ui.ConsoleCore. With a profile the session takes
 // its CA file, pinning, EHLO name and timeout; the form's server, TLS mode
-// and user go over them.
+// and user go over them. The session's lines are published on the core's
+// feed (the live log) until rec is finished.
 func (a *ConsoleAdapter) OpenConsole(ctx context.Context, t ui.ConsoleTarget, rec *transcript.Recorder, password func(string) (string, error)) (ui.ConsoleSession, error) {
 	var cfg console.Config
 	var p *account.Profile
@@ -61,6 +62,10 @@ func (a *ConsoleAdapter) OpenConsole(ctx context.Context, t ui.ConsoleTarget, re
 		cfg.Timeout = a.Timeout
 	}
 	cfg.Transcript = rec
+	if rec != nil {
+		// The session's lines go to the live log too, as every session's do.
+		a.c.PublishConsole(rec, p)
+	}
 	cfg.Password = func(prompt string) (string, error) {
 		// The profile's own password, for its own user, without asking.
 		if p != nil && t.User == p.Username && p.PasswordAuth() && p.Secret != account.SecretAsk {

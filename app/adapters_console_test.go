@@ -4,12 +4,14 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2/test"
 
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/sandbox"
+	"github.com/herald-smtp/herald/engine/transcript"
 	"github.com/herald-smtp/herald/engine/transport"
 	"github.com/herald-smtp/herald/ui"
 )
@@ -123,5 +125,88 @@ func TestConsoleConnectFailureIsWorded(t *testing.T) {
 	}
 	if msg := a.ConsoleError(err, nil); !strings.Contains(msg, "127.0.0.1:1") {
 		t.Fatalf("message %q", msg)
+	}
+}
+
+// A console session's lines reach the feed (the live log) as they happen,
+// under one "console-" session id and the profile's id, and the password
+// typed into the auth helper never does, in any of its forms.
+func TestConsoleSessionReachesTheLiveLog(t *testing.T) {
+	ctx := context.Background()
+	const pw = "pw-Typed-Console-9"
+	c, err := core.Open(ctx, t.TempDir(), core.Options{Secrets: newMemSecrets(),
+		Sandbox: &sandbox.Config{Listen: "127.0.0.1:0", TLS: sandbox.TLSNone, AuthUser: "u", AuthPass: pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	cfg := c.SandboxConfig()
+	// A profile without a stored password: the helper asks for it.
+	p := &account.Profile{Name: "sb", Server: account.Server{Host: cfg.Host, Port: cfg.Port, TLS: transport.TLSNone}, Auth: transport.AuthPlain,
+		Username: "u", FromAddress: "ann@herald.test", AllowInsecureAuth: true, Secret: account.SecretAsk}
+	if err := c.AddProfile(ctx, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	live := (&GUICore{c: c}).LiveLog().Lines()
+	defer live.Close()
+	a := NewConsoleAdapter(c)
+	for _, tc := range []struct {
+		target ui.ConsoleTarget
+		auth   string
+	}{
+		{ui.ConsoleTarget{Host: cfg.Host, Port: cfg.Port, TLS: "none", User: "u", AllowInsecureAuth: true}, "plain"},
+		{ui.ConsoleTarget{Host: cfg.Host, Port: cfg.Port, TLS: "none", User: "u", AllowInsecureAuth: true}, "login"},
+		{ui.ConsoleTarget{Host: cfg.Host, Port: cfg.Port, TLS: "none", User: "u", AllowInsecureAuth: true}, "cram-md5"},
+		{ui.ConsoleTarget{Profile: p.Name, Host: cfg.Host, Port: cfg.Port, User: "u", AllowInsecureAuth: true}, "plain"},
+	} {
+		target := tc.target
+		rec := transcript.New()
+		asked := 0
+		s, err := a.OpenConsole(ctx, target, rec, func(string) (string, error) { asked++; return pw, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range []string{"ehlo", "auth " + tc.auth, "quit"} {
+			if _, err := s.Do(ctx, l); err != nil {
+				t.Fatalf("%s: %v", l, err)
+			}
+		}
+		rec.Finish()
+		if asked != 1 {
+			t.Fatalf("asked %d times for the password", asked)
+		}
+		var lines []string
+		session := ""
+		deadline := time.After(5 * time.Second)
+		for len(lines) < len(rec.Events()) {
+			select {
+			case e := <-live.C():
+				if session == "" {
+					session = e.Session
+				}
+				if e.Session != session || e.Line == nil {
+					t.Fatalf("event %+v in session %q", e, session)
+				}
+				if want := map[string]string{"": "", p.Name: p.ID}[target.Profile]; e.Profile != want {
+					t.Fatalf("line %q under profile %q, want %q", e.Line.Text, e.Profile, want)
+				}
+				lines = append(lines, e.Line.String())
+			case <-deadline:
+				t.Fatalf("the live log got %d of %d lines: %q", len(lines), len(rec.Events()), lines)
+			}
+		}
+		text := strings.Join(lines, "\n")
+		if !strings.HasPrefix(session, "console-") || !strings.Contains(text, "AUTH "+strings.ToUpper(tc.auth)) || !strings.Contains(text, "235") {
+			t.Fatalf("session %q:\n%s", session, text)
+		}
+		forms := append(transcript.SecretForms(pw), transcript.PayloadForms([]byte("\x00u\x00"+pw))...)
+		if tc.auth == "plain" && !strings.Contains(text, "AUTH PLAIN [redacted]") {
+			t.Fatalf("PLAIN's payload is not redacted:\n%s", text)
+		}
+		for _, f := range forms {
+			if len(f) >= transcript.MinAnywhere && strings.Contains(text, f) {
+				t.Fatalf("the live log holds %q:\n%s", f, text)
+			}
+		}
 	}
 }

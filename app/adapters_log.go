@@ -24,7 +24,7 @@ func (g *GUICore) LiveLog() ui.LiveLogCore {
 }
 
 // Lines implements ui.LiveLogCore: every session line the core publishes
-// (sends, the outbox runner, connection tests). The buffer holds a burst of
+// (sends, the outbox runner, connection tests, the console). The buffer holds a burst of
 // a bulk run between two batches of the view.
 func (a *LiveLogAdapter) Lines() *feed.Sub { return a.c.Feed.Subscribe(1<<13, feed.Transcript) }
 

@@ -3,13 +3,13 @@ package app
 import (
 	"context"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/herald-smtp/herald/app/core"
+	"github.com/herald-smtp/herald/engine/diagnose"
 	"github.com/herald-smtp/herald/engine/feed"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/sandbox"
@@ -111,7 +111,8 @@ const (
 	sandboxHTMLBlocks = 20000
 )
 
-// dnsReachable asks DNS briefly, at most once a minute: without it the
+// dnsReachable asks DNS briefly (diagnose.DNSReachable, as the domain
+// checks of a connection test do), at most once a minute: without it the
 // checks say "offline" at once instead of waiting for each lookup to time
 // out.
 func (a *SandboxAdapter) dnsReachable(ctx context.Context) bool {
@@ -120,14 +121,11 @@ func (a *SandboxAdapter) dnsReachable(ctx context.Context) bool {
 	if time.Since(a.dnsAsked) < time.Minute {
 		return a.dnsOK
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	var r sandbox.Resolver = net.DefaultResolver
+	var r diagnose.TXTResolver
 	if a.Resolver != nil {
 		r = a.Resolver
 	}
-	_, err := r.LookupTXT(ctx, "example.com")
-	a.dnsOK, a.dnsAsked = err == nil, time.Now()
+	a.dnsOK, a.dnsAsked = diagnose.DNSReachable(ctx, r, 2*time.Second) == nil, time.Now()
 	return a.dnsOK
 }
 

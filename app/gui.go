@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -90,6 +91,10 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	if err := CheckDisplay(runtime.GOOS, os.Getenv); err != nil {
 		return err
 	}
+	// Nor with a DISPLAY that names no running X server (a stale one).
+	if err := CheckDisplayReachable(ctx, runtime.GOOS, os.Getenv, nil); err != nil {
+		return err
+	}
 	// The app exists before any view is built (views measure text).
 	a := fyneapp.NewWithID(AppID)
 	c, err := core.Open(ctx, dataDir, core.Options{Sandbox: &sandbox.Config{TLS: sandbox.TLSNone}, SandboxFromSettings: true, WatchStore: true})
@@ -106,7 +111,10 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	s := BuildShell(a, gc, fyne.Do)
+	s, err := buildShell(a, gc, os.Getenv("DISPLAY"))
+	if err != nil {
+		return err
+	}
 	applyAppearance(wctx, s, c)
 	s.Start(wctx)
 	// The window sends what is due while it is open (unless the settings
@@ -139,6 +147,25 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	}
 	s.Stop()
 	return nil
+}
+
+// buildShell is BuildShell for the real window. Its first window opens the
+// display: when Xlib refuses it after all (the server answered but wants an
+// authorisation Herald lacks, or went away since CheckDisplayReachable),
+// GLFW panics; that panic is returned as a *DisplayUnreachableError.
+func buildShell(a fyne.App, gc *GUICore, display string) (s *ui.Shell, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			// GLFW could not start (it logged why: "X11: Failed to open
+			// display"); its first call then panics "NotInitialized".
+			if e, ok := r.(error); ok && (strings.HasPrefix(e.Error(), "NotInitialized") || strings.Contains(e.Error(), "Failed to open display")) {
+				s, err = nil, &DisplayUnreachableError{Display: display, Err: e}
+				return
+			}
+			panic(r)
+		}
+	}()
+	return BuildShell(a, gc, fyne.Do), nil
 }
 
 // runUntilQuit runs the app's event loop. Fyne 2.7 can panic in its own

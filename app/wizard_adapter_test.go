@@ -131,12 +131,18 @@ func TestWizardAdapterSavesAndUpdates(t *testing.T) {
 	}
 }
 
-// nxResolver answers every DNS question with "no such name", at once.
+// nxResolver answers every DNS question with "no such name", at once, but
+// for the well-known name that tells DNS works (diagnose.DNSReachable).
 type nxResolver struct{}
 
 func nx(name string) error { return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true} }
 
-func (nxResolver) LookupTXT(_ context.Context, n string) ([]string, error)        { return nil, nx(n) }
+func (nxResolver) LookupTXT(_ context.Context, n string) ([]string, error) {
+	if n == diagnose.DNSCheckName {
+		return []string{"v=spf1 -all"}, nil
+	}
+	return nil, nx(n)
+}
 func (nxResolver) LookupMX(_ context.Context, n string) ([]*net.MX, error)        { return nil, nx(n) }
 func (nxResolver) LookupIPAddr(_ context.Context, n string) ([]net.IPAddr, error) { return nil, nx(n) }
 func (nxResolver) LookupAddr(_ context.Context, n string) ([]string, error)       { return nil, nx(n) }
@@ -183,5 +189,41 @@ func TestWizardViewOverTheSandbox(t *testing.T) {
 	got, err := book.Get(context.Background(), "sandbox")
 	if err != nil || got.ID != tg.Profile.ID || got.FromName != "Me" {
 		t.Errorf("stored %+v, %v", got, err)
+	}
+}
+
+// brokenDNS says "no such name" for every name, the well-known one too (an
+// offline machine behind a resolver that answers anyway).
+type brokenDNS struct{ nxResolver }
+
+func (brokenDNS) LookupTXT(_ context.Context, n string) ([]string, error) { return nil, nx(n) }
+
+// The wizard's Domain step with DNS unreachable says so for each check,
+// never "no SPF record" or "no DMARC record"; with DNS working, a domain
+// without records is still reported as missing them.
+func TestWizardDomainStepOffline(t *testing.T) {
+	tg, c := sandboxTarget(t)
+	tg.Profile.FromAddress = "ann@herald.test"
+	ad := NewWizardAdapter(c)
+	ad.DeliverOpts.Resolver = brokenDNS{}
+	var live int
+	fs := ad.Deliverability(context.Background(), tg, nil, func(ui.WizardFinding) { live++ })
+	if len(fs) == 0 || live != len(fs) {
+		t.Fatalf("%d findings, %d live", len(fs), live)
+	}
+	for _, f := range fs {
+		if f.Status != diagnose.StatusSkipped || f.Finding != "not checked: DNS is not reachable (offline?)" || f.Hint.Text == "" {
+			t.Errorf("offline: %s is %s: %s", f.Check, f.Status, f.Finding)
+		}
+	}
+	ad.DeliverOpts.Resolver = nxResolver{}
+	fails := map[string]bool{}
+	for _, f := range ad.Deliverability(context.Background(), tg, nil, nil) {
+		if f.Status == diagnose.StatusFail {
+			fails[f.Check] = true
+		}
+	}
+	if !fails["spf"] || !fails["dmarc"] {
+		t.Errorf("DNS working, no records: failed checks %v", fails)
 	}
 }

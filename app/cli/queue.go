@@ -131,7 +131,7 @@ func queueList(ctx context.Context, args []string, env Env, dataDir string) (int
 	fmt.Fprintln(env.Stdout, "Queue: "+strings.Join(parts, ", "))
 	now := time.Now()
 	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tPROFILE\tTRIES\tNEXT\tSUBJECT\tLAST ERROR")
+	fmt.Fprintln(tw, "ID\tSTATE\tPROFILE\tTRIES\tNEXT\tSUBJECT\tLAST REPLY")
 	for _, it := range items {
 		next := ""
 		if s := queue.State(it.State); s == queue.Deferred || s == queue.Scheduled {

@@ -113,6 +113,8 @@ type DeliverabilityOptions struct {
 // CheckDeliverability runs the DNS checks of a sender's domain: MX, SPF,
 // DKIM, DMARC, reverse DNS and blocklists for the server IPs, MTA-STS and
 // TLS-RPT. The checks run in parallel; findings come back in a fixed order.
+// When DNS is not reachable (DNSReachable) each check is "not checked"
+// instead: a missing record would say nothing about the domain.
 func CheckDeliverability(ctx context.Context, o DeliverabilityOptions) []Finding {
 	if o.Resolver == nil {
 		o.Resolver = net.DefaultResolver
@@ -130,6 +132,10 @@ func CheckDeliverability(ctx context.Context, o DeliverabilityOptions) []Finding
 	o.Domain = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o.Domain), "."))
 	if o.Domain == "" {
 		return []Finding{{Check: "domain", Status: StatusSkipped, Finding: "no sender domain given", Hint: say("Give the sender's address to check its domain.", hint.Fix{Setting: hint.From, Label: "Give the sender address"})}}
+	}
+	// Without DNS every record would look missing: say so instead.
+	if err := DNSReachable(ctx, o.Resolver, o.Timeout); err != nil {
+		return offlineFindings(deliverabilityChecks, err, o.OnFinding)
 	}
 	d := &deliv{o: o}
 	checks := []func(context.Context) []Finding{d.mx, d.spf, d.dkim, d.dmarc, d.rdns, d.dnsbl, d.mtaSTS, d.tlsRPT}
@@ -175,7 +181,8 @@ func (o DeliverabilityOptions) withDKIMSelectors() DeliverabilityOptions {
 }
 
 // CheckDKIM runs only the DKIM check of CheckDeliverability: each selector's
-// key record, compared with DKIMKeys where given.
+// key record, compared with DKIMKeys where given ("not checked" when DNS is
+// not reachable).
 func CheckDKIM(ctx context.Context, o DeliverabilityOptions) []Finding {
 	if o.Resolver == nil {
 		o.Resolver = net.DefaultResolver
@@ -187,6 +194,9 @@ func CheckDKIM(ctx context.Context, o DeliverabilityOptions) []Finding {
 	o.Domain = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o.Domain), "."))
 	if o.Domain == "" {
 		return []Finding{{Check: "dkim", Status: StatusSkipped, Finding: "no signing domain given"}}
+	}
+	if err := DNSReachable(ctx, o.Resolver, o.Timeout); err != nil {
+		return offlineFindings([]string{"dkim"}, err, nil)
 	}
 	d := &deliv{o: o}
 	return d.dkim(ctx)

@@ -122,7 +122,8 @@ func meaning(it *Item) string {
 // were not successes. It is empty for an item without a failure.
 func Report(it *Item) string {
 	var b strings.Builder
-	if it.LastError != "" || State(it.State) == Unknown {
+	// A sent item's last reply is the server's acceptance, not a failure.
+	if (it.LastError != "" && State(it.State) != Sent) || State(it.State) == Unknown {
 		said := it.LastError
 		if it.LastCode != 0 && !strings.Contains(said, strconv.Itoa(it.LastCode)) {
 			said = strings.TrimSpace(fmt.Sprintf("%d %s %s", it.LastCode, it.LastEnhanced, it.LastError))

@@ -919,10 +919,13 @@ func (p *profileRun) outcome(it *store.ClaimedQueueItem, res *transport.Result) 
 	retryAt := func() time.Time { return now.Add(p.policy.Backoff(it.Attempts + 1)) }
 	switch {
 	case res.OK && pendingLeft == 0:
+		// The last reply is the server's to the final dot ("250 2.0.0 Ok:
+		// queued as 4F1A2"), kept as a failure's reply is (the outbox shows
+		// it); Report tells a sent item's reply from a failure by the state.
 		out.State = string(Sent)
-		out.Stage, out.Code, out.Enhanced, out.Error, out.Hint = "", 0, "", "", ""
+		out.Stage, out.Code, out.Enhanced, out.Error, out.Hint = "", res.Code, res.EnhancedCode, p.redact(res.QueuedAs), ""
 		if anyRejected(out.Rcpts) {
-			out.Error = "some recipients were rejected"
+			out.Error = strings.TrimSpace(out.Error + " (some recipients were rejected)")
 		}
 	case res.OK:
 		// Accepted for some; the others got a 4xx: retry only those.

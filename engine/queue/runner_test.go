@@ -572,3 +572,35 @@ func TestUntilEmptyWaitsForWhatIsDueSoon(t *testing.T) {
 		}
 	}
 }
+
+// A sent item keeps the server's reply to its final dot as its last reply
+// (the outbox's "last reply" column), and its report stays free of a
+// failure's "The server said".
+func TestSentItemKeepsTheFinalReply(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{RefuseRcpt: map[string]*smtp.SMTPError{
+		"gone@herald.test": {Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"},
+	}})
+	q, _ := openQueue(t, nil)
+	ctx := context.Background()
+	ids, err := q.EnqueueBatch(ctx, []Message{msgTo(t, "p1", "a@herald.test"), msgTo(t, "p1", "b@herald.test"), msgTo(t, "p1", "c@herald.test", "gone@herald.test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntilEmpty(t, NewRunner(q, RunnerOptions{Resolve: resolverFor(s)}))
+	for i, id := range ids {
+		it, err := q.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if State(it.State) != Sent || it.LastCode != 250 || it.LastEnhanced != "2.0.0" || !strings.Contains(strings.ToLower(it.LastError), "queued") {
+			t.Fatalf("item %d: state %s, last reply %d %q %q", i, it.State, it.LastCode, it.LastEnhanced, it.LastError)
+		}
+		rep := Report(it)
+		if strings.Contains(rep, "The server said") {
+			t.Fatalf("item %d: a sent item reported as a failure:\n%s", i, rep)
+		}
+		if i == 2 && (!strings.Contains(rep, "gone@herald.test rejected for good") || !strings.Contains(it.LastError, "some recipients were rejected")) {
+			t.Fatalf("item %d: last reply %q, report:\n%s", i, it.LastError, rep)
+		}
+	}
+}

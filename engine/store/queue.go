@@ -179,11 +179,14 @@ type QueueItem struct {
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
 	// LastStage is the SMTP stage of the last failure.
 	LastStage string `json:"last_stage,omitempty"`
-	// LastCode is the SMTP reply code of the last failure.
+	// LastCode is the SMTP reply code of the last failure, or of the
+	// server's acceptance of a sent item.
 	LastCode int `json:"last_code,omitempty"`
-	// LastEnhanced is the enhanced status code of the last failure.
+	// LastEnhanced is the enhanced status code of the last failure (or
+	// acceptance).
 	LastEnhanced string `json:"last_enhanced_code,omitempty"`
-	// LastError is the server's words (or the local error) of the last failure.
+	// LastError is the server's words (or the local error) of the last
+	// failure; for a sent item, the server's reply to the final dot.
 	LastError string `json:"last_error,omitempty"`
 	// Hint is what to try about the last failure.
 	Hint string `json:"hint,omitempty"`

@@ -18,6 +18,7 @@ import (
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/transport"
+	"github.com/herald-smtp/herald/ui/widgets"
 )
 
 // The editor's tabs, in order.
@@ -50,7 +51,7 @@ type ProfileEditor struct {
 	Auth          *widget.Select
 	Username      *fieldEntry
 	SecretMode    *widget.Select
-	Password      *widget.Entry
+	Password      *widgets.SecretEntry
 	AllowInsecure *widget.Check
 	OAuthProvider *widget.Select
 	OAuthClientID *fieldEntry
@@ -63,7 +64,7 @@ type ProfileEditor struct {
 	RetryInitial, RetryMax, RetryGiveUp, RetryWarn *fieldEntry
 
 	DKIMDomain, DKIMSelector *fieldEntry
-	DKIMKey                  *widget.Entry
+	DKIMKey                  *widgets.SecretEntry
 	dkim                     dkimWidgets
 
 	Helo, CAFile, Pinned *fieldEntry
@@ -126,7 +127,7 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 	e.Auth = sel(authChoices)
 	e.Username = entry("usually your email address")
 	e.SecretMode = sel([]string{secretKeychainLabel, secretAskLabel})
-	e.Password = widget.NewPasswordEntry()
+	e.Password = widgets.NewSecretEntry()
 	e.Password.SetPlaceHolder("Type to store a new password in the keychain")
 	e.AllowInsecure = widget.NewCheck("I understand: send it without TLS", func(bool) { e.changed() })
 	e.OAuthProvider = sel([]string{"(none)", "google", "microsoft", "custom"})
@@ -145,7 +146,7 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 
 	e.DKIMDomain = entry("example.com (empty: no DKIM signing)")
 	e.DKIMSelector = entry("s1 (two keys: s1-rsa, s1-ed)")
-	e.DKIMKey = widget.NewPasswordEntry()
+	e.DKIMKey = widgets.NewSecretEntry()
 	e.DKIMKey.SetPlaceHolder("Paste the PEM private key to store it in the keychain")
 
 	e.Helo = entry("empty: this machine's name")

@@ -145,7 +145,7 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 	e.OAuthProvider = sel([]string{"(none)", "google", "microsoft", "custom"})
 	e.OAuthClientID = entry("Client ID of the app you registered (see README)")
 	e.OAuthClientSecret = widgets.NewSecretEntry()
-	e.OAuthClientSecret.SetPlaceHolder("Type to store it in the keychain (Google gives one; empty keeps the stored one)")
+	e.OAuthClientSecret.SetPlaceHolder("Type to store it in the keychain (Google gives one)")
 	e.OAuthTenant = entry("Microsoft tenant (empty: common)")
 	e.OAuthAuthURL = entry("https://idp.example/oauth2/authorize")
 	e.OAuthTokenURL = entry("https://idp.example/oauth2/token")

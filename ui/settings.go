@@ -266,7 +266,7 @@ func (s *Settings) Content() fyne.CanvasObject {
 	s.TrayNote.Importance = widget.WarningImportance
 	s.TrayNote.Hide()
 	window := settingsSection("Window", s.CloseToTray,
-		wrapped("On, closing the window while the outbox still has messages to send hides it to the tray icon: sending goes on, and Herald quits by itself once the outbox is empty (Quit in the tray menu stops it at once). Off, closing the window quits, asking first while messages are being sent."),
+		wrapped("With messages still to send, closing the window hides it to the tray icon: sending goes on, and Herald quits once the outbox is empty. Off, closing quits (asking first while a message is being sent)."),
 		s.TrayNote)
 
 	s.DataDir = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
@@ -290,7 +290,7 @@ func (s *Settings) Content() fyne.CanvasObject {
 	// Two columns side by side in a wide window, one under the other in a
 	// small one.
 	cols := &settingsColumns{gap: theme.Padding() * 4}
-	body := container.New(cols, container.NewVBox(appearance, outbox), container.NewVBox(logs, notify, window, data))
+	body := container.New(cols, container.NewVBox(appearance, outbox, window), container.NewVBox(logs, notify, data))
 	cols.objects = body.Objects
 	scroll := container.NewVScroll(container.NewPadded(body))
 	s.content = container.NewBorder(nil, s.Status, nil, nil, container.New(columnSwitch{cols: cols, at: 980}, scroll))

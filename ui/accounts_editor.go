@@ -517,7 +517,7 @@ func (e *ProfileEditor) read() (account.Profile, map[string]string) {
 			o.AuthURL, o.TokenURL = strings.TrimSpace(e.OAuthAuthURL.Text), strings.TrimSpace(e.OAuthTokenURL.Text)
 			o.DeviceURL, o.RevokeURL = strings.TrimSpace(e.OAuthDeviceURL.Text), strings.TrimSpace(e.OAuthRevokeURL.Text)
 			o.Scopes = strings.Fields(e.OAuthScopes.Text)
-		case e.orig.OAuth != nil:
+		case e.orig.OAuth != nil && e.orig.OAuth.Provider == prov:
 			// A built-in provider's endpoints are known: what the
 			// profile has (set by the CLI) is kept as it is.
 			o.AuthURL, o.TokenURL, o.Scopes = e.orig.OAuth.AuthURL, e.orig.OAuth.TokenURL, e.orig.OAuth.Scopes

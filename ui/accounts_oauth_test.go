@@ -119,6 +119,11 @@ func TestAccountsEditorSavesACustomOAuthProvider(t *testing.T) {
 	if e.OAuthTokenURL.Text != want.TokenURL || e.OAuthScopes.Text != "smtp.send offline_access" || e.dirty() {
 		t.Fatalf("reloaded token URL %q scopes %q dirty %v", e.OAuthTokenURL.Text, e.OAuthScopes.Text, e.dirty())
 	}
+	// Switched to a built-in provider, the custom endpoints are not kept.
+	e.OAuthProvider.SetSelected("google")
+	if p, _ := e.read(); p.OAuth == nil || p.OAuth.TokenURL != "" || p.OAuth.AuthURL != "" || len(p.OAuth.Scopes) != 0 {
+		t.Fatalf("google keeps the custom settings: %+v", p.OAuth)
+	}
 }
 
 func TestAccountsEditorRefusesPlainHTTPEndpoints(t *testing.T) {

@@ -2,7 +2,12 @@ package app
 
 import (
 	"context"
+	"os"
+	"runtime"
+	"sync"
 	"time"
+
+	"fyne.io/fyne/v2"
 
 	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/account"
@@ -17,6 +22,9 @@ type SettingsAdapter struct {
 	c *core.Core
 	// Open shows a folder; tests replace it (default: platform/open.Path).
 	Open func(ctx context.Context, path string) error
+	// Tray reports whether the desktop shows Herald's tray icon (nil:
+	// assumed so); the view disables the close-to-tray choice without one.
+	Tray func() bool
 }
 
 var _ ui.SettingsCore = (*SettingsAdapter)(nil)
@@ -38,7 +46,7 @@ func (a *SettingsAdapter) LoadSettings(ctx context.Context) (ui.SettingsValues, 
 	}
 	return ui.SettingsValues{
 		Theme: s.Theme, TextSize: s.TextSize, Retry: retryValues(s.Retry), RunWhileOpen: s.RunWhileOpen,
-		LogSize: s.LogSize, Notifications: s.Notifications, ColourEmoji: s.ColourEmoji,
+		LogSize: s.LogSize, Notifications: s.Notifications, ColourEmoji: s.ColourEmoji, CloseToTray: s.CloseToTray,
 		History: ui.HistoryValues{KeepDays: s.History.KeepDays, KeepMessages: s.History.KeepMessages, FailuresOnly: s.History.Transcripts == core.TranscriptsFailures},
 	}, nil
 }
@@ -49,7 +57,8 @@ func (a *SettingsAdapter) Info(context.Context) ui.SettingsInfo {
 	k := a.c.Keychain()
 	d := queue.DefaultRetryPolicy()
 	return ui.SettingsInfo{DataDir: a.c.DataDir, Keychain: k.Name, KeychainOK: k.OK, KeychainDetail: k.Detail,
-		RetryDefaults: ui.RetryValues{Initial: d.Initial, Max: d.Max, GiveUpAfter: d.GiveUpAfter, WarnAfter: d.WarnAfter}}
+		RetryDefaults: ui.RetryValues{Initial: d.Initial, Max: d.Max, GiveUpAfter: d.GiveUpAfter, WarnAfter: d.WarnAfter},
+		NoTray:        a.Tray != nil && !a.Tray()}
 }
 
 // SetTheme implements ui.SettingsCore.
@@ -88,6 +97,11 @@ func (a *SettingsAdapter) SetColourEmoji(ctx context.Context, on bool) error {
 	return a.c.SetColourEmoji(ctx, on)
 }
 
+// SetCloseToTray implements ui.SettingsCore.
+func (a *SettingsAdapter) SetCloseToTray(ctx context.Context, on bool) error {
+	return a.c.SetCloseToTray(ctx, on)
+}
+
 // SetNotifications implements ui.SettingsCore.
 func (a *SettingsAdapter) SetNotifications(ctx context.Context, on bool) error {
 	return a.c.SetNotifications(ctx, on)
@@ -112,7 +126,14 @@ func (a *SettingsAdapter) WatchSettings() *feed.Sub { return a.c.Feed.Subscribe(
 func newSettings(gc *GUICore, do ui.Dispatcher) *ui.Settings {
 	var a ui.SettingsCore
 	if gc != nil {
-		a = NewSettingsAdapter(gc.c)
+		sa := NewSettingsAdapter(gc.c)
+		// The same test the window makes before showing its tray (asked
+		// once, off the UI goroutine, by Info).
+		sa.Tray = sync.OnceValue(func() bool {
+			app := fyne.CurrentApp()
+			return app != nil && systemTray(app, runtime.GOOS, os.Getenv) != nil
+		})
+		a = sa
 	}
 	return ui.NewSettings(a, do)
 }

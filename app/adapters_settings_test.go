@@ -96,3 +96,40 @@ func TestSettingsAdapterOpensTheDataDir(t *testing.T) {
 		t.Fatalf("opened %q (%v), want %q", got, err, c.DataDir)
 	}
 }
+
+func TestSettingsAdapterCloseToTray(t *testing.T) {
+	ctx := context.Background()
+	c := openTestCore(t, newMemSecrets())
+	a := NewSettingsAdapter(c)
+	gc := NewGUICore(c)
+	if v, err := a.LoadSettings(ctx); err != nil || !v.CloseToTray || !gc.CloseToTray(ctx) {
+		t.Fatalf("default: %+v, %v; the tray reads %v", v, err, gc.CloseToTray(ctx))
+	}
+	if err := a.SetCloseToTray(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := a.LoadSettings(ctx); v.CloseToTray || gc.CloseToTray(ctx) {
+		t.Fatalf("after turning it off: view %v, tray %v", v.CloseToTray, gc.CloseToTray(ctx))
+	}
+	if got, _ := c.Store.Setting(ctx, SettingCloseToTray); got != "false" {
+		t.Fatalf("stored %q", got)
+	}
+	if a.Info(ctx).NoTray {
+		t.Fatal("no tray said without a tray test")
+	}
+	a.Tray = func() bool { return false }
+	if !a.Info(ctx).NoTray {
+		t.Fatal("a desktop without a tray is not reported")
+	}
+}
+
+func TestSettingsViewCloseToTrayWithoutATray(t *testing.T) {
+	// The test app has no tray (it is no desktop.App): the window's own
+	// test says so and the check is disabled with a note.
+	c := openTestCore(t, newMemSecrets())
+	v, _, q := settingsOver(t, c)
+	pump(t, q, "the tray note", func() bool { return v.TrayNote.Visible() })
+	if !v.CloseToTray.Disabled() || !v.CloseToTray.Checked {
+		t.Fatalf("disabled %v, checked %v", v.CloseToTray.Disabled(), v.CloseToTray.Checked)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 	"github.com/godbus/dbus/v5"
 
+	"github.com/herald-smtp/herald/app/core"
 	"github.com/herald-smtp/herald/engine/feed"
 	"github.com/herald-smtp/herald/engine/queue"
 	"github.com/herald-smtp/herald/ui"
@@ -20,8 +21,8 @@ import (
 const (
 	// SettingCloseToTray is "true" or "false": closing the window while
 	// messages wait hides it to the tray (only where a tray is shown).
-	// Unset: on.
-	SettingCloseToTray = "window.close-to-tray"
+	// Unset: on. The core reads and writes it (core.CloseToTray).
+	SettingCloseToTray = core.SettingCloseToTray
 )
 
 var _ ui.TrayCore = (*GUICore)(nil)
@@ -40,26 +41,12 @@ func (g *GUICore) PauseSending(pause bool) { g.c.PauseRunner(pause) }
 
 // CloseToTray implements ui.TrayCore.
 func (g *GUICore) CloseToTray(ctx context.Context) bool {
-	return g.boolSetting(ctx, SettingCloseToTray, true)
+	return g.c.CloseToTray(ctx)
 }
 
 // WatchOutbox implements ui.TrayCore.
 func (g *GUICore) WatchOutbox() *feed.Sub {
 	return g.c.Feed.Subscribe(256, feed.Queue, feed.Runner)
-}
-
-func (g *GUICore) boolSetting(ctx context.Context, name string, def bool) bool {
-	v, err := g.c.Store.Setting(ctx, name)
-	if err != nil {
-		return def
-	}
-	switch v {
-	case "true", "on", "1":
-		return true
-	case "false", "off", "0":
-		return false
-	}
-	return def
 }
 
 // Notifier sends desktop notifications through the Fyne app, unless the

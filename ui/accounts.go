@@ -680,7 +680,13 @@ func suggestName(id, email string) string {
 
 // Save stores what the editor holds: a new profile or changes, then the
 // password when one was typed. It runs the store work off the UI goroutine.
-func (v *Accounts) save(p account.Profile, isNew bool, oldName string, password, dkimKey string) {
+// editorSecrets are the secrets typed into the editor, stored in the
+// keychain after the profile (never in it); "" leaves one as it is.
+type editorSecrets struct {
+	password, dkimKey, clientSecret string
+}
+
+func (v *Accounts) save(p account.Profile, isNew bool, oldName string, sec editorSecrets) {
 	v.Editor.SaveBtn.Disable()
 	v.background(func(ctx context.Context) error {
 		var err error
@@ -692,14 +698,16 @@ func (v *Accounts) save(p account.Profile, isNew bool, oldName string, password,
 		if err != nil {
 			return err
 		}
-		if password != "" {
-			if err := v.core.SetSecret(ctx, p.Name, account.SecretPassword, password); err != nil {
-				return fmt.Errorf("saved, but the password was not stored: %w", err)
+		for _, s := range []struct {
+			kind        account.SecretKind
+			what, value string
+		}{{account.SecretPassword, "the password", sec.password}, {account.SecretDKIMKey, "the DKIM key", sec.dkimKey},
+			{account.SecretClientSecret, "the OAuth client secret", sec.clientSecret}} {
+			if s.value == "" {
+				continue
 			}
-		}
-		if dkimKey != "" {
-			if err := v.core.SetSecret(ctx, p.Name, account.SecretDKIMKey, dkimKey); err != nil {
-				return fmt.Errorf("saved, but the DKIM key was not stored: %w", err)
+			if err := v.core.SetSecret(ctx, p.Name, s.kind, s.value); err != nil {
+				return fmt.Errorf("saved, but %s was not stored: %w", s.what, err)
 			}
 		}
 		return nil

@@ -12,12 +12,15 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/message"
+	"github.com/herald-smtp/herald/engine/oauth"
 	"github.com/herald-smtp/herald/engine/transport"
+	"github.com/herald-smtp/herald/ui/widgets"
 )
 
 // The editor's tabs, in order.
@@ -29,6 +32,9 @@ type edField struct {
 	group int    // index into editorGroups; -1 above the tabs
 	obj   fyne.CanvasObject
 	err   *widget.Label
+	// label and cell are the row's label and input (with its error) in a
+	// tab whose rows show and hide (Authentication); label is nil elsewhere.
+	label, cell fyne.CanvasObject
 }
 
 // ProfileEditor edits one profile: every setting the CLI has, grouped, with
@@ -50,11 +56,18 @@ type ProfileEditor struct {
 	Auth          *widget.Select
 	Username      *fieldEntry
 	SecretMode    *widget.Select
-	Password      *widget.Entry
+	Password      *widgets.SecretEntry
 	AllowInsecure *widget.Check
 	OAuthProvider *widget.Select
 	OAuthClientID *fieldEntry
-	OAuthTenant   *fieldEntry
+	// OAuthClientSecret is typed to store the client secret in the keychain
+	// (never in the profile), like Password.
+	OAuthClientSecret *widgets.SecretEntry
+	OAuthTenant       *fieldEntry
+	// OAuthAuthURL, OAuthTokenURL, OAuthDeviceURL, OAuthRevokeURL and
+	// OAuthScopes (space-separated) are a custom provider's settings.
+	OAuthAuthURL, OAuthTokenURL, OAuthDeviceURL, OAuthRevokeURL *fieldEntry
+	OAuthScopes                                                 *fieldEntry
 	// SignInBtn and SignInCodeBtn sign an OAuth2 profile in (browser, device
 	// code); shown where the core can sign in.
 	SignInBtn, SignInCodeBtn *widget.Button
@@ -63,7 +76,7 @@ type ProfileEditor struct {
 	RetryInitial, RetryMax, RetryGiveUp, RetryWarn *fieldEntry
 
 	DKIMDomain, DKIMSelector *fieldEntry
-	DKIMKey                  *widget.Entry
+	DKIMKey                  *widgets.SecretEntry
 	dkim                     dkimWidgets
 
 	Helo, CAFile, Pinned *fieldEntry
@@ -126,12 +139,19 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 	e.Auth = sel(authChoices)
 	e.Username = entry("usually your email address")
 	e.SecretMode = sel([]string{secretKeychainLabel, secretAskLabel})
-	e.Password = widget.NewPasswordEntry()
+	e.Password = widgets.NewSecretEntry()
 	e.Password.SetPlaceHolder("Type to store a new password in the keychain")
 	e.AllowInsecure = widget.NewCheck("I understand: send it without TLS", func(bool) { e.changed() })
 	e.OAuthProvider = sel([]string{"(none)", "google", "microsoft", "custom"})
 	e.OAuthClientID = entry("Client ID of the app you registered (see README)")
+	e.OAuthClientSecret = widgets.NewSecretEntry()
+	e.OAuthClientSecret.SetPlaceHolder("Type to store it in the keychain (Google gives one)")
 	e.OAuthTenant = entry("Microsoft tenant (empty: common)")
+	e.OAuthAuthURL = entry("https://idp.example/oauth2/authorize")
+	e.OAuthTokenURL = entry("https://idp.example/oauth2/token")
+	e.OAuthDeviceURL = entry("optional: https://idp.example/oauth2/device")
+	e.OAuthRevokeURL = entry("optional: https://idp.example/oauth2/revoke")
+	e.OAuthScopes = entry("Scopes that allow sending mail, separated by spaces")
 	e.SignInBtn = widget.NewButtonWithIcon("Sign in", theme.AccountIcon(), func() { e.signIn(false) })
 	e.SignInCodeBtn = widget.NewButton("Sign in with a code", func() { e.signIn(true) })
 
@@ -145,7 +165,7 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 
 	e.DKIMDomain = entry("example.com (empty: no DKIM signing)")
 	e.DKIMSelector = entry("s1 (two keys: s1-rsa, s1-ed)")
-	e.DKIMKey = widget.NewPasswordEntry()
+	e.DKIMKey = widgets.NewSecretEntry()
 	e.DKIMKey.SetPlaceHolder("Paste the PEM private key to store it in the keychain")
 
 	e.Helo = entry("empty: this machine's name")
@@ -160,14 +180,32 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 		}
 		return container.NewVScroll(f)
 	}
+	// rows is group with rows that can be hidden (showRow): the
+	// Authentication tab shows the OAuth2 settings only where they apply.
+	rows := func(g int, items ...any) fyne.CanvasObject {
+		c := container.New(layout.NewFormLayout())
+		for i := 0; i < len(items); i += 3 {
+			label, key, obj := items[i].(string), items[i+1].(string), items[i+2].(fyne.CanvasObject)
+			l := widget.NewLabelWithStyle(label, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
+			cell := e.field(key, g, obj)
+			e.fields[key].label, e.fields[key].cell = l, cell
+			c.Add(l)
+			c.Add(cell)
+		}
+		return container.NewVScroll(c)
+	}
 	e.Tabs = container.NewAppTabs(
 		container.NewTabItem(editorGroups[0], group(0, "Host", "host", e.Host, "Port", "port", e.Port, "TLS", "tls", e.TLS,
 			"Timeout", "timeout", e.Timeout, "Fallbacks", "fallbacks", e.Fallbacks)),
 		container.NewTabItem(editorGroups[1], group(1, "From address", "from", e.From, "From name", "from-name", e.FromName,
 			"Reply-To", "reply-to", e.ReplyTo, "Signature", "signature", e.Signature, "Extra headers", "headers", e.Headers)),
-		container.NewTabItem(editorGroups[2], group(2, "Method", "auth", e.Auth, "Username", "username", e.Username,
+		container.NewTabItem(editorGroups[2], rows(2, "Method", "auth", e.Auth, "Username", "username", e.Username,
 			"Password", "secret", e.SecretMode, "", "password", e.Password, "Plaintext", "allow-insecure-auth", e.AllowInsecure,
-			"OAuth provider", "oauth", e.OAuthProvider, "OAuth client ID", "oauth.client-id", e.OAuthClientID, "Tenant", "oauth.tenant", e.OAuthTenant,
+			"OAuth provider", "oauth", e.OAuthProvider, "OAuth client ID", "oauth.client-id", e.OAuthClientID,
+			"Client secret", "oauth.client-secret", e.OAuthClientSecret, "Tenant", "oauth.tenant", e.OAuthTenant,
+			"Authorization URL", "oauth.auth-url", e.OAuthAuthURL, "Token URL", "oauth.token-url", e.OAuthTokenURL,
+			"Device URL", "oauth.device-url", e.OAuthDeviceURL, "Revocation URL", "oauth.revoke-url", e.OAuthRevokeURL,
+			"Scopes", "oauth.scopes", e.OAuthScopes,
 			"OAuth sign-in", "oauth.sign-in", container.NewHBox(e.SignInBtn, e.SignInCodeBtn))),
 		container.NewTabItem(editorGroups[3], group(3, "Per minute", "limits.per-minute", e.PerMinute, "Sessions", "limits.sessions", e.Sessions,
 			"Per session", "limits.per-session", e.PerSession, "First retry", "retry.initial", e.RetryInitial, "Longest wait", "retry.max", e.RetryMax,
@@ -231,6 +269,9 @@ func fieldKey(k string) string {
 	if strings.HasPrefix(k, "fallbacks[") {
 		return "fallbacks"
 	}
+	if k == "oauth.provider" {
+		return "oauth"
+	}
 	return k
 }
 
@@ -292,15 +333,19 @@ func (e *ProfileEditor) Load(p account.Profile, isNew bool) {
 	}
 	e.Password.SetText("")
 	e.AllowInsecure.SetChecked(p.AllowInsecureAuth)
+	o := account.OAuth{Provider: "(none)"}
 	if p.OAuth != nil {
-		e.OAuthProvider.SetSelected(p.OAuth.Provider)
-		e.OAuthClientID.SetText(p.OAuth.ClientID)
-		e.OAuthTenant.SetText(p.OAuth.TenantID)
-	} else {
-		e.OAuthProvider.SetSelected("(none)")
-		e.OAuthClientID.SetText("")
-		e.OAuthTenant.SetText("")
+		o = *p.OAuth
 	}
+	e.OAuthProvider.SetSelected(o.Provider)
+	e.OAuthClientID.SetText(o.ClientID)
+	e.OAuthClientSecret.SetText("")
+	e.OAuthTenant.SetText(o.TenantID)
+	e.OAuthAuthURL.SetText(o.AuthURL)
+	e.OAuthTokenURL.SetText(o.TokenURL)
+	e.OAuthDeviceURL.SetText(o.DeviceURL)
+	e.OAuthRevokeURL.SetText(o.RevokeURL)
+	e.OAuthScopes.SetText(strings.Join(o.Scopes, " "))
 	e.PerMinute.SetText(intText(p.Limits.PerMinute))
 	e.Sessions.SetText(intText(p.Limits.Sessions))
 	e.PerSession.SetText(intText(p.Limits.PerSession))
@@ -356,7 +401,7 @@ func (e *ProfileEditor) refreshFromList() {
 // dirty reports unsaved edits.
 func (e *ProfileEditor) dirty() bool {
 	p, errs := e.read()
-	if len(errs) > 0 || e.Password.Text != "" || e.DKIMKey.Text != "" {
+	if len(errs) > 0 || e.Password.Text != "" || e.DKIMKey.Text != "" || e.OAuthClientSecret.Text != "" {
 		return true
 	}
 	a, b := p, e.orig
@@ -467,7 +512,14 @@ func (e *ProfileEditor) read() (account.Profile, map[string]string) {
 	p.OAuth = nil
 	if prov := e.OAuthProvider.Selected; prov != "" && prov != "(none)" {
 		o := account.OAuth{Provider: prov, ClientID: strings.TrimSpace(e.OAuthClientID.Text), TenantID: strings.TrimSpace(e.OAuthTenant.Text)}
-		if e.orig.OAuth != nil {
+		switch {
+		case prov == "custom":
+			o.AuthURL, o.TokenURL = strings.TrimSpace(e.OAuthAuthURL.Text), strings.TrimSpace(e.OAuthTokenURL.Text)
+			o.DeviceURL, o.RevokeURL = strings.TrimSpace(e.OAuthDeviceURL.Text), strings.TrimSpace(e.OAuthRevokeURL.Text)
+			o.Scopes = strings.Fields(e.OAuthScopes.Text)
+		case e.orig.OAuth != nil && e.orig.OAuth.Provider == prov:
+			// A built-in provider's endpoints are known: what the
+			// profile has (set by the CLI) is kept as it is.
 			o.AuthURL, o.TokenURL, o.Scopes = e.orig.OAuth.AuthURL, e.orig.OAuth.TokenURL, e.orig.OAuth.Scopes
 			o.DeviceURL, o.RevokeURL = e.orig.OAuth.DeviceURL, e.orig.OAuth.RevokeURL
 		}
@@ -515,6 +567,7 @@ func (e *ProfileEditor) Check() (account.Profile, bool) {
 				errs["name"] = err.Error()
 			}
 		}
+		checkOAuth(c, errs)
 	}
 	e.showErrors(errs)
 	return p, len(errs) == 0
@@ -565,7 +618,96 @@ func (e *ProfileEditor) changed() {
 		return
 	}
 	e.signInButtons()
+	e.oauthRows()
 	e.Check()
+}
+
+// oauthRows shows the OAuth2 rows where they apply: the provider for the
+// oauth2 method (or while one is set), the client ID and secret once a
+// provider is chosen, the tenant for Microsoft, the endpoints and scopes
+// for a custom provider, the sign-in where its buttons show.
+func (e *ProfileEditor) oauthRows() {
+	prov := e.OAuthProvider.Selected
+	set := prov != "" && prov != "(none)"
+	on := e.Auth.Selected == string(account.AuthOAuth2) || set
+	e.showRow("oauth", on)
+	e.showRow("oauth.client-id", on && set)
+	e.showRow("oauth.client-secret", on && set)
+	e.showRow("oauth.tenant", on && prov == "microsoft")
+	for _, k := range []string{"oauth.auth-url", "oauth.token-url", "oauth.device-url", "oauth.revoke-url", "oauth.scopes"} {
+		e.showRow(k, on && prov == "custom")
+	}
+	e.showRow("oauth.sign-in", e.SignInBtn.Visible() || e.SignInCodeBtn.Visible())
+}
+
+// showRow shows or hides the row of key (label, input and error).
+func (e *ProfileEditor) showRow(key string, on bool) {
+	f := e.fields[key]
+	if f == nil || f.label == nil {
+		return
+	}
+	for _, o := range []fyne.CanvasObject{f.label, f.cell} {
+		if on {
+			o.Show()
+		} else {
+			o.Hide()
+		}
+	}
+}
+
+// RowShown reports whether the row of key is shown (tests).
+func (e *ProfileEditor) RowShown(key string) bool {
+	f := e.fields[key]
+	return f != nil && f.cell != nil && f.cell.Visible()
+}
+
+// checkOAuth adds the problems of an oauth2 profile's OAuth2 settings, each
+// at its field: the rules engine/oauth's Config.Validate applies when
+// signing in (a client ID; for a custom provider its authorization or
+// device URL, token URL and scopes; endpoints on https except loopback).
+func checkOAuth(p account.Profile, errs map[string]string) {
+	if p.Auth != account.AuthOAuth2 {
+		return
+	}
+	o := p.OAuth
+	if o == nil {
+		errs["oauth"] = "choose the provider you sign in with: google, microsoft or custom"
+		return
+	}
+	if o.ClientID == "" {
+		errs["oauth.client-id"] = "required: the client ID of the application you registered with the provider"
+	}
+	if o.Provider == "custom" {
+		if o.AuthURL == "" && o.DeviceURL == "" {
+			errs["oauth.auth-url"] = "required (or the device URL): the provider's authorization endpoint"
+		}
+		if o.TokenURL == "" {
+			errs["oauth.token-url"] = "required: the provider's token endpoint"
+		}
+		if len(o.Scopes) == 0 {
+			errs["oauth.scopes"] = "required: the scopes that allow sending mail, separated by spaces"
+		}
+		for _, u := range []struct{ key, v string }{{"oauth.auth-url", o.AuthURL}, {"oauth.token-url", o.TokenURL}, {"oauth.device-url", o.DeviceURL}, {"oauth.revoke-url", o.RevokeURL}} {
+			if u.v == "" {
+				continue
+			}
+			if err := oauth.CheckEndpoint(u.v); err != nil {
+				errs[u.key] = err.Error()
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return
+	}
+	prov, err := oauth.ParseProvider(o.Provider)
+	if err == nil {
+		cfg := oauth.Config{Provider: prov, ClientID: o.ClientID, Tenant: o.TenantID, AuthURL: o.AuthURL, TokenURL: o.TokenURL,
+			DeviceURL: o.DeviceURL, RevokeURL: o.RevokeURL, Scopes: o.Scopes}
+		err = cfg.Validate()
+	}
+	if err != nil {
+		errs["oauth"] = err.Error()
+	}
 }
 
 // signInButtons shows the sign-in buttons for a saved OAuth2 profile when
@@ -583,6 +725,12 @@ func (e *ProfileEditor) signInButtons() {
 	}
 	if e.OAuthProvider.Selected == "google" {
 		e.SignInCodeBtn.Hide() // Google refuses the device flow for mail
+	}
+	if e.OAuthProvider.Selected == "custom" && strings.TrimSpace(e.OAuthDeviceURL.Text) == "" {
+		e.SignInCodeBtn.Hide() // no device endpoint given
+	}
+	if e.OAuthProvider.Selected == "custom" && strings.TrimSpace(e.OAuthAuthURL.Text) == "" {
+		e.SignInBtn.Hide() // no authorization endpoint: device flow only
 	}
 }
 
@@ -609,9 +757,10 @@ func (e *ProfileEditor) Save() {
 		return
 	}
 	p.Normalize()
-	e.v.save(p, e.isNew, e.orig.Name, e.Password.Text, e.DKIMKey.Text)
+	e.v.save(p, e.isNew, e.orig.Name, editorSecrets{password: e.Password.Text, dkimKey: e.DKIMKey.Text, clientSecret: strings.TrimSpace(e.OAuthClientSecret.Text)})
 	e.Password.SetText("")
 	e.DKIMKey.SetText("")
+	e.OAuthClientSecret.SetText("")
 }
 
 // fieldEntry is an Entry on which Tab moves to the next field, even when it

@@ -20,6 +20,7 @@ import (
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/transcript"
 	"github.com/herald-smtp/herald/engine/transport"
+	"github.com/herald-smtp/herald/ui/widgets"
 )
 
 // SandboxChoice is the profile picker's entry for the built-in sandbox; it
@@ -978,7 +979,7 @@ func (c *Compose) Send() {
 
 // askPassword shows a masked password prompt; ok gets what was typed.
 func (c *Compose) askPassword(profile string, ok func(string)) {
-	pw := widget.NewPasswordEntry()
+	pw := widgets.NewSecretEntry()
 	note := widget.NewLabel("Used for this message only, never stored.")
 	d := dialog.NewForm("Password for "+profile, "Send", "Cancel",
 		[]*widget.FormItem{widget.NewFormItem("Password", pw), widget.NewFormItem("", note)}, func(yes bool) {

@@ -16,6 +16,7 @@ import (
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/transport"
+	"github.com/herald-smtp/herald/ui/widgets"
 )
 
 func composeRig(t *testing.T, ps ...account.Profile) *rig {
@@ -274,6 +275,9 @@ func TestComposeAsksThePasswordEachTime(t *testing.T) {
 	if pw == nil {
 		t.Fatal("the prompt has no masked entry")
 	}
+	if !pw.CanReveal() {
+		t.Fatal("the prompt's entry has no show-while-held eye")
+	}
 	test.Type(pw, "s3cret")
 	tapButton(t, top, "Send")
 	r.pump("the send", func() bool { return len(r.core.sends()) == 1 && !c.Busy() })
@@ -360,10 +364,10 @@ func TestHTMLPreviewIsSafe(t *testing.T) {
 	r.pump("the empty preview", func() bool { return c.Preview.Doc() == nil })
 }
 
-func findPassword(o fyne.CanvasObject) *widget.Entry {
-	var found *widget.Entry
+func findPassword(o fyne.CanvasObject) *widgets.SecretEntry {
+	var found *widgets.SecretEntry
 	walk(o, func(o fyne.CanvasObject) {
-		if e, ok := o.(*widget.Entry); ok && e.Password {
+		if e, ok := o.(*widgets.SecretEntry); ok && e.Password {
 			found = e
 		}
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/console"
 	"github.com/herald-smtp/herald/engine/transcript"
+	"github.com/herald-smtp/herald/ui/widgets"
 )
 
 // ByHandChoice is the Console's profile picker entry for a server typed in
@@ -590,7 +591,7 @@ func (c *Console) passwordDialog(prompt string, answer func(string, bool)) {
 		answer("", false)
 		return
 	}
-	pw := widget.NewPasswordEntry()
+	pw := widgets.NewSecretEntryNoReveal()
 	label := strings.TrimSuffix(strings.TrimSpace(prompt), ":")
 	d := dialog.NewForm("Authenticate", "Send", "Cancel", []*widget.FormItem{widget.NewFormItem(label, pw)}, func(ok bool) {
 		answer(pw.Text, ok)

@@ -9,12 +9,14 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/console"
 	"github.com/herald-smtp/herald/engine/transcript"
+	"github.com/herald-smtp/herald/ui/widgets"
 )
 
 // fakeConsole opens scripted sessions: each line is recorded as sent and
@@ -262,7 +264,7 @@ func TestConsoleAuthAsksInAMaskedDialogAndNeverShowsTheSecret(t *testing.T) {
 	v.Command.SetText("auth plain ann")
 	v.Submit()
 	// The password dialog comes up on the window with a masked entry.
-	var pw *widget.Entry
+	var pw *widgets.SecretEntry
 	r.pump("the password dialog", func() bool {
 		pw = findPasswordEntry(r.shell.Window().Canvas())
 		return pw != nil
@@ -271,6 +273,17 @@ func TestConsoleAuthAsksInAMaskedDialogAndNeverShowsTheSecret(t *testing.T) {
 		t.Fatal("the entry is not masked")
 	}
 	test.Type(pw, "s3cret-Pa55")
+	// No way to show it: no eye, and Alt+F8 does nothing.
+	if pw.CanReveal() || pw.Eye() != nil {
+		t.Fatal("the console's secret entry can show the secret")
+	}
+	pw.KeyDown(&fyne.KeyEvent{Name: desktop.KeyAltLeft})
+	pw.KeyDown(&fyne.KeyEvent{Name: widgets.RevealKey})
+	if !pw.Password || pw.Revealed() {
+		t.Fatal("Alt+F8 shows the console's secret")
+	}
+	pw.KeyUp(&fyne.KeyEvent{Name: widgets.RevealKey})
+	pw.KeyUp(&fyne.KeyEvent{Name: desktop.KeyAltLeft})
 	pressDialogButton(t, r.shell.Window().Canvas(), "Send")
 	r.pump("the reply", func() bool { return strings.Contains(v.shown(), "235") })
 	if f.session(0).gotPW != "s3cret-Pa55" {
@@ -295,14 +308,14 @@ func TestConsoleAuthAsksInAMaskedDialogAndNeverShowsTheSecret(t *testing.T) {
 }
 
 // findPasswordEntry returns the masked entry of the top overlay, if any.
-func findPasswordEntry(c fyne.Canvas) *widget.Entry {
+func findPasswordEntry(c fyne.Canvas) *widgets.SecretEntry {
 	top := c.Overlays().Top()
 	if top == nil {
 		return nil
 	}
-	var found *widget.Entry
+	var found *widgets.SecretEntry
 	walk(top, func(o fyne.CanvasObject) {
-		if e, ok := o.(*widget.Entry); ok && e.Password && found == nil {
+		if e, ok := o.(*widgets.SecretEntry); ok && e.Password && found == nil {
 			found = e
 		}
 	})

@@ -7,15 +7,18 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/herald-smtp/herald/ui/widgets"
 )
 
 // SandboxSettingsForm is the sandbox's settings form; its widgets are
 // exported for tests.
 type SandboxSettingsForm struct {
-	Listen, AuthUser, AuthPass, MaxSize, Faults *widget.Entry
-	TLS                                         *widget.Select
-	RequireAuth                                 *widget.Check
-	Examples                                    *widget.Select
+	Listen, AuthUser, MaxSize, Faults *widget.Entry
+	AuthPass                          *widgets.SecretEntry
+	TLS                               *widget.Select
+	RequireAuth                       *widget.Check
+	Examples                          *widget.Select
 	// Effect says, per fault, what it does to a client (or what is wrong
 	// with the specification).
 	Effect *widget.Label
@@ -41,7 +44,7 @@ func NewSandboxSettingsForm(f SandboxForm, examples [][2]string, describe func(s
 	w.AuthUser = widget.NewEntry()
 	w.AuthUser.SetPlaceHolder("user name")
 	w.AuthUser.SetText(f.AuthUser)
-	w.AuthPass = widget.NewPasswordEntry()
+	w.AuthPass = widgets.NewSecretEntry()
 	w.AuthPass.SetPlaceHolder("password (kept in the keychain)")
 	w.AuthPass.SetText(f.AuthPass)
 	w.RequireAuth = widget.NewCheck("Require AUTH (PLAIN, LOGIN, CRAM-MD5) with:", func(on bool) {

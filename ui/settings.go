@@ -33,6 +33,9 @@ type SettingsValues struct {
 	Notifications bool
 	// ColourEmoji loads the bundled colour emoji font (from the next start).
 	ColourEmoji bool
+	// CloseToTray hides the window to the tray when it is closed while
+	// messages wait, instead of quitting.
+	CloseToTray bool
 	// History is how much history to keep.
 	History HistoryValues
 }
@@ -62,6 +65,9 @@ type SettingsInfo struct {
 	KeychainDetail string
 	// RetryDefaults are the built-in retry defaults, for the placeholders.
 	RetryDefaults RetryValues
+	// NoTray is true where the desktop shows no tray icon: closing the
+	// window then always quits, whatever CloseToTray says.
+	NoTray bool
 }
 
 // SettingsCore is what the Settings view needs from the core. The methods
@@ -83,6 +89,9 @@ type SettingsCore interface {
 	SetNotifications(ctx context.Context, on bool) error
 	// SetColourEmoji stores the setting; it applies from the next start.
 	SetColourEmoji(ctx context.Context, on bool) error
+	// SetCloseToTray stores whether closing the window while messages wait
+	// hides it to the tray.
+	SetCloseToTray(ctx context.Context, on bool) error
 	SetHistory(ctx context.Context, h HistoryValues) error
 	// OpenDataDir shows the data directory in the file manager.
 	OpenDataDir(ctx context.Context) error
@@ -115,6 +124,8 @@ type Settings struct {
 	TextSize                              *widget.Select
 	RunWhileOpen, Notifications           *widget.Check
 	ColourEmoji                           *widget.Check
+	CloseToTray                           *widget.Check
+	TrayNote                              *widget.Label
 	RetryInitial, RetryMax, RetryGiveUp   *fieldEntry
 	RetryWarn                             *fieldEntry
 	SaveRetry                             *widget.Button
@@ -243,6 +254,21 @@ func (s *Settings) Content() fyne.CanvasObject {
 	})
 	notify := settingsSection("Notifications", s.Notifications, wrapped("When a message fails for good and when a batch has been sent."))
 
+	s.CloseToTray = widget.NewCheck("Close to the tray while messages are waiting", func(on bool) {
+		if s.loading || on == s.values.CloseToTray {
+			return
+		}
+		s.values.CloseToTray = on
+		s.save(func(ctx context.Context) error { return s.core.SetCloseToTray(ctx, on) }, s.Status,
+			settingsOnOff(on, "Closing the window while messages wait keeps Herald sending in the tray.", "Closing the window quits Herald."))
+	})
+	s.TrayNote = wrapped("")
+	s.TrayNote.Importance = widget.WarningImportance
+	s.TrayNote.Hide()
+	window := settingsSection("Window", s.CloseToTray,
+		wrapped("With messages still to send, closing the window hides it to the tray icon: sending goes on, and Herald quits once the outbox is empty. Off, closing quits (asking first while a message is being sent)."),
+		s.TrayNote)
+
 	s.DataDir = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	s.DataDir.Truncation = fyne.TextTruncateEllipsis
 	s.OpenFolder = widget.NewButtonWithIcon("Open folder", theme.FolderOpenIcon(), s.openFolder)
@@ -264,7 +290,7 @@ func (s *Settings) Content() fyne.CanvasObject {
 	// Two columns side by side in a wide window, one under the other in a
 	// small one.
 	cols := &settingsColumns{gap: theme.Padding() * 4}
-	body := container.New(cols, container.NewVBox(appearance, outbox), container.NewVBox(logs, notify, data))
+	body := container.New(cols, container.NewVBox(appearance, outbox, window), container.NewVBox(logs, notify, data))
 	cols.objects = body.Objects
 	scroll := container.NewVScroll(container.NewPadded(body))
 	s.content = container.NewBorder(nil, s.Status, nil, nil, container.New(columnSwitch{cols: cols, at: 980}, scroll))
@@ -335,6 +361,7 @@ func (s *Settings) show(v SettingsValues) {
 	s.RunWhileOpen.SetChecked(v.RunWhileOpen)
 	s.Notifications.SetChecked(v.Notifications)
 	s.ColourEmoji.SetChecked(v.ColourEmoji)
+	s.CloseToTray.SetChecked(v.CloseToTray)
 	s.LogSize.SetSelected(strconv.Itoa(v.LogSize) + " lines")
 	s.RetryInitial.SetText(shortDuration(v.Retry.Initial))
 	s.RetryMax.SetText(shortDuration(v.Retry.Max))
@@ -361,6 +388,14 @@ func (s *Settings) showInfo(in SettingsInfo) {
 		s.KeychainHint.Show()
 	}
 	s.KeychainState.Refresh()
+	if in.NoTray {
+		s.CloseToTray.Disable()
+		s.TrayNote.SetText("This desktop shows no tray icon, so closing the window always quits.")
+		s.TrayNote.Show()
+	} else {
+		s.CloseToTray.Enable()
+		s.TrayNote.Hide()
+	}
 	d := in.RetryDefaults
 	s.RetryInitial.SetPlaceHolder("default " + shortDuration(d.Initial))
 	s.RetryMax.SetPlaceHolder("default " + shortDuration(d.Max))

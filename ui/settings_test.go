@@ -25,12 +25,13 @@ type fakeSettings struct {
 	feed     *feed.Feed
 	opened   int
 	keychain bool
+	noTray   bool
 	retryErr error
 }
 
 func newFakeSettings() *fakeSettings {
 	return &fakeSettings{feed: feed.New(), keychain: true,
-		v: SettingsValues{TextSize: 100, RunWhileOpen: true, LogSize: 5000, Notifications: true}}
+		v: SettingsValues{TextSize: 100, RunWhileOpen: true, LogSize: 5000, Notifications: true, CloseToTray: true}}
 }
 
 func (f *fakeSettings) set(name string, change func(v *SettingsValues)) error {
@@ -54,6 +55,9 @@ func (f *fakeSettings) Info(context.Context) SettingsInfo {
 	if !f.keychain {
 		in.KeychainDetail = "no D-Bus session bus: start a desktop session"
 	}
+	f.mu.Lock()
+	in.NoTray = f.noTray
+	f.mu.Unlock()
 	return in
 }
 func (f *fakeSettings) SetTheme(_ context.Context, m string) error {
@@ -76,6 +80,10 @@ func (f *fakeSettings) SetLogSize(_ context.Context, n int) error {
 }
 func (f *fakeSettings) SetColourEmoji(_ context.Context, on bool) error {
 	return f.set("colour-emoji", func(v *SettingsValues) { v.ColourEmoji = on })
+}
+
+func (f *fakeSettings) SetCloseToTray(_ context.Context, on bool) error {
+	return f.set("window.close-to-tray", func(v *SettingsValues) { v.CloseToTray = on })
 }
 
 func (f *fakeSettings) SetNotifications(_ context.Context, on bool) error {
@@ -184,6 +192,34 @@ func TestSettingsTogglesAndLogSizeSave(t *testing.T) {
 		return !s.RunWhileOpen && !s.Notifications && s.ColourEmoji && s.LogSize == 20000
 	})
 	r.pump("the status", func() bool { return v.Status.Text != "" })
+}
+
+func TestSettingsCloseToTraySaves(t *testing.T) {
+	r := newSettingsRig(t)
+	v := r.view
+	if !v.CloseToTray.Checked || v.CloseToTray.Disabled() || v.TrayNote.Visible() {
+		t.Fatalf("close to tray: checked %v, disabled %v, note %q", v.CloseToTray.Checked, v.CloseToTray.Disabled(), v.TrayNote.Text)
+	}
+	test.Tap(v.CloseToTray)
+	r.pump("the setting to be stored off", func() bool { return !r.fake.get().CloseToTray })
+	r.pump("the status", func() bool { return strings.Contains(v.Status.Text, "quits") })
+	test.Tap(v.CloseToTray)
+	r.pump("the setting to be stored on", func() bool { return r.fake.get().CloseToTray })
+	// Changed elsewhere: the check follows.
+	r.fake.SetCloseToTray(context.Background(), false)
+	r.pump("the check to follow", func() bool { return !v.CloseToTray.Checked })
+}
+
+func TestSettingsCloseToTrayWithoutATraySaysSo(t *testing.T) {
+	r := &settingsRig{rig: newRig(t), fake: newFakeSettings()}
+	r.fake.noTray = true
+	r.view = NewSettings(r.fake, func(f func()) { r.q <- f })
+	r.shell.Register(r.view)
+	r.shell.Open("settings", nil)
+	r.pump("the tray note", func() bool { return r.view.TrayNote.Visible() })
+	if !r.view.CloseToTray.Disabled() || !strings.Contains(r.view.TrayNote.Text, "no tray icon") {
+		t.Fatalf("disabled %v, note %q", r.view.CloseToTray.Disabled(), r.view.TrayNote.Text)
+	}
 }
 
 func TestSettingsRetryPolicyValidatesAndSaves(t *testing.T) {

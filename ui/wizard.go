@@ -46,9 +46,10 @@ type WizardView struct {
 	// Stage is the stage shown (StageAddress…StageSave).
 	Stage int
 
-	Email, Password *widget.Entry
-	EmailError      *widget.Label
-	ManualButton    *widget.Button
+	Email        *widget.Entry
+	Password     *widgets.SecretEntry
+	EmailError   *widget.Label
+	ManualButton *widget.Button
 	// GoogleButton, MicrosoftButton and OtherSignInButton sign in with
 	// OAuth2 (shown when the core implements WizardSignIn); SignInStatus
 	// says how it went.
@@ -319,7 +320,7 @@ func (v *WizardView) buildAddress() fyne.CanvasObject {
 	v.Email = widget.NewEntry()
 	v.Email.SetPlaceHolder("you@example.com")
 	v.Email.OnSubmitted = func(string) { v.next() }
-	v.Password = widget.NewPasswordEntry()
+	v.Password = widgets.NewSecretEntry()
 	v.Password.SetPlaceHolder("optional: to test signing in")
 	v.Password.OnSubmitted = func(string) { v.next() }
 	v.EmailError = wrapped("")
@@ -990,7 +991,7 @@ func (v *WizardView) fixAndRetest(f hint.Fix) {
 
 func (v *WizardView) askPassword(f hint.Fix) {
 	w := v.window()
-	pw := widget.NewPasswordEntry()
+	pw := widgets.NewSecretEntry()
 	done := func(ok bool) {
 		if ok && pw.Text != "" {
 			f.Value = pw.Text

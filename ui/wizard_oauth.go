@@ -13,12 +13,14 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/herald-smtp/herald/engine/account"
+	"github.com/herald-smtp/herald/ui/widgets"
 )
 
 // oauthForm is the sign-in setup dialog's fields (kept for tests).
 type oauthForm struct {
-	ClientID, ClientSecret, Tenant *widget.Entry
-	Code                           *widget.Check
+	ClientID, Tenant *widget.Entry
+	ClientSecret     *widgets.SecretEntry
+	Code             *widget.Check
 }
 
 // buildSignIn is the first step's "Sign in with …" row, hidden when the
@@ -63,7 +65,7 @@ func (v *WizardView) askOAuth(provider string) {
 	items := []*widget.FormItem{widget.NewFormItem("Client ID", f.ClientID)}
 	if provider == "google" {
 		f.ClientID.SetPlaceHolder("…apps.googleusercontent.com")
-		f.ClientSecret = widget.NewPasswordEntry()
+		f.ClientSecret = widgets.NewSecretEntry()
 		f.ClientSecret.Validator = required("client secret")
 		items = append(items, widget.NewFormItem("Client secret", f.ClientSecret))
 	} else {

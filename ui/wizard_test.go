@@ -641,9 +641,9 @@ func TestWizardStoreNewPassword(t *testing.T) {
 	waitFor(t, q, "the report", func() bool { return v.Report() != nil })
 	it, _ := v.Steps.Item("auth")
 	test.Tap(findButton(it.Extra, "Enter a new password"))
-	var pw *widget.Entry
+	var pw *widgets.SecretEntry
 	walk(w.Canvas().Overlays().Top(), func(o fyne.CanvasObject) {
-		if e, ok := o.(*widget.Entry); ok && e.Password {
+		if e, ok := o.(*widgets.SecretEntry); ok && e.Password {
 			pw = e
 		}
 	})

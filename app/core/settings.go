@@ -42,6 +42,10 @@ const (
 	// emoji font ("true" or "false"; default false: emoji come from the
 	// system's fonts). Read when the window starts.
 	SettingColourEmoji = "ui.colour-emoji"
+	// SettingCloseToTray says whether closing the window while messages
+	// wait in the outbox hides it to the tray (where one is shown) instead
+	// of quitting ("true" or "false"; default true).
+	SettingCloseToTray = "window.close-to-tray"
 	// SettingHistoryKeepDays keeps history records this many days (0: all).
 	SettingHistoryKeepDays = "history.keep-days"
 	// SettingHistoryKeepMessages keeps the newest this many history records
@@ -82,6 +86,7 @@ type Settings struct {
 	LogSize       int
 	Notifications bool
 	ColourEmoji   bool
+	CloseToTray   bool
 	History       HistorySettings
 }
 
@@ -146,6 +151,7 @@ func (c *Core) LoadSettings(ctx context.Context) (Settings, error) {
 		LogSize:       c.LogSize(),
 		Notifications: c.Notifications(ctx),
 		ColourEmoji:   c.ColourEmoji(ctx),
+		CloseToTray:   c.CloseToTray(ctx),
 		History:       c.HistorySettings(ctx),
 	}, nil
 }
@@ -279,6 +285,17 @@ func (c *Core) ColourEmoji(ctx context.Context) bool {
 // window's next start.
 func (c *Core) SetColourEmoji(ctx context.Context, on bool) error {
 	return c.putSetting(ctx, SettingColourEmoji, strconv.FormatBool(on))
+}
+
+// CloseToTray reports whether closing the window while messages wait
+// hides it to the tray instead of quitting (default on).
+func (c *Core) CloseToTray(ctx context.Context) bool {
+	return c.boolSetting(ctx, SettingCloseToTray, true)
+}
+
+// SetCloseToTray turns closing to the tray on or off.
+func (c *Core) SetCloseToTray(ctx context.Context, on bool) error {
+	return c.putSetting(ctx, SettingCloseToTray, strconv.FormatBool(on))
 }
 
 // HistorySettings returns the history retention settings (zero: keep

@@ -21,7 +21,7 @@ func TestSettingsDefaultsRoundTripAndFeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Settings{TextSize: 100, RunWhileOpen: true, LogSize: DefaultLogSize, Notifications: true, History: HistorySettings{Transcripts: TranscriptsAll}}
+	want := Settings{TextSize: 100, RunWhileOpen: true, LogSize: DefaultLogSize, Notifications: true, CloseToTray: true, History: HistorySettings{Transcripts: TranscriptsAll}}
 	if s != want {
 		t.Fatalf("defaults = %+v, want %+v", s, want)
 	}
@@ -34,18 +34,19 @@ func TestSettingsDefaultsRoundTripAndFeed(t *testing.T) {
 	r := account.RetrySettings{Initial: account.Duration(2 * time.Minute), GiveUpAfter: account.Duration(24 * time.Hour)}
 	for _, step := range []error{
 		c.SetTheme(ctx, "dark"), c.SetTextSize(ctx, 150), c.SetRetrySettings(ctx, r), c.SetRunWhileOpen(ctx, false),
-		c.SetLogSize(ctx, 20000), c.SetNotifications(ctx, false), c.SetColourEmoji(ctx, true),
+		c.SetLogSize(ctx, 20000), c.SetNotifications(ctx, false), c.SetColourEmoji(ctx, true), c.SetCloseToTray(ctx, false),
 		c.SetHistorySettings(ctx, HistorySettings{KeepDays: 30, KeepMessages: 1000, Transcripts: TranscriptsFailures}),
 	} {
 		if step != nil {
 			t.Fatal(step)
 		}
 	}
-	for _, name := range []string{SettingTheme, SettingTextSize, SettingRetry, SettingRunWhileOpen, SettingLogSize, SettingNotifications, SettingColourEmoji, SettingHistoryKeepDays} {
+	for _, name := range []string{SettingTheme, SettingTextSize, SettingRetry, SettingRunWhileOpen, SettingLogSize, SettingNotifications, SettingColourEmoji, SettingCloseToTray, SettingHistoryKeepDays} {
 		waitFor(t, sub, "the event of "+name, func(e feed.Event) bool { return e.Text == name })
 	}
-	// The history's keys are the ones the history helper reads.
-	for k, v := range map[string]string{"history.keep-days": "30", "history.keep-messages": "1000", "history.transcripts": "failures"} {
+	// The history's keys are the ones the history helper reads; the tray's
+	// the one the window has always read.
+	for k, v := range map[string]string{"window.close-to-tray": "false", "history.keep-days": "30", "history.keep-messages": "1000", "history.transcripts": "failures"} {
 		if got, err := c.Store.Setting(ctx, k); err != nil || got != v {
 			t.Errorf("store %s = %q, %v; want %q", k, got, err, v)
 		}
@@ -57,7 +58,7 @@ func TestSettingsDefaultsRoundTripAndFeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = Settings{Theme: "dark", TextSize: 150, Retry: r, RunWhileOpen: false, LogSize: 20000, Notifications: false, ColourEmoji: true,
+	want = Settings{Theme: "dark", TextSize: 150, Retry: r, RunWhileOpen: false, LogSize: 20000, Notifications: false, ColourEmoji: true, CloseToTray: false,
 		History: HistorySettings{KeepDays: 30, KeepMessages: 1000, Transcripts: TranscriptsFailures}}
 	if s != want {
 		t.Fatalf("after reopening = %+v, want %+v", s, want)

@@ -18,18 +18,21 @@ import (
 //
 // Fyne has no option for this besides the no_emoji build tag (which `go
 // run .` and `go build` cannot carry), so the bundled resource is pointed at
-// Fyne's tiny symbol font instead: a valid font with no emoji, which costs
-// nothing to parse. It reports whether the resource could be replaced.
+// the theme's own text font instead: a valid font with no emoji, a tenth of
+// the size, that adds nothing to the fallback chain (what it lacks, the
+// system's fonts supply as before). Not the tiny symbol font: it has arrows
+// but no space, and go-text shapes the spaces after an arrow with the face
+// of the arrow. It reports whether the resource could be replaced.
 func useSystemEmoji() bool {
 	r, ok := theme.DefaultEmojiFont().(*fyne.StaticResource)
 	if !ok || r == nil {
 		return false
 	}
-	sym := theme.DefaultSymbolFont()
-	if sym == nil {
+	text := theme.DefaultTextFont()
+	if text == nil {
 		return false
 	}
-	r.StaticName, r.StaticContent = sym.Name(), sym.Content()
+	r.StaticName, r.StaticContent = text.Name(), text.Content()
 	return true
 }
 

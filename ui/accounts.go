@@ -268,7 +268,7 @@ func (v *Accounts) Content() fyne.CanvasObject {
 	v.Empty.Hide()
 
 	top := container.NewVBox(container.NewHBox(v.AddBtn, importBtn, exportBtn), v.Search)
-	v.listBox = container.NewBorder(top, v.Message, nil, nil, container.NewStack(v.List, container.NewPadded(v.Empty)))
+	v.listBox = borderInOrder(top, v.Message, nil, nil, container.NewStack(v.List, container.NewPadded(v.Empty)))
 
 	v.Editor = newProfileEditor(v)
 	split := container.NewHSplit(v.listBox, v.Editor.content)
@@ -655,7 +655,7 @@ func (v *Accounts) ShowAddDialog() {
 	})
 	wiz := widget.NewButton("Find my server (connection test)", func() { d.Hide(); v.openWizard("") })
 	form := widget.NewForm(widget.NewFormItem("Your email", email))
-	body := container.NewBorder(container.NewVBox(form, search), container.NewVBox(note, link, container.NewHBox(usePreset, blank, wiz)), nil, nil, list)
+	body := borderInOrder(container.NewVBox(form, search), container.NewVBox(note, link, container.NewHBox(usePreset, blank, wiz)), nil, nil, list)
 	d = dialog.NewCustom("Add an account", "Cancel", body, v.window())
 	d.Resize(fyne.NewSize(620, 520))
 	d.Show()

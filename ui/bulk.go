@@ -226,7 +226,7 @@ func (b *Bulk) Content() fyne.CanvasObject {
 	}
 	b.Table.UpdateHeader = b.updateHeader
 	b.Table.ShowHeaderColumn = false
-	recipients := container.NewBorder(b.OnlyBad, nil, nil, nil, b.Table)
+	recipients := borderInOrder(b.OnlyBad, nil, nil, nil, b.Table)
 
 	b.PreviewPick = widget.NewSelect(nil, func(string) { b.showPreview() })
 	b.PreviewPick.PlaceHolder = "(no preview yet)"
@@ -249,7 +249,7 @@ func (b *Bulk) Content() fyne.CanvasObject {
 		container.NewTabItem("HTML source", container.NewVScroll(b.PreviewHTML)),
 		container.NewTabItem("Headers", container.NewVScroll(b.PreviewHeaders)),
 	)
-	preview := container.NewBorder(head, nil, nil, nil, bodies)
+	preview := borderInOrder(head, nil, nil, nil, bodies)
 
 	b.Tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Preview", theme.VisibilityIcon(), preview),

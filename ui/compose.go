@@ -305,7 +305,7 @@ func (c *Compose) Content() fyne.CanvasObject {
 			box.Objects[2].(*widget.Button).OnTapped = func() { c.removeAttachment(id) }
 		},
 	)
-	attachTab := container.NewBorder(
+	attachTab := borderInOrder(
 		container.NewVBox(container.NewHBox(widget.NewButtonWithIcon("Attach files…", theme.ContentAddIcon(), c.chooseAttachment),
 			widget.NewLabel("or drop files onto the window")), c.SizeLabel), nil, nil, nil, c.AttachList)
 
@@ -380,7 +380,8 @@ func (c *Compose) Content() fyne.CanvasObject {
 	c.Hint.Wrapping = fyne.TextWrapWord
 	c.Hint.Hide()
 	c.statusIcon = widget.NewIcon(nil) // sent / failed: an icon beside the words
-	compose := container.NewBorder(head, container.NewVBox(actions, container.NewBorder(nil, nil, c.statusIcon, nil, c.Status), c.Hint), nil, nil, c.Tabs)
+	// In visual order, so Tab goes from Subject to the message text.
+	compose := borderInOrder(head, container.NewVBox(actions, container.NewBorder(nil, nil, c.statusIcon, nil, c.Status), c.Hint), nil, nil, c.Tabs)
 
 	c.Log = NewLogView()
 	legend := widget.NewLabel("C: client  S: server  I: info  * inside TLS")

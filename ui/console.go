@@ -209,7 +209,7 @@ func (c *Console) Content() fyne.CanvasObject {
 	legend.Truncation = fyne.TextTruncateEllipsis
 
 	bottom := container.NewVBox(helpers, line, c.Status)
-	c.content = container.NewBorder(container.NewVBox(top, widget.NewSeparator(), legend), bottom, nil, nil, c.Lines)
+	c.content = borderInOrder(container.NewVBox(top, widget.NewSeparator(), legend), bottom, nil, nil, c.Lines)
 	c.setConnected(false)
 	return c.content
 }

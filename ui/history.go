@@ -224,7 +224,7 @@ func (h *History) Content() fyne.CanvasObject {
 		container.NewTabItem("Transcripts", h.Transcript.List),
 	)
 	actions := container.NewHBox(h.ExportBtn, h.Resend, h.RedirectBtn)
-	detail := container.NewBorder(actions, nil, nil, nil, h.Tabs)
+	detail := borderInOrder(actions, nil, nil, nil, h.Tabs)
 
 	h.Chart = NewChart()
 	h.ChartProfile = widget.NewSelect([]string{anyProfile}, func(string) { h.loadChart() })
@@ -234,7 +234,7 @@ func (h *History) Content() fyne.CanvasObject {
 
 	filters := container.NewBorder(nil, nil, nil, container.NewHBox(h.State, h.Profile), h.Search)
 	dates := container.NewBorder(nil, nil, nil, nil, container.NewGridWithColumns(3, h.Since, h.Until, h.CountLabel))
-	left := container.NewBorder(container.NewVBox(filters, dates), nil, nil, nil, h.List)
+	left := borderInOrder(container.NewVBox(filters, dates), nil, nil, nil, h.List)
 	h.split = container.NewHSplit(left, detail)
 	h.split.Offset = 0.5
 	if h.host != nil {

@@ -369,7 +369,7 @@ func (v *Outbox) Content() fyne.CanvasObject {
 	detail := container.NewBorder(nil, v.Fixes, nil, nil, container.NewVScroll(v.Detail))
 	split := container.NewVSplit(v.Table, detail)
 	split.Offset = 0.72
-	v.content = container.NewBorder(top, container.NewVBox(container.NewHScroll(actions), v.Status), nil, nil, split)
+	v.content = borderInOrder(top, container.NewVBox(container.NewHScroll(actions), v.Status), nil, nil, split)
 	v.updateButtons()
 	v.showRunner(v.core.Runner())
 	return v.content

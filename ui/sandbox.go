@@ -223,7 +223,7 @@ func (s *Sandbox) Content() fyne.CanvasObject {
 			s.open(it.ID)
 		}
 	}
-	left := container.NewBorder(s.Search, s.CountLabel, nil, nil, s.List)
+	left := borderInOrder(s.Search, s.CountLabel, nil, nil, s.List)
 
 	s.Envelope = widget.NewLabel("Select a captured message to see its checks, headers, text, HTML, attachments, source and session.")
 	s.Envelope.Wrapping = fyne.TextWrapWord
@@ -267,14 +267,14 @@ func (s *Sandbox) Content() fyne.CanvasObject {
 		container.NewTabItem("Source", s.Source.List),
 		container.NewTabItem("Session", s.Session.List),
 	)
-	right := container.NewBorder(container.NewBorder(nil, nil, nil, s.Delete, s.Envelope), nil, nil, nil, s.Tabs)
+	right := borderInOrder(container.NewBorder(nil, nil, nil, s.Delete, s.Envelope), nil, nil, nil, s.Tabs)
 
 	s.split = container.NewHSplit(left, right)
 	s.split.Offset = 0.36
 	if s.host != nil {
 		s.split.Offset = s.host.Preferences().FloatWithFallback("sandbox.split", 0.36)
 	}
-	s.content = container.NewBorder(top, nil, nil, nil, s.split)
+	s.content = borderInOrder(top, nil, nil, nil, s.split)
 	s.showStatus()
 	return s.content
 }

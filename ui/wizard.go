@@ -416,7 +416,7 @@ func (v *WizardView) buildTest() fyne.CanvasObject {
 	v.RetestButton = widget.NewButtonWithIcon("Test again", theme.ViewRefreshIcon(), func() { v.startProbe() })
 	v.SendTestCheck = widget.NewCheck("Also send a test message to myself", func(b bool) { v.target.SendTest = b })
 	head := container.NewVBox(container.NewBorder(nil, nil, nil, container.NewHBox(v.SendTestCheck, v.RetestButton), v.TargetLabel), v.ProbeStatus, v.Changes)
-	return container.NewBorder(head, nil, nil, nil, container.NewVScroll(v.Steps))
+	return borderInOrder(head, nil, nil, nil, container.NewVScroll(v.Steps))
 }
 
 func (v *WizardView) buildDomain() fyne.CanvasObject {

@@ -71,8 +71,7 @@ func TestAccountsTabOrderFollowsTheLayout(t *testing.T) {
 	v.List.Select(0)
 	r.settle()
 	e := v.Editor
-	name := focusables(e.body)[0]
-	assertTabInto(t, "Accounts editor", cv, name, e.Tabs)
+	assertTabInto(t, "Accounts editor", cv, e.Name, e.Tabs)
 }
 
 func TestConsoleTabFromConnectGoesToTheSession(t *testing.T) {

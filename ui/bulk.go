@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -141,6 +142,14 @@ func (b *Bulk) Title() string { return "Bulk send" }
 
 // Icon implements View.
 func (b *Bulk) Icon() fyne.Resource { return theme.MailForwardIcon() }
+
+// Actions implements Actioner: the bulk send's buttons.
+func (b *Bulk) Actions() []Action {
+	return []Action{
+		{Menu: "Message", Label: "Check and preview the bulk send", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyK, Modifier: fyne.KeyModifierShortcutDefault}, Do: func() { press(b.PreviewButton) }, WhenShown: true},
+		{Menu: "Message", Label: "Queue the bulk send…", Do: func() { press(b.QueueButton) }, WhenShown: true},
+	}
+}
 
 // SetHost implements Hosted.
 func (b *Bulk) SetHost(h Host) { b.host = h }

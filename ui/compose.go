@@ -202,6 +202,7 @@ func (c *Compose) Actions() []Action {
 		{Menu: "Message", Label: "Queue", Do: c.Queue, WhenShown: true},
 		{Menu: "Message", Label: "Send at…", Do: c.SendAt, WhenShown: true},
 		{Menu: "Message", Label: "Attach file…", Do: c.chooseAttachment},
+		{Menu: "Message", Label: "Discard the message…", Do: func() { press(c.DiscardButton) }, WhenShown: true},
 	}
 }
 

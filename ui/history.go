@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -132,6 +133,15 @@ func (h *History) Icon() fyne.Resource { return theme.HistoryIcon() }
 
 // SetHost implements Hosted.
 func (h *History) SetHost(host Host) { h.host = host }
+
+// Actions implements Actioner: the buttons of the message shown.
+func (h *History) Actions() []Action {
+	return []Action{
+		{Menu: "Message", Label: "Export the message as .eml…", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyE, Modifier: fyne.KeyModifierShortcutDefault}, Do: func() { press(h.ExportBtn) }, WhenShown: true},
+		{Menu: "Message", Label: "Resend the message…", Do: func() { press(h.Resend) }, WhenShown: true},
+		{Menu: "Message", Label: "Redirect the message…", Do: func() { press(h.RedirectBtn) }, WhenShown: true},
+	}
+}
 
 // FocusSearch implements Searchable (Ctrl+F).
 func (h *History) FocusSearch() {

@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -187,6 +188,16 @@ func (s *Sandbox) Icon() fyne.Resource { return theme.StorageIcon() }
 
 // SetHost implements Hosted.
 func (s *Sandbox) SetHost(h Host) { s.host = h }
+
+// Actions implements Actioner: the sandbox's buttons.
+func (s *Sandbox) Actions() []Action {
+	return []Action{
+		{Menu: "File", Label: "Start or stop the sandbox", Do: func() { press(s.StartStop) }},
+		{Menu: "File", Label: "Sandbox settings…", Do: func() { press(s.Settings) }},
+		{Menu: "Message", Label: "Delete the sandbox message", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyD, Modifier: fyne.KeyModifierShortcutDefault}, Do: func() { press(s.Delete) }, WhenShown: true},
+		{Menu: "Message", Label: "Clear the sandbox inbox…", Do: func() { press(s.Clear) }, WhenShown: true},
+	}
+}
 
 // FocusSearch implements Searchable.
 func (s *Sandbox) FocusSearch() {

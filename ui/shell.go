@@ -338,6 +338,14 @@ func (s *Shell) item(label string, sc fyne.Shortcut, do func()) *fyne.MenuItem {
 	return it
 }
 
+// press runs b's handler as a click would, for a menu action that stands
+// for a button: not when the button is not built yet, hidden or disabled.
+func press(b *widget.Button) {
+	if b != nil && b.Visible() && !b.Disabled() && b.OnTapped != nil {
+		b.OnTapped()
+	}
+}
+
 var digitKeys = []fyne.KeyName{fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4, fyne.Key5, fyne.Key6, fyne.Key7, fyne.Key8, fyne.Key9}
 
 // buildMenus (re)builds the menu bar from the registered views and their
@@ -363,6 +371,15 @@ func (s *Shell) buildMenus() {
 	if s.index("compose") >= 0 {
 		menus["Message"] = append(menus["Message"], s.item("New message", ctrl(fyne.KeyN), s.newMessage))
 	}
+	// A shortcut two views declare (Ctrl+S: Save draft in Compose, Save in
+	// Accounts) runs the shown view's action, else the first declared.
+	type bound struct {
+		view string
+		run  func()
+	}
+	shared := map[string][]bound{}
+	var keys []fyne.Shortcut
+	lastView := map[string]string{} // menu -> the view of its last item
 	for _, v := range s.views {
 		a, ok := v.(Actioner)
 		if !ok {
@@ -371,7 +388,7 @@ func (s *Shell) buildMenus() {
 		name := v.Name()
 		for _, act := range a.Actions() {
 			act := act
-			menus[act.Menu] = append(menus[act.Menu], s.item(act.Label, act.Shortcut, func() {
+			run := func() {
 				shown := s.Current() == name
 				if !shown {
 					_ = s.Open(name, nil)
@@ -380,8 +397,34 @@ func (s *Shell) buildMenus() {
 					}
 				}
 				act.Do()
-			}))
+			}
+			if prev, ok := lastView[act.Menu]; ok && prev != name {
+				menus[act.Menu] = append(menus[act.Menu], fyne.NewMenuItemSeparator())
+			}
+			lastView[act.Menu] = name
+			it := fyne.NewMenuItem(act.Label, run)
+			if act.Shortcut != nil {
+				it.Shortcut = act.Shortcut
+				k := act.Shortcut.ShortcutName()
+				if _, ok := shared[k]; !ok {
+					keys = append(keys, act.Shortcut)
+				}
+				shared[k] = append(shared[k], bound{name, run})
+			}
+			menus[act.Menu] = append(menus[act.Menu], it)
 		}
+	}
+	for _, sc := range keys {
+		bs := shared[sc.ShortcutName()]
+		c.AddShortcut(sc, func(fyne.Shortcut) {
+			for _, b := range bs {
+				if b.view == s.Current() {
+					b.run()
+					return
+				}
+			}
+			bs[0].run()
+		})
 	}
 	menus["Edit"] = append(menus["Edit"], s.item("Find", ctrl(fyne.KeyF), s.focusSearch))
 	menus["Help"] = append(menus["Help"], fyne.NewMenuItem("Keyboard shortcuts and about (F1)", s.ShowHelp))

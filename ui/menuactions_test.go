@@ -1,0 +1,126 @@
+package ui
+
+import (
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/widget"
+)
+
+// menuItem finds the menu bar's item labelled label.
+func menuItem(w fyne.Window, label string) *fyne.MenuItem {
+	if w.MainMenu() == nil {
+		return nil
+	}
+	for _, m := range w.MainMenu().Items {
+		for _, it := range m.Items {
+			if it.Label == label {
+				return it
+			}
+		}
+	}
+	return nil
+}
+
+// assertMenuPresses opens view, and checks that the menu item labelled
+// label (and its shortcut, when it has one) runs the handler of button b.
+func assertMenuPresses(t *testing.T, r *rig, view, label string, b *widget.Button) {
+	t.Helper()
+	if err := r.shell.Open(view, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	it := menuItem(r.shell.Window(), label)
+	if it == nil {
+		t.Fatalf("%s: no menu item %q", view, label)
+	}
+	b.Show()
+	b.Enable()
+	old := b.OnTapped
+	defer func() { b.OnTapped = old }()
+	n := 0
+	b.OnTapped = func() { n++ }
+	it.Action()
+	if n != 1 {
+		t.Fatalf("%s: the menu item %q did not press %q", view, label, b.Text)
+	}
+	if it.Shortcut != nil {
+		r.shortcut(it.Shortcut)
+		if n != 2 {
+			t.Fatalf("%s: the shortcut of %q did not press %q", view, label, b.Text)
+		}
+	}
+}
+
+func TestMenuOffersTheOutboxActions(t *testing.T) {
+	r := newOutboxRig(t, 3)
+	v := r.view
+	for label, b := range map[string]*widget.Button{
+		"Retry the selected messages now":                   v.RetryButton,
+		"Cancel the selected messages":                      v.CancelButton,
+		"Hold the selected messages":                        v.HoldButton,
+		"Release the selected messages":                     v.ReleaseButton,
+		"Edit a copy of the selected message…":              v.EditButton,
+		"Attempts and transcript of the selected message…": v.TranscriptButton,
+	} {
+		assertMenuPresses(t, r.rig, "outbox", label, b)
+	}
+}
+
+func TestMenuOffersTheHistoryActions(t *testing.T) {
+	h := newHistoryRig(t, 3)
+	v := h.view
+	assertMenuPresses(t, h.rig, "history", "Export the message as .eml…", v.ExportBtn)
+	assertMenuPresses(t, h.rig, "history", "Resend the message…", v.Resend)
+	assertMenuPresses(t, h.rig, "history", "Redirect the message…", v.RedirectBtn)
+}
+
+func TestMenuOffersTheSandboxActions(t *testing.T) {
+	r := newSandboxRig(t, 2)
+	v := r.view
+	assertMenuPresses(t, r.rig, "sandbox", "Start or stop the sandbox", v.StartStop)
+	assertMenuPresses(t, r.rig, "sandbox", "Sandbox settings…", v.Settings)
+	assertMenuPresses(t, r.rig, "sandbox", "Clear the sandbox inbox…", v.Clear)
+	assertMenuPresses(t, r.rig, "sandbox", "Delete the sandbox message", v.Delete)
+}
+
+func TestMenuOffersTheBulkActions(t *testing.T) {
+	r, _, v := newBulkRig(t)
+	assertMenuPresses(t, r, "bulk", "Check and preview the bulk send", v.PreviewButton)
+	assertMenuPresses(t, r, "bulk", "Queue the bulk send…", v.QueueButton)
+}
+
+func TestMenuOffersTheConsoleActions(t *testing.T) {
+	r, _, v := newConsoleRig(t)
+	assertMenuPresses(t, r, "console", "Connect or disconnect the console", v.ConnectButton)
+	assertMenuPresses(t, r, "console", "Copy the console session", v.CopyButton)
+	assertMenuPresses(t, r, "console", "Save the console session…", v.SaveButton)
+}
+
+func TestMenuOffersTheAccountAndComposeActions(t *testing.T) {
+	r := startAccounts(t, workProfile())
+	r.accounts.List.Select(0)
+	r.settle()
+	e := r.accounts.Editor
+	assertMenuPresses(t, r, "accounts", "Save account", e.SaveBtn)
+	assertMenuPresses(t, r, "accounts", "Duplicate account…", e.DuplicateBtn)
+	assertMenuPresses(t, r, "accounts", "Rename account…", e.RenameBtn)
+	assertMenuPresses(t, r, "accounts", "Delete account…", e.DeleteBtn)
+	assertMenuPresses(t, r, "accounts", "Set as default account", e.DefaultBtn)
+	_ = r.shell.Open("compose", nil)
+	assertMenuPresses(t, r, "compose", "Discard the message…", r.compose.DiscardButton)
+
+	// Ctrl+S is Save draft in Compose and Save in Accounts: the shown
+	// view's.
+	saves := 0
+	e.SaveBtn.OnTapped = func() { saves++ }
+	r.shortcut(menuItem(r.shell.Window(), "Save account").Shortcut)
+	if saves != 0 || r.shell.Current() != "compose" {
+		t.Fatalf("Ctrl+S in Compose pressed the account's Save (%d) or left Compose (%s)", saves, r.shell.Current())
+	}
+	_ = r.shell.Open("accounts", nil)
+	r.shortcut(menuItem(r.shell.Window(), "Save account").Shortcut)
+	if saves != 1 {
+		t.Fatal("Ctrl+S in Accounts did not save the account")
+	}
+}

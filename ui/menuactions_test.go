@@ -56,11 +56,11 @@ func TestMenuOffersTheOutboxActions(t *testing.T) {
 	r := newOutboxRig(t, 3)
 	v := r.view
 	for label, b := range map[string]*widget.Button{
-		"Retry the selected messages now":                   v.RetryButton,
-		"Cancel the selected messages":                      v.CancelButton,
-		"Hold the selected messages":                        v.HoldButton,
-		"Release the selected messages":                     v.ReleaseButton,
-		"Edit a copy of the selected message…":              v.EditButton,
+		"Retry the selected messages now":                  v.RetryButton,
+		"Cancel the selected messages":                     v.CancelButton,
+		"Hold the selected messages":                       v.HoldButton,
+		"Release the selected messages":                    v.ReleaseButton,
+		"Edit a copy of the selected message…":             v.EditButton,
 		"Attempts and transcript of the selected message…": v.TranscriptButton,
 	} {
 		assertMenuPresses(t, r.rig, "outbox", label, b)

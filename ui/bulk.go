@@ -122,6 +122,9 @@ type Bulk struct {
 	cancel                                   context.CancelFunc
 	mu                                       sync.Mutex
 	stopped, settingForm                     bool
+
+	// splits keeps the form/preview split's position.
+	splits splitMemory
 }
 
 // NewBulk returns the Bulk view over core.
@@ -267,6 +270,7 @@ func (b *Bulk) Content() fyne.CanvasObject {
 	summary := container.NewBorder(nil, nil, widget.NewIcon(theme.InfoIcon()), nil, b.Summary)
 	split := container.NewHSplit(left, container.NewBorder(summary, nil, nil, nil, b.Tabs))
 	split.Offset = 0.45
+	b.splits.keep(b.host, "bulk.split", split)
 	b.content = split
 	b.updateButtons()
 	return b.content
@@ -313,6 +317,7 @@ func (b *Bulk) Stop() {
 	defer b.mu.Unlock()
 	if !b.stopped {
 		b.stopped = true
+		b.splits.save(b.host)
 		b.cancel()
 	}
 }

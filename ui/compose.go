@@ -164,6 +164,9 @@ type Compose struct {
 	checks                         int // checks shown, for tests
 	aside                          map[*fieldEntry]*asideList
 	lastVia                        string
+
+	// splits keeps the HTML and the sandbox inbox splits' positions.
+	splits splitMemory
 }
 
 // NewCompose returns the Compose view over core.
@@ -342,6 +345,7 @@ func (c *Compose) Content() fyne.CanvasObject {
 	dsnNote := widget.NewLabel("Delivery notifications are asked for when the message is sent now, where the server offers DSN.")
 	dsnNote.Wrapping = fyne.TextWrapWord
 	htmlSplit := container.NewHSplit(c.HTML.Content(), container.NewBorder(bold("Safe preview (text only: no scripts, nothing fetched)"), nil, nil, nil, container.NewVScroll(c.Preview)))
+	c.splits.keep(c.host, "compose.split.html", htmlSplit)
 	c.Tabs = container.NewAppTabs(
 		container.NewTabItem("Text", c.Body.Content()),
 		container.NewTabItem("HTML", htmlSplit),
@@ -410,6 +414,7 @@ func (c *Compose) Content() fyne.CanvasObject {
 	c.Source = widget.NewTextGrid()
 	inboxSplit := container.NewHSplit(c.InboxList, container.NewScroll(c.Source))
 	inboxSplit.Offset = 0.4
+	c.splits.keep(c.host, "compose.split.inbox", inboxSplit)
 
 	c.bottom = container.NewAppTabs(
 		container.NewTabItem("Live protocol log", logPanel),
@@ -487,6 +492,7 @@ func (c *Compose) Stop() {
 	if c.host != nil && c.split != nil {
 		c.host.Preferences().SetFloat("compose.split.v", c.split.Offset)
 	}
+	c.splits.save(c.host)
 	c.cancel()
 	if c.checkTimer != nil {
 		c.checkTimer.Stop()

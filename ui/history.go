@@ -110,6 +110,9 @@ type History struct {
 	sub                 *feed.Sub
 	mu                  sync.Mutex
 	stopped             bool
+
+	// splits keeps the chart's and the summary's splits' positions.
+	splits splitMemory
 }
 
 // NewHistory returns the History view over core.
@@ -227,6 +230,7 @@ func (h *History) Content() fyne.CanvasObject {
 	// minimum height in a small window.
 	summary := container.NewVSplit(container.NewVScroll(h.Summary), container.NewBorder(bold("Recipients"), nil, nil, nil, h.Recipients.List))
 	summary.Offset = 0.55
+	h.splits.keep(h.host, "history.split.summary", summary)
 	h.Tabs = container.NewAppTabs(
 		container.NewTabItem("Outcome", summary),
 		container.NewTabItem("Message", h.Message.List),
@@ -252,6 +256,7 @@ func (h *History) Content() fyne.CanvasObject {
 	}
 	vs := container.NewVSplit(h.split, chartBox)
 	vs.Offset = 0.72
+	h.splits.keep(h.host, "history.split.chart", vs)
 	h.content = vs
 	return h.content
 }
@@ -795,6 +800,7 @@ func (h *History) Stop() {
 	if h.host != nil && h.split != nil {
 		h.host.Preferences().SetFloat("history.split", h.split.Offset)
 	}
+	h.splits.save(h.host)
 	h.cancel()
 	if h.sub != nil {
 		h.sub.Close()

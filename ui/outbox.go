@@ -225,6 +225,9 @@ type Outbox struct {
 	Refreshes int
 	// LastAttempts is what the last attempts dialog listed (tests).
 	LastAttempts []string
+
+	// splits keeps the list/detail split's position.
+	splits splitMemory
 }
 
 // The table's columns.
@@ -374,6 +377,7 @@ func (v *Outbox) Content() fyne.CanvasObject {
 	detail := container.NewBorder(nil, v.Fixes, nil, nil, container.NewVScroll(v.Detail))
 	split := container.NewVSplit(v.Table, detail)
 	split.Offset = 0.72
+	v.splits.keep(v.host, "outbox.split", split)
 	v.content = borderInOrder(top, container.NewVBox(container.NewHScroll(actions), v.Status), nil, nil, split)
 	v.updateButtons()
 	v.showRunner(v.core.Runner())
@@ -433,6 +437,7 @@ func (v *Outbox) Stop() {
 		return
 	}
 	v.stopped = true
+	v.splits.save(v.host)
 	v.cancel()
 	if v.sub != nil {
 		v.sub.Close()

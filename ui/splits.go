@@ -24,6 +24,17 @@ func (m *splitMemory) keep(h Host, key string, sp *container.Split) *container.S
 	return sp
 }
 
+// restore sets the kept splits' offsets from the preferences, for a view
+// built before it had its host.
+func (m *splitMemory) restore(h Host) {
+	if h == nil {
+		return
+	}
+	for _, k := range m.kept {
+		k.sp.Offset = h.Preferences().FloatWithFallback(k.key, k.sp.Offset)
+	}
+}
+
 // save stores the kept splits' offsets.
 func (m *splitMemory) save(h Host) {
 	if h == nil {

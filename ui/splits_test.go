@@ -38,6 +38,21 @@ func TestSplitPositionsAreRemembered(t *testing.T) {
 				return v.Content()
 			}
 		}},
+		{"wizard", func(t *testing.T) (*rig, func() fyne.CanvasObject) {
+			r := newRig(t)
+			do := func(f func()) { r.q <- f }
+			win := func() fyne.Window { return r.shell.Window() }
+			r.shell.Register(NewWizardView(&fakeWizardCore{}, do, win))
+			r.shell.Start(t.Context())
+			if err := r.shell.Open("wizard", nil); err != nil {
+				t.Fatal(err)
+			}
+			return r, func() fyne.CanvasObject {
+				v := NewWizardView(&fakeWizardCore{}, do, win)
+				v.SetHost(r.shell)
+				return v.Content()
+			}
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,9 +2,11 @@ package ui
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/widget"
 )
 
 // focusedAfter focuses from, moves the focus forward (or back) once, and
@@ -124,4 +126,30 @@ func TestWizardTabFromTestAgainGoesToTheSteps(t *testing.T) {
 	v.TestProfile(profile())
 	waitFor(t, q, "the probe", func() bool { return v.Report() != nil && !v.running })
 	assertTabInto(t, "Connection test", w.Canvas(), v.RetestButton, v.Steps)
+}
+
+func TestAddAccountDialogTabFromSearchGoesToTheProviders(t *testing.T) {
+	r := startAccounts(t)
+	r.accounts.ShowAddDialog()
+	cv := r.shell.Window().Canvas()
+	top := cv.Overlays().Top()
+	if top == nil {
+		t.Fatal("no dialog")
+	}
+	var search fyne.Focusable
+	var list fyne.CanvasObject
+	for _, f := range focusables(top) {
+		switch w := f.(type) {
+		case *widget.Entry:
+			if strings.HasPrefix(w.PlaceHolder, "Search providers") {
+				search = w
+			}
+		case *widget.List:
+			list = w
+		}
+	}
+	if search == nil || list == nil {
+		t.Fatal("the dialog has no provider search or list")
+	}
+	assertTabInto(t, "Add an account", cv, search, list)
 }

@@ -12,11 +12,23 @@ func menuItem(w fyne.Window, label string) *fyne.MenuItem {
 	if w.MainMenu() == nil {
 		return nil
 	}
-	for _, m := range w.MainMenu().Items {
-		for _, it := range m.Items {
+	var find func(items []*fyne.MenuItem) *fyne.MenuItem
+	find = func(items []*fyne.MenuItem) *fyne.MenuItem {
+		for _, it := range items {
 			if it.Label == label {
 				return it
 			}
+			if it.ChildMenu != nil {
+				if f := find(it.ChildMenu.Items); f != nil {
+					return f
+				}
+			}
+		}
+		return nil
+	}
+	for _, m := range w.MainMenu().Items {
+		if it := find(m.Items); it != nil {
+			return it
 		}
 	}
 	return nil
@@ -122,5 +134,40 @@ func TestMenuOffersTheAccountAndComposeActions(t *testing.T) {
 	r.shortcut(menuItem(r.shell.Window(), "Save account").Shortcut)
 	if saves != 1 {
 		t.Fatal("Ctrl+S in Accounts did not save the account")
+	}
+}
+
+// TestMessageMenuKeepsLaterViewsInSubmenus: Compose's items stay at the
+// top of the Message menu; the Outbox's and History's go in submenus of
+// their names, so that the menu fits the window.
+func TestMessageMenuKeepsLaterViewsInSubmenus(t *testing.T) {
+	h := newHistoryRig(t, 1)
+	h.shell.Register(NewOutbox(newFakeOutbox(1), func(f func()) { h.q <- f }, OutboxOptions{}))
+	var msg *fyne.Menu
+	for _, m := range h.shell.Window().MainMenu().Items {
+		if m.Label == "Message" {
+			msg = m
+		}
+	}
+	if msg == nil {
+		t.Fatal("no Message menu")
+	}
+	top := map[string]*fyne.MenuItem{}
+	for _, it := range msg.Items {
+		top[it.Label] = it
+	}
+	if top["Send"] == nil || top["Save draft"] == nil {
+		t.Fatal("Compose's items are not at the top of the Message menu")
+	}
+	for _, sub := range []string{"History", "Outbox"} {
+		if it := top[sub]; it == nil || it.ChildMenu == nil || len(it.ChildMenu.Items) < 3 {
+			t.Fatalf("no %s submenu in the Message menu", sub)
+		}
+	}
+	if top["Resend the message…"] != nil {
+		t.Fatal("History's items are at the top of the Message menu")
+	}
+	if len(msg.Items) > 16 {
+		t.Fatalf("the Message menu has %d items", len(msg.Items))
 	}
 }

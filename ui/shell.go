@@ -379,13 +379,18 @@ func (s *Shell) buildMenus() {
 	}
 	shared := map[string][]bound{}
 	var keys []fyne.Shortcut
-	lastView := map[string]string{} // menu -> the view of its last item
+	// The first view to fill a menu has its items at the top of it; a
+	// later view with more than two items there gets a submenu of its
+	// title (Message → Outbox ▸), so that no menu grows past the window.
+	firstView := map[string]string{} // menu -> the first view in it
 	for _, v := range s.views {
 		a, ok := v.(Actioner)
 		if !ok {
 			continue
 		}
 		name := v.Name()
+		byMenu := map[string][]*fyne.MenuItem{}
+		var menuOrder []string
 		for _, act := range a.Actions() {
 			act := act
 			run := func() {
@@ -398,10 +403,6 @@ func (s *Shell) buildMenus() {
 				}
 				act.Do()
 			}
-			if prev, ok := lastView[act.Menu]; ok && prev != name {
-				menus[act.Menu] = append(menus[act.Menu], fyne.NewMenuItemSeparator())
-			}
-			lastView[act.Menu] = name
 			it := fyne.NewMenuItem(act.Label, run)
 			if act.Shortcut != nil {
 				it.Shortcut = act.Shortcut
@@ -411,7 +412,26 @@ func (s *Shell) buildMenus() {
 				}
 				shared[k] = append(shared[k], bound{name, run})
 			}
-			menus[act.Menu] = append(menus[act.Menu], it)
+			if _, ok := byMenu[act.Menu]; !ok {
+				menuOrder = append(menuOrder, act.Menu)
+			}
+			byMenu[act.Menu] = append(byMenu[act.Menu], it)
+		}
+		for _, m := range menuOrder {
+			items := byMenu[m]
+			first, ok := firstView[m]
+			if !ok {
+				firstView[m], first = name, name
+			}
+			if len(menus[m]) > 0 {
+				menus[m] = append(menus[m], fyne.NewMenuItemSeparator())
+			}
+			if first != name && len(items) > 2 {
+				sub := fyne.NewMenuItem(v.Title(), nil)
+				sub.ChildMenu = fyne.NewMenu(v.Title(), items...)
+				items = []*fyne.MenuItem{sub}
+			}
+			menus[m] = append(menus[m], items...)
 		}
 	}
 	for _, sc := range keys {

@@ -435,7 +435,7 @@ func (v *Accounts) Actions() []Action {
 	return []Action{
 		{Menu: "Account", Label: "Add account…", Do: v.ShowAddDialog},
 		{Menu: "Account", Label: "Test selected account", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyT, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift}, Do: func() { v.openWizard(v.selected) }, WhenShown: true},
-		{Menu: "Account", Label: "Save account", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyS, Modifier: fyne.KeyModifierShortcutDefault}, Do: func() { v.pressEditor(func(e *ProfileEditor) *widget.Button { return e.SaveBtn }) }, WhenShown: true},
+		{Menu: "Account", Label: "Save account", Do: func() { v.pressEditor(func(e *ProfileEditor) *widget.Button { return e.SaveBtn }) }, WhenShown: true},
 		{Menu: "Account", Label: "Duplicate account…", Do: func() { v.pressEditor(func(e *ProfileEditor) *widget.Button { return e.DuplicateBtn }) }, WhenShown: true},
 		{Menu: "Account", Label: "Rename account…", Do: func() { v.pressEditor(func(e *ProfileEditor) *widget.Button { return e.RenameBtn }) }, WhenShown: true},
 		{Menu: "Account", Label: "Delete account…", Do: func() { v.pressEditor(func(e *ProfileEditor) *widget.Button { return e.DeleteBtn }) }, WhenShown: true},

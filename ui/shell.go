@@ -371,14 +371,6 @@ func (s *Shell) buildMenus() {
 	if s.index("compose") >= 0 {
 		menus["Message"] = append(menus["Message"], s.item("New message", ctrl(fyne.KeyN), s.newMessage))
 	}
-	// A shortcut two views declare (Ctrl+S: Save draft in Compose, Save in
-	// Accounts) runs the shown view's action, else the first declared.
-	type bound struct {
-		view string
-		run  func()
-	}
-	shared := map[string][]bound{}
-	var keys []fyne.Shortcut
 	// The first view to fill a menu has its items at the top of it; a
 	// later view with more than two items there gets a submenu of its
 	// title (Message → Outbox ▸), so that no menu grows past the window.
@@ -403,15 +395,9 @@ func (s *Shell) buildMenus() {
 				}
 				act.Do()
 			}
-			it := fyne.NewMenuItem(act.Label, run)
-			if act.Shortcut != nil {
-				it.Shortcut = act.Shortcut
-				k := act.Shortcut.ShortcutName()
-				if _, ok := shared[k]; !ok {
-					keys = append(keys, act.Shortcut)
-				}
-				shared[k] = append(shared[k], bound{name, run})
-			}
+			// A shortcut is the window's, not the view's: the menu bar runs
+			// the first item with it, so each action needs its own.
+			it := s.item(act.Label, act.Shortcut, run)
 			if _, ok := byMenu[act.Menu]; !ok {
 				menuOrder = append(menuOrder, act.Menu)
 			}
@@ -433,18 +419,6 @@ func (s *Shell) buildMenus() {
 			}
 			menus[m] = append(menus[m], items...)
 		}
-	}
-	for _, sc := range keys {
-		bs := shared[sc.ShortcutName()]
-		c.AddShortcut(sc, func(fyne.Shortcut) {
-			for _, b := range bs {
-				if b.view == s.Current() {
-					b.run()
-					return
-				}
-			}
-			bs[0].run()
-		})
 	}
 	menus["Edit"] = append(menus["Edit"], s.item("Find", ctrl(fyne.KeyF), s.focusSearch))
 	menus["Help"] = append(menus["Help"], fyne.NewMenuItem("Keyboard shortcuts and about (F1)", s.ShowHelp))

@@ -445,9 +445,10 @@ func (v *Accounts) Actions() []Action {
 	}
 }
 
-// pressEditor presses one of the editor's buttons (once it is built).
+// pressEditor presses one of the editor's buttons while it shows an
+// account.
 func (v *Accounts) pressEditor(button func(*ProfileEditor) *widget.Button) {
-	if v.Editor != nil {
+	if v.Editor != nil && v.Editor.body.Visible() {
 		press(button(v.Editor))
 	}
 }

@@ -195,3 +195,16 @@ func TestMenuShortcutsAreUnique(t *testing.T) {
 		t.Fatalf("only %d shortcuts in the menu bar", len(seen))
 	}
 }
+
+// TestAccountMenuWaitsForAnAccount: with no account open the editor's
+// menu items do nothing.
+func TestAccountMenuWaitsForAnAccount(t *testing.T) {
+	r := startAccounts(t, workProfile())
+	e := r.accounts.Editor
+	n := 0
+	e.DeleteBtn.OnTapped = func() { n++ }
+	menuItem(r.shell.Window(), "Delete account…").Action()
+	if n != 0 {
+		t.Fatal("Delete account… ran with no account open")
+	}
+}

@@ -190,14 +190,20 @@ func (v *Accounts) Content() fyne.CanvasObject {
 		func() fyne.CanvasObject {
 			name := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 			name.Truncation = fyne.TextTruncateEllipsis
-			detail := widget.NewLabel("")
-			detail.Truncation = fyne.TextTruncateEllipsis
+			// Server, TLS mode and auth method on a line of their own,
+			// in the caption size: readable in the list's default width.
+			from := widget.NewLabel("")
+			from.Truncation = fyne.TextTruncateEllipsis
+			from.SizeName = theme.SizeNameCaptionText
+			server := widget.NewLabel("")
+			server.Truncation = fyne.TextTruncateEllipsis
+			server.SizeName = theme.SizeNameCaptionText
 			badges := widget.NewLabel("")
 			badges.Truncation = fyne.TextTruncateEllipsis
 			badges.SizeName = theme.SizeNameCaptionText
 			// The state's icon beside its words: never colour alone.
 			state := container.NewBorder(nil, nil, widget.NewIcon(nil), nil, badges)
-			return container.New(layout.NewCustomPaddedVBoxLayout(-theme.Padding()*1.5), name, detail, state)
+			return container.New(layout.NewCustomPaddedVBoxLayout(-theme.Padding()*1.5), name, server, from, state)
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			if id >= len(v.shown) {
@@ -211,7 +217,12 @@ func (v *Accounts) Content() fyne.CanvasObject {
 			}
 			c.Objects[0].(*widget.Label).SetText(name)
 			c.Objects[1].(*widget.Label).SetText(RowDetail(r.p))
-			state := c.Objects[2].(*fyne.Container)
+			from := "From " + r.p.FromAddress
+			if r.p.FromAddress == "" {
+				from = "No From address yet"
+			}
+			c.Objects[2].(*widget.Label).SetText(from)
+			state := c.Objects[3].(*fyne.Container)
 			b := state.Objects[0].(*widget.Label)
 			b.SetText(v.RowBadges(r.p, r.st))
 			b.Importance = widget.MediumImportance
@@ -268,7 +279,7 @@ func (v *Accounts) Content() fyne.CanvasObject {
 	v.Empty.Hide()
 
 	top := container.NewVBox(container.NewHBox(v.AddBtn, importBtn, exportBtn), v.Search)
-	v.listBox = container.NewBorder(top, v.Message, nil, nil, container.NewStack(v.List, container.NewPadded(v.Empty)))
+	v.listBox = borderInOrder(top, v.Message, nil, nil, container.NewStack(v.List, container.NewPadded(v.Empty)))
 
 	v.Editor = newProfileEditor(v)
 	split := container.NewHSplit(v.listBox, v.Editor.content)
@@ -281,9 +292,10 @@ func (v *Accounts) Content() fyne.CanvasObject {
 	return v.content
 }
 
-// RowDetail is a profile's second list line: From, server:port, TLS, auth.
+// RowDetail is a profile's second list line: server:port, TLS mode, auth
+// method (the From address has a line of its own, so that these fit).
 func RowDetail(p account.Profile) string {
-	return fmt.Sprintf("%s · %s:%d · TLS %s · auth %s", p.FromAddress, p.Host, p.Port, p.TLS, p.Auth)
+	return fmt.Sprintf("%s:%d · TLS %s · auth %s", p.Host, p.Port, p.TLS, p.Auth)
 }
 
 // RowBadges is a profile's status line: secret state and last test, in words.
@@ -423,8 +435,21 @@ func (v *Accounts) Actions() []Action {
 	return []Action{
 		{Menu: "Account", Label: "Add account…", Do: v.ShowAddDialog},
 		{Menu: "Account", Label: "Test selected account", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyT, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift}, Do: func() { v.openWizard(v.selected) }, WhenShown: true},
+		{Menu: "Account", Label: "Save account", Do: func() { v.pressEditor(func(e *ProfileEditor) *widget.Button { return e.SaveBtn }) }, WhenShown: true},
+		{Menu: "Account", Label: "Duplicate account…", Do: func() { v.pressEditor(func(e *ProfileEditor) *widget.Button { return e.DuplicateBtn }) }, WhenShown: true},
+		{Menu: "Account", Label: "Rename account…", Do: func() { v.pressEditor(func(e *ProfileEditor) *widget.Button { return e.RenameBtn }) }, WhenShown: true},
+		{Menu: "Account", Label: "Delete account…", Do: func() { v.pressEditor(func(e *ProfileEditor) *widget.Button { return e.DeleteBtn }) }, WhenShown: true},
+		{Menu: "Account", Label: "Set as default account", Do: func() { v.pressEditor(func(e *ProfileEditor) *widget.Button { return e.DefaultBtn }) }, WhenShown: true},
 		{Menu: "File", Label: "Import accounts…", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyO, Modifier: fyne.KeyModifierShortcutDefault}, Do: v.ShowImportDialog},
 		{Menu: "File", Label: "Export accounts…", Do: v.ShowExportDialog},
+	}
+}
+
+// pressEditor presses one of the editor's buttons while it shows an
+// account.
+func (v *Accounts) pressEditor(button func(*ProfileEditor) *widget.Button) {
+	if v.Editor != nil && v.Editor.body.Visible() {
+		press(button(v.Editor))
 	}
 }
 
@@ -655,7 +680,7 @@ func (v *Accounts) ShowAddDialog() {
 	})
 	wiz := widget.NewButton("Find my server (connection test)", func() { d.Hide(); v.openWizard("") })
 	form := widget.NewForm(widget.NewFormItem("Your email", email))
-	body := container.NewBorder(container.NewVBox(form, search), container.NewVBox(note, link, container.NewHBox(usePreset, blank, wiz)), nil, nil, list)
+	body := borderInOrder(container.NewVBox(form, search), container.NewVBox(note, link, container.NewHBox(usePreset, blank, wiz)), nil, nil, list)
 	d = dialog.NewCustom("Add an account", "Cancel", body, v.window())
 	d.Resize(fyne.NewSize(620, 520))
 	d.Show()

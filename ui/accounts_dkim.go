@@ -38,8 +38,10 @@ type DKIMCore interface {
 type dkimWidgets struct {
 	DKIMType                                                    *widget.Select
 	DKIMGenerateBtn, DKIMImportBtn, DKIMRecordBtn, DKIMCheckBtn *widget.Button
-	// DKIMRecordText holds the last records shown (read-only).
-	DKIMRecordText *widget.Entry
+	// DKIMRecordText holds the last records shown: read-only text that can
+	// be selected and copied (an Entry took Tab as a character and kept
+	// the focus).
+	DKIMRecordText *widget.Label
 	// DKIMResult says what the last action did.
 	DKIMResult *widget.Label
 }
@@ -56,9 +58,9 @@ func (e *ProfileEditor) dkimSection() fyne.CanvasObject {
 	w.DKIMImportBtn = widget.NewButton("Import PEM file…", e.showDKIMImport)
 	w.DKIMRecordBtn = widget.NewButton("Show DNS record", e.ShowDKIMRecord)
 	w.DKIMCheckBtn = widget.NewButton("Check DNS now", e.CheckDKIM)
-	w.DKIMRecordText = widget.NewMultiLineEntry()
+	w.DKIMRecordText = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	w.DKIMRecordText.Wrapping = fyne.TextWrapBreak
-	w.DKIMRecordText.SetMinRowsVisible(6)
+	w.DKIMRecordText.Selectable = true
 	w.DKIMResult = widget.NewLabel("Messages are signed when the profile has a key. Ed25519 (RFC 8463) is small, but many receivers verify only RSA: choose both to have each.")
 	w.DKIMResult.Wrapping = fyne.TextWrapWord
 	return container.NewVBox(container.NewHBox(w.DKIMType, w.DKIMGenerateBtn, w.DKIMImportBtn), container.NewHBox(w.DKIMRecordBtn, w.DKIMCheckBtn), w.DKIMResult)
@@ -218,7 +220,7 @@ func (e *ProfileEditor) showRecords(recs []dkimkey.Record) {
 	})
 	note := widget.NewLabel("Publish this TXT record at your DNS provider (each quoted piece is at most 255 bytes; some providers want the value without quotes, joined).")
 	note.Wrapping = fyne.TextWrapWord
-	d := dialog.NewCustom("DKIM DNS record", "Close", container.NewBorder(note, copyBtn, nil, nil, e.dkim.DKIMRecordText), w)
+	d := dialog.NewCustom("DKIM DNS record", "Close", borderInOrder(note, copyBtn, nil, nil, container.NewVScroll(e.dkim.DKIMRecordText)), w)
 	d.Resize(fyne.NewSize(680, 420))
 	d.Show()
 }

@@ -193,3 +193,33 @@ func TestSigningSectionImportsAndNeedsASavedProfile(t *testing.T) {
 		t.Fatal("the private key is shown")
 	}
 }
+
+// TestDKIMRecordIsReadOnlyAndCopies: the record box takes no Tab (Tab moves
+// on) and no typing; its Copy button copies the records.
+func TestDKIMRecordIsReadOnlyAndCopies(t *testing.T) {
+	r, _ := startDKIMRig(t)
+	r.accounts.List.Select(0)
+	e := r.accounts.Editor
+	w := &e.dkim
+	e.GenerateDKIM("both", false)
+	r.pump("the records", func() bool { return strings.Contains(w.DKIMRecordText.Text, "s-rsa._domainkey") })
+	var box any = w.DKIMRecordText
+	if tb, ok := box.(fyne.Tabbable); ok && tb.AcceptsTab() {
+		t.Fatal("the DKIM record box takes Tab as a character")
+	}
+	if d, ok := box.(fyne.Disableable); ok && !d.Disabled() {
+		t.Fatal("the DKIM record box is editable")
+	}
+	top := r.shell.Window().Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no record dialog")
+	}
+	copyBtn := findButtonDeep(top, "Copy")
+	if copyBtn == nil {
+		t.Fatal("no Copy button in the record dialog")
+	}
+	test.Tap(copyBtn)
+	if got := fyne.CurrentApp().Clipboard().Content(); got != w.DKIMRecordText.Text {
+		t.Fatalf("copied %q, want the records", got)
+	}
+}

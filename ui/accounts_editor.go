@@ -236,7 +236,7 @@ func newProfileEditor(v *Accounts) *ProfileEditor {
 	// Two rows, so that every button shows in a 900 px window.
 	bottom := container.NewVBox(e.Summary, container.NewHBox(e.SaveBtn, e.TestBtn),
 		container.NewHBox(e.DefaultBtn, e.DuplicateBtn, e.RenameBtn, e.DeleteBtn))
-	e.body = container.NewBorder(top, bottom, nil, nil, e.Tabs)
+	e.body = borderInOrder(top, bottom, nil, nil, e.Tabs)
 	e.blank = widget.NewLabel("Choose an account on the left, or add one.")
 	e.blank.Wrapping = fyne.TextWrapWord
 	e.content = container.NewStack(e.body, container.NewPadded(e.blank))

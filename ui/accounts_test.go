@@ -43,7 +43,7 @@ func TestAccountsListShowsProfilesAndBadgesFollowEvents(t *testing.T) {
 	if b := r.accounts.Badge(); b != "!1" {
 		t.Fatalf("sidebar badge %q, want !1 (one profile cannot send)", b)
 	}
-	if d := RowDetail(r.core.profiles[0]); d != "me@work.example · smtp.work.example:587 · TLS starttls · auth plain" {
+	if d := RowDetail(r.core.profiles[0]); d != "smtp.work.example:587 · TLS starttls · auth plain" {
 		t.Fatalf("detail %q", d)
 	}
 

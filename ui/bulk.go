@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -121,6 +122,9 @@ type Bulk struct {
 	cancel                                   context.CancelFunc
 	mu                                       sync.Mutex
 	stopped, settingForm                     bool
+
+	// splits keeps the form/preview split's position.
+	splits splitMemory
 }
 
 // NewBulk returns the Bulk view over core.
@@ -141,6 +145,14 @@ func (b *Bulk) Title() string { return "Bulk send" }
 
 // Icon implements View.
 func (b *Bulk) Icon() fyne.Resource { return theme.MailForwardIcon() }
+
+// Actions implements Actioner: the bulk send's buttons.
+func (b *Bulk) Actions() []Action {
+	return []Action{
+		{Menu: "Message", Label: "Check and preview the bulk send", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyK, Modifier: fyne.KeyModifierShortcutDefault}, Do: func() { press(b.PreviewButton) }, WhenShown: true},
+		{Menu: "Message", Label: "Queue the bulk send…", Do: func() { press(b.QueueButton) }, WhenShown: true},
+	}
+}
 
 // SetHost implements Hosted.
 func (b *Bulk) SetHost(h Host) { b.host = h }
@@ -226,7 +238,7 @@ func (b *Bulk) Content() fyne.CanvasObject {
 	}
 	b.Table.UpdateHeader = b.updateHeader
 	b.Table.ShowHeaderColumn = false
-	recipients := container.NewBorder(b.OnlyBad, nil, nil, nil, b.Table)
+	recipients := borderInOrder(b.OnlyBad, nil, nil, nil, b.Table)
 
 	b.PreviewPick = widget.NewSelect(nil, func(string) { b.showPreview() })
 	b.PreviewPick.PlaceHolder = "(no preview yet)"
@@ -249,7 +261,7 @@ func (b *Bulk) Content() fyne.CanvasObject {
 		container.NewTabItem("HTML source", container.NewVScroll(b.PreviewHTML)),
 		container.NewTabItem("Headers", container.NewVScroll(b.PreviewHeaders)),
 	)
-	preview := container.NewBorder(head, nil, nil, nil, bodies)
+	preview := borderInOrder(head, nil, nil, nil, bodies)
 
 	b.Tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Preview", theme.VisibilityIcon(), preview),
@@ -258,6 +270,7 @@ func (b *Bulk) Content() fyne.CanvasObject {
 	summary := container.NewBorder(nil, nil, widget.NewIcon(theme.InfoIcon()), nil, b.Summary)
 	split := container.NewHSplit(left, container.NewBorder(summary, nil, nil, nil, b.Tabs))
 	split.Offset = 0.45
+	b.splits.keep(b.host, "bulk.split", split)
 	b.content = split
 	b.updateButtons()
 	return b.content
@@ -304,6 +317,7 @@ func (b *Bulk) Stop() {
 	defer b.mu.Unlock()
 	if !b.stopped {
 		b.stopped = true
+		b.splits.save(b.host)
 		b.cancel()
 	}
 }

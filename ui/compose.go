@@ -166,6 +166,9 @@ type Compose struct {
 	checks                         int // checks shown, for tests
 	aside                          map[*fieldEntry]*asideList
 	lastVia                        string
+
+	// splits keeps the HTML and the sandbox inbox splits' positions.
+	splits splitMemory
 }
 
 // NewCompose returns the Compose view over core.
@@ -204,6 +207,7 @@ func (c *Compose) Actions() []Action {
 		{Menu: "Message", Label: "Queue", Do: c.Queue, WhenShown: true},
 		{Menu: "Message", Label: "Send at…", Do: c.SendAt, WhenShown: true},
 		{Menu: "Message", Label: "Attach file…", Do: c.chooseAttachment},
+		{Menu: "Message", Label: "Discard the message…", Do: func() { press(c.DiscardButton) }, WhenShown: true},
 	}
 }
 
@@ -312,7 +316,7 @@ func (c *Compose) Content() fyne.CanvasObject {
 			box.Objects[2].(*widget.Button).OnTapped = func() { c.removeAttachment(id) }
 		},
 	)
-	attachTab := container.NewBorder(
+	attachTab := borderInOrder(
 		container.NewVBox(container.NewHBox(widget.NewButtonWithIcon("Attach files…", theme.ContentAddIcon(), c.chooseAttachment),
 			widget.NewLabel("or drop files onto the window")), c.SizeLabel), nil, nil, nil, c.AttachList)
 
@@ -348,6 +352,7 @@ func (c *Compose) Content() fyne.CanvasObject {
 	dsnNote := widget.NewLabel("Delivery notifications are asked for where the server offers DSN, also for a message queued or sent at a later time.")
 	dsnNote.Wrapping = fyne.TextWrapWord
 	htmlSplit := container.NewHSplit(c.HTML.Content(), container.NewBorder(bold("Safe preview (no scripts, nothing fetched; data: images only)"), nil, nil, nil, c.Preview.Content()))
+	c.splits.keep(c.host, "compose.split.html", htmlSplit)
 	c.Tabs = container.NewAppTabs(
 		container.NewTabItem("Text", c.Body.Content()),
 		container.NewTabItem("HTML", htmlSplit),
@@ -387,7 +392,8 @@ func (c *Compose) Content() fyne.CanvasObject {
 	c.Hint.Wrapping = fyne.TextWrapWord
 	c.Hint.Hide()
 	c.statusIcon = widget.NewIcon(nil) // sent / failed: an icon beside the words
-	compose := container.NewBorder(head, container.NewVBox(actions, container.NewBorder(nil, nil, c.statusIcon, nil, c.Status), c.Hint), nil, nil, c.Tabs)
+	// In visual order, so Tab goes from Subject to the message text.
+	compose := borderInOrder(head, container.NewVBox(actions, container.NewBorder(nil, nil, c.statusIcon, nil, c.Status), c.Hint), nil, nil, c.Tabs)
 
 	c.Log = NewLogView()
 	legend := widget.NewLabel("C: client  S: server  I: info  * inside TLS")
@@ -415,6 +421,7 @@ func (c *Compose) Content() fyne.CanvasObject {
 	c.Source = widget.NewTextGrid()
 	inboxSplit := container.NewHSplit(c.InboxList, container.NewScroll(c.Source))
 	inboxSplit.Offset = 0.4
+	c.splits.keep(c.host, "compose.split.inbox", inboxSplit)
 
 	c.bottom = container.NewAppTabs(
 		container.NewTabItem("Live protocol log", logPanel),
@@ -492,6 +499,7 @@ func (c *Compose) Stop() {
 	if c.host != nil && c.split != nil {
 		c.host.Preferences().SetFloat("compose.split.v", c.split.Offset)
 	}
+	c.splits.save(c.host)
 	c.cancel()
 	if c.checkTimer != nil {
 		c.checkTimer.Stop()

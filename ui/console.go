@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -131,6 +132,15 @@ func (c *Console) Title() string { return "Console" }
 // Icon implements View.
 func (c *Console) Icon() fyne.Resource { return theme.ComputerIcon() }
 
+// Actions implements Actioner: the console's buttons.
+func (c *Console) Actions() []Action {
+	return []Action{
+		{Menu: "File", Label: "Connect or disconnect the console", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierShortcutDefault}, Do: func() { press(c.ConnectButton) }, WhenShown: true},
+		{Menu: "Edit", Label: "Copy the console session", Do: func() { press(c.CopyButton) }, WhenShown: true},
+		{Menu: "File", Label: "Save the console session…", Do: func() { press(c.SaveButton) }, WhenShown: true},
+	}
+}
+
 // SetHost implements Hosted.
 func (c *Console) SetHost(h Host) { c.host = h }
 
@@ -210,7 +220,7 @@ func (c *Console) Content() fyne.CanvasObject {
 	legend.Truncation = fyne.TextTruncateEllipsis
 
 	bottom := container.NewVBox(helpers, line, c.Status)
-	c.content = container.NewBorder(container.NewVBox(top, widget.NewSeparator(), legend), bottom, nil, nil, c.Lines)
+	c.content = borderInOrder(container.NewVBox(top, widget.NewSeparator(), legend), bottom, nil, nil, c.Lines)
 	c.setConnected(false)
 	return c.content
 }

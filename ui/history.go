@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -113,6 +114,9 @@ type History struct {
 	sub                 *feed.Sub
 	mu                  sync.Mutex
 	stopped             bool
+
+	// splits keeps the chart's and the summary's splits' positions.
+	splits splitMemory
 }
 
 // NewHistory returns the History view over core.
@@ -136,6 +140,15 @@ func (h *History) Icon() fyne.Resource { return theme.HistoryIcon() }
 
 // SetHost implements Hosted.
 func (h *History) SetHost(host Host) { h.host = host }
+
+// Actions implements Actioner: the buttons of the message shown.
+func (h *History) Actions() []Action {
+	return []Action{
+		{Menu: "Message", Label: "Export the message as .eml…", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyE, Modifier: fyne.KeyModifierShortcutDefault}, Do: func() { press(h.ExportBtn) }, WhenShown: true},
+		{Menu: "Message", Label: "Resend the message…", Do: func() { press(h.Resend) }, WhenShown: true},
+		{Menu: "Message", Label: "Redirect the message…", Do: func() { press(h.RedirectBtn) }, WhenShown: true},
+	}
+}
 
 // FocusSearch implements Searchable (Ctrl+F).
 func (h *History) FocusSearch() {
@@ -229,6 +242,7 @@ func (h *History) Content() fyne.CanvasObject {
 	// minimum height in a small window.
 	summary := container.NewVSplit(container.NewVScroll(h.Summary), container.NewBorder(bold("Recipients"), nil, nil, nil, h.Recipients.List))
 	summary.Offset = 0.55
+	h.splits.keep(h.host, "history.split.summary", summary)
 	h.Tabs = container.NewAppTabs(
 		container.NewTabItem("Outcome", summary),
 		container.NewTabItem("Message", h.Message.List),
@@ -237,7 +251,7 @@ func (h *History) Content() fyne.CanvasObject {
 		container.NewTabItem("Transcripts", h.Transcript.List),
 	)
 	actions := container.NewHBox(h.ExportBtn, h.Resend, h.RedirectBtn)
-	detail := container.NewBorder(actions, nil, nil, nil, h.Tabs)
+	detail := borderInOrder(actions, nil, nil, nil, h.Tabs)
 
 	h.Chart = NewChart()
 	h.ChartProfile = widget.NewSelect([]string{anyProfile}, func(string) { h.loadChart() })
@@ -247,7 +261,7 @@ func (h *History) Content() fyne.CanvasObject {
 
 	filters := container.NewBorder(nil, nil, nil, container.NewHBox(h.State, h.Profile), h.Search)
 	dates := container.NewBorder(nil, nil, nil, nil, container.NewGridWithColumns(3, h.Since, h.Until, h.CountLabel))
-	left := container.NewBorder(container.NewVBox(filters, dates), nil, nil, nil, h.List)
+	left := borderInOrder(container.NewVBox(filters, dates), nil, nil, nil, h.List)
 	h.split = container.NewHSplit(left, detail)
 	h.split.Offset = 0.5
 	if h.host != nil {
@@ -255,6 +269,7 @@ func (h *History) Content() fyne.CanvasObject {
 	}
 	vs := container.NewVSplit(h.split, chartBox)
 	vs.Offset = 0.72
+	h.splits.keep(h.host, "history.split.chart", vs)
 	h.content = vs
 	return h.content
 }
@@ -813,6 +828,7 @@ func (h *History) Stop() {
 	if h.host != nil && h.split != nil {
 		h.host.Preferences().SetFloat("history.split", h.split.Offset)
 	}
+	h.splits.save(h.host)
 	h.cancel()
 	if h.sub != nil {
 		h.sub.Close()

@@ -273,7 +273,7 @@ func (l *LiveLog) Content() fyne.CanvasObject {
 		legend,
 	)
 	bottom := container.NewBorder(nil, nil, nil, container.NewHBox(l.CopyButton, l.SaveButton, l.ClearButton), l.Count)
-	l.content = container.NewBorder(top, bottom, nil, nil, l.List)
+	l.content = borderInOrder(top, bottom, nil, nil, l.List)
 	return l.content
 }
 

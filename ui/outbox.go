@@ -225,6 +225,9 @@ type Outbox struct {
 	Refreshes int
 	// LastAttempts is what the last attempts dialog listed (tests).
 	LastAttempts []string
+
+	// splits keeps the list/detail split's position.
+	splits splitMemory
 }
 
 // The table's columns.
@@ -286,7 +289,12 @@ func (v *Outbox) Busy() bool { return v.all[queue.Sending] > 0 }
 // Actions implements Actioner.
 func (v *Outbox) Actions() []Action {
 	return []Action{
-		{Menu: "Message", Label: "Retry the selected messages now", Do: func() { v.change("retry") }, WhenShown: true},
+		{Menu: "Message", Label: "Retry the selected messages now", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift}, Do: func() { press(v.RetryButton) }, WhenShown: true},
+		{Menu: "Message", Label: "Cancel the selected messages", Do: func() { press(v.CancelButton) }, WhenShown: true},
+		{Menu: "Message", Label: "Hold the selected messages", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyH, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift}, Do: func() { press(v.HoldButton) }, WhenShown: true},
+		{Menu: "Message", Label: "Release the selected messages", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyU, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift}, Do: func() { press(v.ReleaseButton) }, WhenShown: true},
+		{Menu: "Message", Label: "Edit a copy of the selected message…", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyE, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift}, Do: func() { press(v.EditButton) }, WhenShown: true},
+		{Menu: "Message", Label: "Attempts and transcript of the selected message…", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyA, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift}, Do: func() { press(v.TranscriptButton) }, WhenShown: true},
 		{Menu: "Message", Label: "Pause or resume sending the outbox", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyP, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift}, Do: v.TogglePause},
 	}
 }
@@ -369,7 +377,8 @@ func (v *Outbox) Content() fyne.CanvasObject {
 	detail := container.NewBorder(nil, v.Fixes, nil, nil, container.NewVScroll(v.Detail))
 	split := container.NewVSplit(v.Table, detail)
 	split.Offset = 0.72
-	v.content = container.NewBorder(top, container.NewVBox(container.NewHScroll(actions), v.Status), nil, nil, split)
+	v.splits.keep(v.host, "outbox.split", split)
+	v.content = borderInOrder(top, container.NewVBox(container.NewHScroll(actions), v.Status), nil, nil, split)
 	v.updateButtons()
 	v.showRunner(v.core.Runner())
 	return v.content
@@ -428,6 +437,7 @@ func (v *Outbox) Stop() {
 		return
 	}
 	v.stopped = true
+	v.splits.save(v.host)
 	v.cancel()
 	if v.sub != nil {
 		v.sub.Close()

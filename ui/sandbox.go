@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -195,6 +196,16 @@ func (s *Sandbox) Icon() fyne.Resource { return theme.StorageIcon() }
 // SetHost implements Hosted.
 func (s *Sandbox) SetHost(h Host) { s.host = h }
 
+// Actions implements Actioner: the sandbox's buttons.
+func (s *Sandbox) Actions() []Action {
+	return []Action{
+		{Menu: "File", Label: "Start or stop the sandbox", Do: func() { press(s.StartStop) }},
+		{Menu: "File", Label: "Sandbox settings…", Do: func() { press(s.Settings) }},
+		{Menu: "Message", Label: "Delete the sandbox message", Shortcut: &desktop.CustomShortcut{KeyName: fyne.KeyD, Modifier: fyne.KeyModifierShortcutDefault}, Do: func() { press(s.Delete) }, WhenShown: true},
+		{Menu: "Message", Label: "Clear the sandbox inbox…", Do: func() { press(s.Clear) }, WhenShown: true},
+	}
+}
+
 // FocusSearch implements Searchable.
 func (s *Sandbox) FocusSearch() {
 	if s.host != nil && s.Search != nil {
@@ -230,7 +241,7 @@ func (s *Sandbox) Content() fyne.CanvasObject {
 			s.open(it.ID)
 		}
 	}
-	left := container.NewBorder(s.Search, s.CountLabel, nil, nil, s.List)
+	left := borderInOrder(s.Search, s.CountLabel, nil, nil, s.List)
 
 	s.Envelope = widget.NewLabel("Select a captured message to see its checks, headers, text, HTML, attachments, source and session.")
 	s.Envelope.Wrapping = fyne.TextWrapWord
@@ -286,14 +297,14 @@ func (s *Sandbox) Content() fyne.CanvasObject {
 		container.NewTabItem("Source", s.Source.List),
 		container.NewTabItem("Session", s.Session.List),
 	)
-	right := container.NewBorder(container.NewBorder(nil, nil, nil, s.Delete, s.Envelope), nil, nil, nil, s.Tabs)
+	right := borderInOrder(container.NewBorder(nil, nil, nil, s.Delete, s.Envelope), nil, nil, nil, s.Tabs)
 
 	s.split = container.NewHSplit(left, right)
 	s.split.Offset = 0.36
 	if s.host != nil {
 		s.split.Offset = s.host.Preferences().FloatWithFallback("sandbox.split", 0.36)
 	}
-	s.content = container.NewBorder(top, nil, nil, nil, s.split)
+	s.content = borderInOrder(top, nil, nil, nil, s.split)
 	s.showStatus()
 	return s.content
 }

@@ -338,6 +338,14 @@ func (s *Shell) item(label string, sc fyne.Shortcut, do func()) *fyne.MenuItem {
 	return it
 }
 
+// press runs b's handler as a click would, for a menu action that stands
+// for a button: not when the button is not built yet, hidden or disabled.
+func press(b *widget.Button) {
+	if b != nil && b.Visible() && !b.Disabled() && b.OnTapped != nil {
+		b.OnTapped()
+	}
+}
+
 var digitKeys = []fyne.KeyName{fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4, fyne.Key5, fyne.Key6, fyne.Key7, fyne.Key8, fyne.Key9}
 
 // buildMenus (re)builds the menu bar from the registered views and their
@@ -363,15 +371,21 @@ func (s *Shell) buildMenus() {
 	if s.index("compose") >= 0 {
 		menus["Message"] = append(menus["Message"], s.item("New message", ctrl(fyne.KeyN), s.newMessage))
 	}
+	// The first view to fill a menu has its items at the top of it; a
+	// later view with more than two items there gets a submenu of its
+	// title (Message → Outbox ▸), so that no menu grows past the window.
+	firstView := map[string]string{} // menu -> the first view in it
 	for _, v := range s.views {
 		a, ok := v.(Actioner)
 		if !ok {
 			continue
 		}
 		name := v.Name()
+		byMenu := map[string][]*fyne.MenuItem{}
+		var menuOrder []string
 		for _, act := range a.Actions() {
 			act := act
-			menus[act.Menu] = append(menus[act.Menu], s.item(act.Label, act.Shortcut, func() {
+			run := func() {
 				shown := s.Current() == name
 				if !shown {
 					_ = s.Open(name, nil)
@@ -380,7 +394,30 @@ func (s *Shell) buildMenus() {
 					}
 				}
 				act.Do()
-			}))
+			}
+			// A shortcut is the window's, not the view's: the menu bar runs
+			// the first item with it, so each action needs its own.
+			it := s.item(act.Label, act.Shortcut, run)
+			if _, ok := byMenu[act.Menu]; !ok {
+				menuOrder = append(menuOrder, act.Menu)
+			}
+			byMenu[act.Menu] = append(byMenu[act.Menu], it)
+		}
+		for _, m := range menuOrder {
+			items := byMenu[m]
+			first, ok := firstView[m]
+			if !ok {
+				firstView[m], first = name, name
+			}
+			if len(menus[m]) > 0 {
+				menus[m] = append(menus[m], fyne.NewMenuItemSeparator())
+			}
+			if first != name && len(items) > 2 {
+				sub := fyne.NewMenuItem(v.Title(), nil)
+				sub.ChildMenu = fyne.NewMenu(v.Title(), items...)
+				items = []*fyne.MenuItem{sub}
+			}
+			menus[m] = append(menus[m], items...)
 		}
 	}
 	menus["Edit"] = append(menus["Edit"], s.item("Find", ctrl(fyne.KeyF), s.focusSearch))

@@ -120,6 +120,10 @@ type WizardView struct {
 	pendingKey map[string]int
 	scheduled  bool
 	interval   time.Duration
+
+	// host keeps the split positions (nil in tests without a shell).
+	host   Host
+	splits splitMemory
 }
 
 // NewWizardView builds the wizard over core. do runs functions on the UI
@@ -147,7 +151,17 @@ func (v *WizardView) Content() fyne.CanvasObject { return v.content }
 func (v *WizardView) Start(ctx context.Context) { v.baseCtx = ctx }
 
 // Stop implements View: it cancels the running operation.
-func (v *WizardView) Stop() { v.Cancel() }
+func (v *WizardView) Stop() {
+	v.splits.save(v.host)
+	v.Cancel()
+}
+
+// SetHost implements Hosted: the wizard's split positions are kept in the
+// host's preferences.
+func (v *WizardView) SetHost(h Host) {
+	v.host = h
+	v.splits.restore(h)
+}
 
 // NewAccount starts over from the email step.
 func (v *WizardView) NewAccount() {
@@ -404,6 +418,7 @@ func (v *WizardView) buildServer() fyne.CanvasObject {
 	cands := container.NewBorder(container.NewVBox(widget.NewLabelWithStyle("Servers found (best first): pick one", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), v.DiscoverStatus), nil, nil, nil, v.Candidates)
 	split := container.NewVSplit(sources, cands)
 	split.Offset = 0.45
+	v.splits.keep(v.host, "wizard.split.discovery", split)
 	return container.NewBorder(nil, v.manualBox, nil, nil, split)
 }
 
@@ -417,7 +432,7 @@ func (v *WizardView) buildTest() fyne.CanvasObject {
 	v.RetestButton = widget.NewButtonWithIcon("Test again", theme.ViewRefreshIcon(), func() { v.startProbe() })
 	v.SendTestCheck = widget.NewCheck("Also send a test message to myself", func(b bool) { v.target.SendTest = b })
 	head := container.NewVBox(container.NewBorder(nil, nil, nil, container.NewHBox(v.SendTestCheck, v.RetestButton), v.TargetLabel), v.ProbeStatus, v.Changes)
-	return container.NewBorder(head, nil, nil, nil, container.NewVScroll(v.Steps))
+	return borderInOrder(head, nil, nil, nil, container.NewVScroll(v.Steps))
 }
 
 func (v *WizardView) buildDomain() fyne.CanvasObject {

@@ -318,3 +318,29 @@ func TestSendSpoolFailureWarns(t *testing.T) {
 		t.Errorf("exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestHistoryListReportsBadSpoolFiles: a spool file that cannot be read is
+// moved aside and reported on stderr; the others are listed.
+func TestHistoryListReportsBadSpoolFiles(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{})
+	dir := t.TempDir()
+	r := runCLI(t, "", nil, "--data-dir", dir, "send", "--server", sb.addr, "--tls", "none", "--quiet",
+		"--from", "ann@herald.test", "--to", "bob@herald.test", "--subject", "kept", "--body", "b")
+	if r.code != ExitOK || r.stderr != "" {
+		t.Fatalf("send: exit %d\n%s", r.code, r.stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "history-spool", "0-bad.rec"), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, "", nil, "--data-dir", dir, "history", "list", "--json")
+	var l historyListing
+	if err := json.Unmarshal([]byte(r.stdout), &l); r.code != ExitOK || err != nil || l.Total != 1 || l.Records[0].Subject != "kept" {
+		t.Errorf("history list: exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "0-bad.rec") || !strings.Contains(r.stderr, "moved aside") {
+		t.Errorf("stderr %q does not report the bad spool file", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "history-spool", "0-bad.rec.bad")); err != nil {
+		t.Error(err)
+	}
+}

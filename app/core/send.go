@@ -88,8 +88,9 @@ func (c *Core) Send(ctx context.Context, req SendRequest) *SendResult {
 }
 
 // Deliver is Send without the history: it needs no store, so a one-shot
-// command can open the store while the session runs, then RecordSend. The
-// transcript's lines are published on f (nil: nowhere) as they happen.
+// command can send without opening one and then SpoolSend (or RecordSend
+// with a Core). The transcript's lines are published on f (nil: nowhere)
+// as they happen.
 func Deliver(ctx context.Context, req SendRequest, f *feed.Feed) *SendResult {
 	rec := req.Transcript
 	if rec == nil {

@@ -56,7 +56,8 @@ const (
 var ErrSpoolVersion = errors.New("history spool file written by a newer Herald")
 
 // spoolRecord is the JSON line of a spool file. Its field names are the
-// file format: add fields, never rename them.
+// file format: fields may be added (a reader ignores those it does not
+// know); a change that an older reader would misread bumps SpoolVersion.
 type spoolRecord struct {
 	ID       string         `json:"id"`
 	Session  spoolSession   `json:"session"`
@@ -260,9 +261,7 @@ func decodeSpool(data []byte) (store.HistoryBatch, error) {
 		return b, errors.New("truncated record")
 	}
 	var r spoolRecord
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
+	if err := json.Unmarshal(line, &r); err != nil {
 		return b, fmt.Errorf("record: %w", err)
 	}
 	if r.ID == "" {

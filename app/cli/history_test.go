@@ -234,10 +234,6 @@ func TestHistoryKeepsNoSecrets(t *testing.T) {
 	if r.code != ExitAuth {
 		t.Fatalf("wrong password: exit %d\n%s", r.code, r.stderr)
 	}
-	l := listHistory(t, dir)
-	if l.Total != 4 {
-		t.Fatalf("history has %d records, want 4", l.Total)
-	}
 	forms := []string{pw, pw + "-wrong", "\x00" + user + "\x00" + pw}
 	var secrets []string
 	for _, f := range forms {
@@ -245,6 +241,36 @@ func TestHistoryKeepsNoSecrets(t *testing.T) {
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 			secrets = append(secrets, enc.EncodeToString([]byte(f)))
 		}
+	}
+	// The one-shot sends opened no store: their records wait in the
+	// history spool, redacted as the history keeps them.
+	if _, err := os.Stat(filepath.Join(dir, "herald.db")); !os.IsNotExist(err) {
+		t.Errorf("a one-shot send opened the store: %v", err)
+	}
+	spooled, _ := filepath.Glob(filepath.Join(dir, "history-spool", "*.rec"))
+	if len(spooled) != 4 {
+		t.Fatalf("%d spooled records, want 4", len(spooled))
+	}
+	for _, f := range spooled {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, []byte("AUTH")) {
+			t.Errorf("%s holds no transcript", filepath.Base(f))
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("spool file %s contains the secret %q", filepath.Base(f), s)
+			}
+		}
+	}
+	l := listHistory(t, dir)
+	if l.Total != 4 {
+		t.Fatalf("history has %d records, want 4", l.Total)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "history-spool", "*")); len(left) != 0 {
+		t.Errorf("spool after history list: %v", left)
 	}
 	// Through the API: every record, its transcript and its message.
 	for _, rec := range l.Records {
@@ -274,5 +300,47 @@ func TestHistoryKeepsNoSecrets(t *testing.T) {
 				t.Errorf("%s contains the secret %q", filepath.Base(f), s)
 			}
 		}
+	}
+}
+
+// TestSendSpoolFailureWarns: when the record cannot be written (the spool's
+// place is taken by a file), the send still succeeds and says it was not
+// recorded.
+func TestSendSpoolFailureWarns(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{})
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "history-spool"), []byte("in the way"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", nil, "--data-dir", dir, "send", "--server", sb.addr, "--tls", "none", "--quiet",
+		"--from", "ann@herald.test", "--to", "bob@herald.test", "--subject", "s", "--body", "b")
+	if r.code != ExitOK || !strings.Contains(r.stderr, "the send was not recorded in the history") || r.stdout != "" {
+		t.Errorf("exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestHistoryListReportsBadSpoolFiles: a spool file that cannot be read is
+// moved aside and reported on stderr; the others are listed.
+func TestHistoryListReportsBadSpoolFiles(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{})
+	dir := t.TempDir()
+	r := runCLI(t, "", nil, "--data-dir", dir, "send", "--server", sb.addr, "--tls", "none", "--quiet",
+		"--from", "ann@herald.test", "--to", "bob@herald.test", "--subject", "kept", "--body", "b")
+	if r.code != ExitOK || r.stderr != "" {
+		t.Fatalf("send: exit %d\n%s", r.code, r.stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "history-spool", "0-bad.rec"), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, "", nil, "--data-dir", dir, "history", "list", "--json")
+	var l historyListing
+	if err := json.Unmarshal([]byte(r.stdout), &l); r.code != ExitOK || err != nil || l.Total != 1 || l.Records[0].Subject != "kept" {
+		t.Errorf("history list: exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "0-bad.rec") || !strings.Contains(r.stderr, "moved aside") {
+		t.Errorf("stderr %q does not report the bad spool file", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "history-spool", "0-bad.rec.bad")); err != nil {
+		t.Error(err)
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/herald-smtp/herald/app/core"
 )
@@ -42,6 +43,11 @@ func (e Env) core(ctx context.Context, local string) (*core.Core, error) {
 	c, err := core.Open(ctx, dir, core.Options{Secrets: e.Secrets})
 	if err != nil {
 		return nil, damagedHint(err)
+	}
+	if err := c.SpoolError(); err != nil {
+		// Records of one-shot sends that could not be moved into the
+		// history: the rest were, and the command goes on.
+		fmt.Fprintln(e.Stderr, "herald: warning:", err)
 	}
 	o.c = c
 	return c, nil

@@ -158,21 +158,6 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 			w.Flush()
 		}()
 	}
-	// The store (for the history) opens while the session runs: a one-shot
-	// send waits for neither the other.
-	type opened struct {
-		c   *core.Core
-		err error
-	}
-	coreCh := make(chan opened, 1)
-	if f.core != nil {
-		coreCh <- opened{c: f.core}
-	} else if cfg.QuitAfter == "" {
-		go func() {
-			c, err := env.core(ctx, f.dataDir)
-			coreCh <- opened{c, err}
-		}()
-	}
 	req := core.SendRequest{Profile: f.prof, Config: cfg, Envelope: env2, Body: body.reader, MessageID: msgID, Subject: f.subject, Transcript: rec}
 	if f.prof != nil && !f.set["server"] {
 		req.Fallbacks = core.Fallbacks(f.prof, cfg)
@@ -181,13 +166,20 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 	res := sent.Result
 	wg.Wait()
 	if cfg.QuitAfter == "" {
-		o := <-coreCh
-		if o.err == nil {
-			o.c.RecordSend(ctx, req, sent)
-			o.err = sent.HistoryErr
+		var err error
+		if f.core != nil {
+			// The store is open (for the profile): record directly.
+			f.core.RecordSend(ctx, req, sent)
+			err = sent.HistoryErr
+		} else {
+			// No store: opening SQLite and committing durably would cost
+			// more than the session. The record goes to the history
+			// spool, which the next Herald to open the data directory
+			// (a running window at once) moves into the history.
+			err = f.spool(env, dataDir, req, sent)
 		}
-		if o.err != nil {
-			fmt.Fprintln(env.Stderr, "herald: the send was not recorded in the history:", o.err)
+		if err != nil {
+			fmt.Fprintln(env.Stderr, "herald: the send was not recorded in the history:", err)
 		}
 	}
 
@@ -205,6 +197,21 @@ func runSend(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		printResult(env.Stdout, res, msgID, rec, f.ctxOf(cfg.Host, env2.From))
 	}
 	return code, nil
+}
+
+// spool writes the history record of a send made without the store to the
+// spool of the data directory (the verb's --data-dir, else global's).
+func (f *sendFlags) spool(env Env, global string, req core.SendRequest, sent *core.SendResult) error {
+	local := f.dataDir
+	if local == "" {
+		local = global
+	}
+	dir, err := resolveDataDir(local, env)
+	if err != nil {
+		return err
+	}
+	core.SpoolSend(dir, req, sent)
+	return sent.HistoryErr
 }
 
 // transportConfig turns the connection flags into a transport configuration.

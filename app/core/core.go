@@ -36,7 +36,8 @@ type Options struct {
 	// Clock is the outbox's clock; nil means the real one.
 	Clock queue.Clock
 	// WatchStore publishes changes that other processes make to the store
-	// (seen through SQLite's data_version) on the feed.
+	// (seen through SQLite's data_version) on the feed, and moves the
+	// records one-shot sends spool into the history as they come.
 	WatchStore bool
 }
 
@@ -64,6 +65,10 @@ type Core struct {
 	applyMu sync.Mutex
 	// retentionMu serialises applying the history's retention.
 	retentionMu sync.Mutex
+	// spoolMu serialises this process's imports of the history spool;
+	// spoolErr is the last import's problem.
+	spoolMu  sync.Mutex
+	spoolErr error
 
 	mu     sync.Mutex
 	runner *runnerState
@@ -93,7 +98,8 @@ func DataDir(flagValue string, getenv func(string) string) (string, error) {
 }
 
 // Open opens the store in dataDir (which must exist: see DataDir) and builds
-// the core over it. Close releases it.
+// the core over it, after moving the history spool's records (see
+// SpoolSend) into the history. Close releases it.
 func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 	st, err := store.Open(store.PathIn(dataDir))
 	if err != nil {
@@ -140,6 +146,9 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 	if r, err := c.HistoryRetention(ctx); err == nil {
 		c.History.SetTranscriptsFailuresOnly(r.TranscriptsFailuresOnly)
 	}
+	// The records one-shot sends spooled go into the history before Open
+	// returns, so that a listing right after such a send shows it.
+	spoolLeft := c.importSpool(ctx)
 	// The history's retention, applied in the background: a large prune
 	// must not hold up the window or a command.
 	c.wg.Add(1)
@@ -153,7 +162,7 @@ func Open(ctx context.Context, dataDir string, o Options) (*Core, error) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			c.watchStore(bg)
+			c.watchStore(bg, spoolLeft)
 		}()
 	}
 	return c, nil

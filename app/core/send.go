@@ -88,8 +88,9 @@ func (c *Core) Send(ctx context.Context, req SendRequest) *SendResult {
 }
 
 // Deliver is Send without the history: it needs no store, so a one-shot
-// command can open the store while the session runs, then RecordSend. The
-// transcript's lines are published on f (nil: nowhere) as they happen.
+// command can send without opening one and then SpoolSend (or RecordSend
+// with a Core). The transcript's lines are published on f (nil: nowhere)
+// as they happen.
 func Deliver(ctx context.Context, req SendRequest, f *feed.Feed) *SendResult {
 	rec := req.Transcript
 	if rec == nil {
@@ -167,6 +168,22 @@ const maxHistoryBody = 32 << 20
 // outcome per recipient, the server's reply and the whole (redacted)
 // transcript. A session stopped on purpose early is a probe, not a send.
 func (c *Core) recordSend(ctx context.Context, req SendRequest, out *SendResult, started time.Time) (int64, error) {
+	ids, err := c.History.RecordSession(context.WithoutCancel(ctx), sendRecord(req, out, started))
+	if err != nil {
+		return 0, fmt.Errorf("not recorded in the history: %w", err)
+	}
+	for _, id := range ids {
+		c.Feed.Publish(feed.Event{Topic: feed.History, ID: id, Profile: ProfileID(req.Profile)})
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return ids[0], nil
+}
+
+// sendRecord is the history's record of a direct send, as recordSend keeps
+// it and SpoolSend spools it.
+func sendRecord(req SendRequest, out *SendResult, started time.Time) history.SessionRecord {
 	body := req.Message
 	if body == nil && req.Body != nil {
 		// Kept for export and resending, failed sends too; a message too
@@ -184,17 +201,22 @@ func (c *Core) recordSend(ctx context.Context, req SendRequest, out *SendResult,
 	if p := req.Profile; p != nil {
 		s.Profile, s.ProfileName = p.ID, p.Name
 	}
-	ids, err := c.History.RecordSession(context.WithoutCancel(ctx), s)
-	if err != nil {
-		return 0, fmt.Errorf("not recorded in the history: %w", err)
+	return s
+}
+
+// SpoolSend is RecordSend for a process that has not opened the store (a
+// one-shot send): the record goes to the history spool in dataDir (see
+// SpoolDir), which the next Core opened on dataDir moves into the history
+// (a running window within a second). It sets out.HistoryErr when the
+// record could not be written; out.HistoryID stays 0. A session stopped
+// early on purpose is not kept, as with RecordSend.
+func SpoolSend(dataDir string, req SendRequest, out *SendResult) {
+	if out.quitAfter {
+		return
 	}
-	for _, id := range ids {
-		c.Feed.Publish(feed.Event{Topic: feed.History, ID: id, Profile: ProfileID(req.Profile)})
+	if _, err := history.WriteSpool(SpoolDir(dataDir), sendRecord(req, out, out.started)); err != nil {
+		out.HistoryErr = fmt.Errorf("not recorded in the history: %w", err)
 	}
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	return ids[0], nil
 }
 
 // forwardLines publishes rec's lines on f until stop is called (after

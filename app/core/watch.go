@@ -14,8 +14,9 @@ const watchInterval = 300 * time.Millisecond
 // watchStore publishes an External event on each topic whose data may have
 // changed whenever SQLite's data_version says the file was written through
 // another connection. It costs one tiny query per interval on a connection
-// of its own.
-func (c *Core) watchStore(ctx context.Context) {
+// of its own. At the same cadence it reads the history spool's directory and
+// imports what one-shot sends spooled (left: the files Open's import left).
+func (c *Core) watchStore(ctx context.Context, left []string) {
 	conn, err := c.Store.DB().Conn(ctx)
 	if err != nil {
 		return
@@ -40,6 +41,7 @@ func (c *Core) watchStore(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		c.watchSpool(ctx, &left)
 		v, ok := version()
 		if !ok || v == last {
 			continue

@@ -399,13 +399,20 @@ func (l *Log) Close() error {
 
 // convert applies the defaults and the scrub, and derives states.
 func (l *Log) convert(s SessionRecord) (store.HistorySession, []store.HistoryEntry) {
-	now := l.o.Now()
+	return convertRecord(s, l.o.Now(), l.o.Redact, l.failuresOnly.Load())
+}
+
+// convertRecord turns s into what the store keeps: the defaults applied
+// (now for a zero Finished), every text scrubbed by redact (nil: none) and
+// by s.Redact, the states derived. With failuresOnly the transcript of a
+// session whose every message was sent is dropped.
+func convertRecord(s SessionRecord, now time.Time, redact func(string) string, failuresOnly bool) (store.HistorySession, []store.HistoryEntry) {
 	red := func(v string) string {
 		if v == "" {
 			return v
 		}
-		if l.o.Redact != nil {
-			v = l.o.Redact(v)
+		if redact != nil {
+			v = redact(v)
 		}
 		if s.Redact != nil {
 			v = s.Redact(v)
@@ -460,7 +467,7 @@ func (l *Log) convert(s SessionRecord) (store.HistorySession, []store.HistoryEnt
 			e.To[j] = red(a)
 		}
 		if m.Body != nil {
-			if l.o.Redact != nil || s.Redact != nil {
+			if redact != nil || s.Redact != nil {
 				e.Body = []byte(red(string(m.Body)))
 			} else {
 				e.Body = m.Body
@@ -515,11 +522,11 @@ func (l *Log) convert(s SessionRecord) (store.HistorySession, []store.HistoryEnt
 			}
 		}
 		e.State, e.Error = string(state), red(errText)
-		e.Search = strings.ToLower(e.From + "\n" + strings.Join(e.To, "\n") + "\n" + e.Subject + "\n" + e.MessageID)
+		e.Search = searchText(&e)
 		msgs[i] = e
 	}
 	// The transcript is scrubbed only when it is kept.
-	if s.Transcript != nil && !(l.failuresOnly.Load() && allSent(sess, msgs)) {
+	if s.Transcript != nil && !(failuresOnly && allSent(sess, msgs)) {
 		sess.Transcript = make([]transcript.Event, len(s.Transcript))
 		for i, e := range s.Transcript {
 			e.Text = red(e.Text)
@@ -527,6 +534,11 @@ func (l *Log) convert(s SessionRecord) (store.HistorySession, []store.HistoryEnt
 		}
 	}
 	return sess, msgs
+}
+
+// searchText is the lower-cased text a search matches for e.
+func searchText(e *store.HistoryEntry) string {
+	return strings.ToLower(e.From + "\n" + strings.Join(e.To, "\n") + "\n" + e.Subject + "\n" + e.MessageID)
 }
 
 // allSent reports whether a session succeeded for every message it carried.

@@ -94,6 +94,15 @@ CREATE TABLE history_search (
 ) WITHOUT ROWID;
 `
 
+// historySpoolSchema is the "history spool ids" migration: the id of the
+// spool record a session was imported from (NULL for a session recorded
+// directly; SQLite's UNIQUE allows any number of NULLs). It has shipped as
+// a migration step: never edit it; add a step.
+const historySpoolSchema = `
+ALTER TABLE history_sessions ADD COLUMN spool_id TEXT;
+CREATE UNIQUE INDEX history_sessions_spool ON history_sessions (spool_id);
+`
+
 // Blob codecs: the first byte of a stored body or transcript.
 const (
 	codecRaw     = 0
@@ -125,6 +134,11 @@ type HistorySession struct {
 	Messages, Failures int
 	// HasTranscript is true when a transcript is stored (read side).
 	HasTranscript bool
+	// SpoolID is the id of the spool record the session comes from, ""
+	// for one recorded directly. AddHistories skips a session whose
+	// SpoolID the history already holds (its ID and its messages' IDs stay
+	// 0), so that a spool record is imported once.
+	SpoolID string
 }
 
 // HistoryRcpt is one envelope recipient of a history message and its outcome.
@@ -330,7 +344,8 @@ type HistoryBatch struct {
 // AddHistories records several sessions in one durable transaction (one
 // commit, one sync): the outbox's history writer hands over what piled up
 // while it was writing, so a fast drain is not held back by a sync per
-// session. Ids are set as AddHistory does.
+// session. Ids are set as AddHistory does. A session whose SpoolID the
+// history already holds is skipped (see HistorySession.SpoolID).
 func (s *Store) AddHistories(ctx context.Context, batch []HistoryBatch) error {
 	for _, b := range batch {
 		if b.Session == nil {
@@ -371,6 +386,19 @@ func addHistoryTx(ctx context.Context, tx *sql.Tx, sess *HistorySession, msgs []
 			return fmt.Errorf("add history: compress transcript: %w", err)
 		}
 	}
+	var spoolID any // NULL unless the session comes from the spool
+	if sess.SpoolID != "" {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM history_sessions WHERE spool_id = ?`, sess.SpoolID).Scan(&one)
+		if err == nil {
+			sess.ID = 0 // imported before
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("add history: spool record %s: %w", sess.SpoolID, err)
+		}
+		spoolID = sess.SpoolID
+	}
 	sess.Messages, sess.Failures = len(msgs), 0
 	for i := range msgs {
 		if msgs[i].State != "sent" {
@@ -378,10 +406,10 @@ func addHistoryTx(ctx context.Context, tx *sql.Tx, sess *HistorySession, msgs []
 		}
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO history_sessions
-		(started_ns, finished_ns, profile, profile_name, server, tls, error, messages, failures, transcript)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(started_ns, finished_ns, profile, profile_name, server, tls, error, messages, failures, transcript, spool_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ns(sess.Started), ns(sess.Finished), sess.Profile, sess.ProfileName, sess.Server, sess.TLS, sess.Error,
-		sess.Messages, sess.Failures, trBlob)
+		sess.Messages, sess.Failures, trBlob, spoolID)
 	if err != nil {
 		return fmt.Errorf("add history: session: %w", err)
 	}

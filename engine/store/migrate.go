@@ -71,6 +71,13 @@ CREATE INDEX sandbox_messages_received ON sandbox_messages (received_ns DESC, id
 		name: "queue DSN options",
 		sql:  queueDSNSchema,
 	},
+	{
+		// A session imported from the history spool keeps the spool
+		// record's id, so that importing it twice (two processes at once,
+		// or a crash before the spool file was deleted) adds it once.
+		name: "history spool ids",
+		sql:  historySpoolSchema,
+	},
 }
 
 // migrate brings the database up to len(steps). Each step runs in an

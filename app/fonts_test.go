@@ -5,10 +5,11 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2/theme"
+	"github.com/go-text/typesetting/font"
 )
 
 // TestUseSystemEmojiReplacesTheBundledFont checks that the bundled colour
-// emoji font can still be swapped for the text font (a Fyne upgrade that
+// emoji font can still be swapped for the blank font (a Fyne upgrade that
 // changes how the resource is held would make this fail, and the window
 // would quietly carry the 15 MB again).
 func TestUseSystemEmojiReplacesTheBundledFont(t *testing.T) {
@@ -21,10 +22,26 @@ func TestUseSystemEmojiReplacesTheBundledFont(t *testing.T) {
 		t.Fatal("the bundled emoji font could not be replaced")
 	}
 	after := theme.DefaultEmojiFont().Content()
-	if !bytes.Equal(after, theme.DefaultTextFont().Content()) {
-		t.Fatal("the emoji font is not the text font")
+	if !bytes.Equal(after, blankFont()) {
+		t.Fatal("the emoji font is not the blank font")
 	}
-	if before < 1<<20 || len(after) > 1<<20 {
-		t.Fatalf("font sizes: before %d bytes, after %d", before, len(after))
+	if before < 1<<20 {
+		t.Fatalf("the bundled font had %d bytes", before)
+	}
+}
+
+// TestBlankFontParsesAndMapsNothing loads the blank font with the loader
+// Fyne uses: it must parse (Fyne would log an error and drop the face
+// otherwise) and have no character, not even a space, so that every
+// character falls through to the next font.
+func TestBlankFontParsesAndMapsNothing(t *testing.T) {
+	f, err := font.ParseTTF(bytes.NewReader(blankFont()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []rune{' ', 'a', '→', '😀', 0xFFFF - 1} {
+		if _, ok := f.NominalGlyph(r); ok {
+			t.Errorf("the blank font has %q", r)
+		}
 	}
 }

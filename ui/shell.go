@@ -581,6 +581,7 @@ func (s *Shell) Shortcuts() [][2]string {
 		[2]string{"Ctrl+Enter", "Send (in Compose)"},
 		[2]string{"Ctrl+F", "Search the list of the view"},
 		[2]string{"Tab / Shift+Tab", "Next / previous field"},
+		[2]string{"Alt+F8 (held)", "Show a password while held (in a password field)"},
 		[2]string{"Ctrl+Q", "Quit (asks while messages are sending)"},
 		[2]string{"F1", "This help"},
 	)

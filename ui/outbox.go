@@ -1025,6 +1025,9 @@ func (v *Outbox) showDetail(it *queue.Item) {
 	if it.Batch != "" {
 		fmt.Fprintf(&b, "Batch %s\n", it.Batch)
 	}
+	if d := it.DSN.String(); d != "" {
+		fmt.Fprintf(&b, "Delivery notifications: %s\n", d)
+	}
 	for i, r := range it.Recipients {
 		if i == 20 {
 			fmt.Fprintf(&b, "… and %d more recipients\n", len(it.Recipients)-20)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
@@ -17,6 +18,9 @@ func TestOutboxEditACopyKeepsDSN(t *testing.T) {
 	v := r.view
 	r.fake.set(1, func(it *queue.Item) { it.DSN = store.QueueDSN{Notify: "FAILURE,DELAY", Return: "hdrs", EnvID: "run-7"} })
 	v.SelectRow(0, 0)
+	r.pump("the detail", func() bool {
+		return strings.Contains(v.Detail.Text, "Delivery notifications: notify FAILURE,DELAY, return hdrs, envelope id run-7")
+	})
 	test.Tap(v.EditButton)
 	r.pump("Compose", func() bool { return r.shell.Current() == "compose" && r.compose.Subject.Text == "Message 1" })
 	c := r.compose

@@ -235,7 +235,7 @@ func queueShow(ctx context.Context, args []string, env Env, dataDir string) (int
 		fmt.Fprintf(w, "Batch:     %s\n", it.Batch)
 	}
 	if !it.DSN.IsZero() {
-		fmt.Fprintf(w, "DSN:       %s\n", dsnWords(it.DSN))
+		fmt.Fprintf(w, "DSN:       %s\n", it.DSN.String())
 	}
 	for _, r := range it.Recipients {
 		line := fmt.Sprintf("  %-9s %s", r.State, r.Addr)
@@ -392,20 +392,4 @@ func queuePurge(ctx context.Context, args []string, env Env, dataDir string) (in
 	}
 	fmt.Fprintf(env.Stdout, "purged %d item(s)\n", n)
 	return ExitOK, nil
-}
-
-// dsnWords describes a queued message's delivery status notification
-// request: "notify FAILURE,DELAY, return hdrs, envelope id abc".
-func dsnWords(d store.QueueDSN) string {
-	var parts []string
-	if d.Notify != "" {
-		parts = append(parts, "notify "+d.Notify)
-	}
-	if d.Return != "" {
-		parts = append(parts, "return "+d.Return)
-	}
-	if d.EnvID != "" {
-		parts = append(parts, "envelope id "+d.EnvID)
-	}
-	return strings.Join(parts, ", ")
 }

@@ -131,6 +131,22 @@ type QueueDSN struct {
 // IsZero reports whether d asks for no notification.
 func (d QueueDSN) IsZero() bool { return d == QueueDSN{} }
 
+// String says what d asks for, e.g. "notify SUCCESS,FAILURE, return hdrs,
+// envelope id 42"; "" when it asks for nothing.
+func (d QueueDSN) String() string {
+	var parts []string
+	if d.Notify != "" {
+		parts = append(parts, "notify "+d.Notify)
+	}
+	if d.Return != "" {
+		parts = append(parts, "return "+d.Return)
+	}
+	if d.EnvID != "" {
+		parts = append(parts, "envelope id "+d.EnvID)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // QueueRecipient is one envelope recipient of a queue item and its outcome.
 type QueueRecipient struct {
 	// Addr is the RCPT TO address.

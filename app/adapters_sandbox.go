@@ -98,11 +98,19 @@ func (a *SandboxAdapter) SandboxDetail(ctx context.Context, id int64) (*ui.Sandb
 		d.Transcript = append(d.Transcript, e.String())
 	}
 	offline := a.Offline || !a.dnsReachable(ctx)
-	for _, c := range a.c.CheckSandboxMessage(ctx, m, core.SandboxCheckOptions{Offline: offline, Resolver: a.Resolver, Parsed: p}) {
+	checks, sentFound := a.c.SandboxChecks(ctx, m, core.SandboxCheckOptions{Offline: offline, Resolver: a.Resolver, Parsed: p})
+	for _, c := range checks {
 		d.Checks = append(d.Checks, ui.SandboxCheck{Name: c.Name, Status: string(c.Status), Text: c.Text})
 	}
+	// Just arrived, with a Message-ID and no sent copy yet: its sender may
+	// still be recording it.
+	d.Recheck = !sentFound && sandbox.MessageIDOf(m.Raw) != "" && time.Since(m.Received) < freshCapture
 	return d, nil
 }
+
+// freshCapture is how long after its arrival a capture without a sent copy
+// in the history is checked again (see ui.SandboxDetail.Recheck).
+const freshCapture = 10 * time.Second
 
 // Bounds of the HTML shown of a captured message (the Source tab has the
 // rest).

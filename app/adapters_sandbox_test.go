@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"net/smtp"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,9 @@ func TestSandboxAdapterOverTheCore(t *testing.T) {
 		strings.Contains(d.HTML, "x()") || !strings.Contains(d.HTML, "not loaded") {
 		t.Fatalf("checks %v, html %q", checks, d.HTML)
 	}
+	if d.Recheck {
+		t.Fatal("a message Herald sent and recorded is to be checked again")
+	}
 	if ui.TitleOf(d) != "message 1 · DKIM: no signature" {
 		t.Fatalf("title %q", ui.TitleOf(d))
 	}
@@ -70,5 +74,38 @@ func TestSandboxAdapterOverTheCore(t *testing.T) {
 	}
 	if err := a.ClearSandbox(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSandboxDetailRechecksAFreshCaptureWithoutItsSentCopy: a message that
+// has just arrived with a Message-ID Herald's history does not have (yet)
+// is marked for a second look; one without a Message-ID is not.
+func TestSandboxDetailRechecksAFreshCaptureWithoutItsSentCopy(t *testing.T) {
+	_, c, _ := openGUICore(t)
+	a := NewSandboxAdapter(c)
+	a.Offline = true
+	ctx := context.Background()
+	addr := c.SandboxState().Addr
+	for i, msg := range []string{
+		"From: ann@example.com\r\nTo: bob@example.net\r\nSubject: with id\r\nMessage-ID: <fresh-1@example.com>\r\n\r\nhi\r\n",
+		"From: ann@example.com\r\nTo: bob@example.net\r\nSubject: without id\r\n\r\nhi\r\n",
+	} {
+		if err := smtp.SendMail(addr, nil, "ann@example.com", []string{"bob@example.net"}, []byte(msg)); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	items, err := a.SandboxPage(ctx, "", 0, 10)
+	if err != nil || len(items) != 2 {
+		t.Fatalf("page: %v %+v", err, items)
+	}
+	for _, it := range items {
+		d, err := a.SandboxDetail(ctx, it.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		withID := strings.Contains(string(d.Raw), "Message-ID")
+		if d.Recheck != withID {
+			t.Fatalf("message %d (Message-ID %v): recheck %v", it.ID, withID, d.Recheck)
+		}
 	}
 }

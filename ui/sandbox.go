@@ -112,6 +112,10 @@ type SandboxDetail struct {
 	// Transcript is the session, one line per event.
 	Transcript []string
 	Checks     []SandboxCheck
+	// Recheck says the checks may change in a moment: the message arrived
+	// just now and the copy its sender keeps (Herald's history) is not
+	// there yet. The view asks again shortly.
+	Recheck bool
 }
 
 // sandboxPage is how many inbox rows are read from the store at a time.
@@ -522,6 +526,19 @@ func oneLine(s string, n int) string {
 func (s *Sandbox) open(id int64) {
 	s.selected = id
 	s.Envelope.SetText(fmt.Sprintf("Message %d: checking…", id))
+	s.load(id, 0)
+}
+
+// recheckAfter and recheckTries bound how often a fresh capture's checks
+// are asked again while its sender's copy is not in the history yet.
+const (
+	recheckAfter = 700 * time.Millisecond
+	recheckTries = 3
+)
+
+// load reads message id's detail off the UI goroutine and shows it; tries
+// counts the re-checks already done.
+func (s *Sandbox) load(id int64, tries int) {
 	ctx := s.ctx
 	go func() {
 		d, err := s.core.SandboxDetail(ctx, id)
@@ -533,7 +550,22 @@ func (s *Sandbox) open(id int64) {
 				s.Envelope.SetText(fmt.Sprintf("Could not load message %d: %v", id, err))
 				return
 			}
-			s.show(d)
+			if tries == 0 {
+				s.show(d)
+			} else {
+				s.showChecks(d.Checks)
+			}
+			if d.Recheck && tries < recheckTries {
+				time.AfterFunc(recheckAfter, func() {
+					if ctx.Err() == nil {
+						s.do(func() {
+							if s.selected == id {
+								s.load(id, tries+1)
+							}
+						})
+					}
+				})
+			}
 		})
 	}()
 }
@@ -552,11 +584,7 @@ func (s *Sandbox) show(d *SandboxDetail) {
 	}
 	s.Delete.Enable()
 
-	s.ChecksBox.Objects = nil
-	for _, c := range d.Checks {
-		s.ChecksBox.Add(checkRow(c))
-	}
-	s.ChecksBox.Refresh()
+	s.showChecks(d.Checks)
 	s.Headers.Refresh()
 	if d.HasText {
 		s.TextLines.SetText(d.Text)
@@ -596,6 +624,15 @@ func (s *Sandbox) show(d *SandboxDetail) {
 	s.PartsBox.Refresh()
 	s.Source.SetText(string(d.Raw))
 	s.Session.SetLines(d.Transcript)
+}
+
+// showChecks lists the checks of the message shown.
+func (s *Sandbox) showChecks(checks []SandboxCheck) {
+	s.ChecksBox.Objects = nil
+	for _, c := range checks {
+		s.ChecksBox.Add(checkRow(c))
+	}
+	s.ChecksBox.Refresh()
 }
 
 // TitleOf names a captured message and its DKIM result in a few words:

@@ -24,6 +24,8 @@ type fakeSandbox struct {
 	applied  []SandboxForm
 	pageReqs int
 	updates  chan struct{}
+	// detailFn, when set, answers SandboxDetail (under mu).
+	detailFn func(id int64) *SandboxDetail
 }
 
 func newFakeSandbox(n int) *fakeSandbox {
@@ -64,6 +66,9 @@ func (f *fakeSandbox) SandboxCount(_ context.Context, q string) (int, error) {
 func (f *fakeSandbox) SandboxDetail(_ context.Context, id int64) (*SandboxDetail, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.detailFn != nil {
+		return f.detailFn(id), nil
+	}
 	if d, ok := f.details[id]; ok {
 		return d, nil
 	}
@@ -410,5 +415,47 @@ func TestSandboxShowsHTMLFormatted(t *testing.T) {
 	r.pump("message 2", func() bool { return v.Detail != nil && v.Detail.ID == 2 })
 	if f := factsOf(v.HTMLView); len(f.images) != 0 || strings.Contains(f.text, "Welcome") {
 		t.Errorf("the last message's HTML stays: %q", f.text)
+	}
+}
+
+// TestSandboxRechecksAFreshCapture: a capture whose sender's copy is not in
+// the history yet (Recheck) is checked again shortly, and the new checks
+// replace the old ones; once they are final, no more is asked.
+func TestSandboxRechecksAFreshCapture(t *testing.T) {
+	r := newSandboxRig(t, 1)
+	v := r.view
+	id := r.fake.items[0].ID
+	calls := 0
+	r.fake.mu.Lock()
+	r.fake.detailFn = func(id int64) *SandboxDetail {
+		calls++
+		d := &SandboxDetail{ID: id, Envelope: "Message", Raw: []byte("Message-ID: <a@b>\r\n\r\nx\r\n"),
+			Checks: []SandboxCheck{{Name: "sent", Status: "info", Text: "no copy in Herald's history with this Message-ID"}}, Recheck: true}
+		if calls > 1 {
+			d.Checks[0] = SandboxCheck{Name: "sent", Status: "pass", Text: "as sent: nothing changed on the way"}
+			d.Recheck = false
+		}
+		return d
+	}
+	r.fake.mu.Unlock()
+	v.OpenMessage(id)
+	text := func() string {
+		if len(v.ChecksBox.Objects) != 1 {
+			return ""
+		}
+		c := v.ChecksBox.Objects[0].(*fyne.Container).Objects[0].(*fyne.Container)
+		return c.Objects[1].(*widget.Label).Text
+	}
+	r.pump("the first checks", func() bool { return strings.HasPrefix(text(), "no copy") })
+	r.pump("the second look", func() bool { return strings.HasPrefix(text(), "as sent") })
+	time.Sleep(2 * recheckAfter)
+	for len(r.q) > 0 {
+		(<-r.q)()
+	}
+	r.fake.mu.Lock()
+	n := calls
+	r.fake.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("the detail was read %d times, want 2", n)
 	}
 }

@@ -335,11 +335,22 @@ type SandboxCheckOptions struct {
 // problems, size and parts, and the comparison with the copy in the history
 // when Herald sent it.
 func (c *Core) CheckSandboxMessage(ctx context.Context, m *store.SandboxMessage, o SandboxCheckOptions) []sandbox.Check {
+	checks, _ := c.SandboxChecks(ctx, m, o)
+	return checks
+}
+
+// SandboxChecks is CheckSandboxMessage that also reports whether Herald's
+// history has the copy it sent (sentFound). A capture checked the moment it
+// arrives may be ahead of that copy: the sender records it once its session
+// has ended (a one-shot command through the history spool, which the window
+// imports within a second), so a fresh capture without one is worth
+// checking again shortly.
+func (c *Core) SandboxChecks(ctx context.Context, m *store.SandboxMessage, o SandboxCheckOptions) (checks []sandbox.Check, sentFound bool) {
 	opts := sandbox.CheckOptions{Offline: o.Offline, Resolver: o.Resolver, DKIMKey: c.DKIMKeyLookup(ctx), SentKnown: true, Parsed: o.Parsed}
 	if id := sandbox.MessageIDOf(m.Raw); id != "" {
 		opts.Sent = c.sentCopy(ctx, id)
 	}
-	return sandbox.CheckMessage(ctx, m, opts)
+	return sandbox.CheckMessage(ctx, m, opts), opts.Sent != nil
 }
 
 // DKIMKeyLookup returns a lookup of the DKIM key records Herald knows: the

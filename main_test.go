@@ -694,6 +694,38 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// startWithoutWindow runs the built binary with args and display as its
+// DISPLAY (no Wayland), where no window can open, and checks what a person
+// must get then: exit 2, a message with each of want, no stack trace.
+func startWithoutWindow(t *testing.T, label, display string, want []string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(heraldBin(t), args...)
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "DISPLAY="+display, "WAYLAND_DISPLAY=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	code := 0
+	if err := cmd.Run(); err != nil {
+		code = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+	}
+	msg := stderr.String()
+	if code != 2 {
+		t.Errorf("%s: exit %d, want 2\n%s", label, code, msg)
+	}
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("%s: stderr lacks %q:\n%s", label, w, msg)
+		}
+	}
+	for _, bad := range []string{"panic", "goroutine ", "GLFW", ".go:"} {
+		if strings.Contains(msg, bad) {
+			t.Errorf("%s: stderr has %q:\n%s", label, bad, msg)
+		}
+	}
+}
+
 // TestNoDisplayIsAClearError starts the window with no display: a message
 // that says what to do, exit code 2, no stack trace, and nothing started
 // (the sandbox would have made the data directory's database).
@@ -703,31 +735,7 @@ func TestNoDisplayIsAClearError(t *testing.T) {
 	}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	for _, args := range [][]string{{"--data-dir", dataDir}, {"--data-dir", dataDir, "--view", "compose"}, {"--data-dir", dataDir, "mailto:ann@example.com"}} {
-		cmd := exec.Command(heraldBin(t), args...)
-		cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "DISPLAY=", "WAYLAND_DISPLAY=")
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := -1
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err == nil {
-			code = 0
-		}
-		msg := stderr.String()
-		if code != 2 {
-			t.Errorf("herald %q: exit %d, want 2\n%s", args, code, msg)
-		}
-		for _, want := range []string{"no desktop session", "DISPLAY", "use a verb", "herald help"} {
-			if !strings.Contains(msg, want) {
-				t.Errorf("herald %q: stderr lacks %q:\n%s", args, want, msg)
-			}
-		}
-		for _, bad := range []string{"panic", "goroutine ", "GLFW", ".go:"} {
-			if strings.Contains(msg, bad) {
-				t.Errorf("herald %q: stderr has %q:\n%s", args, bad, msg)
-			}
-		}
+		startWithoutWindow(t, fmt.Sprintf("herald %q", args), "", []string{"no desktop session", "DISPLAY", "use a verb", "herald help"}, args...)
 		if _, err := os.Stat(filepath.Join(dataDir, "herald.db")); err == nil {
 			t.Errorf("herald %q opened the data directory before checking the display", args)
 		}
@@ -756,31 +764,7 @@ func TestNoDisplayServerIsAClearError(t *testing.T) {
 	}
 	display := fmt.Sprintf(":%d", n)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	cmd := exec.Command(heraldBin(t), "--data-dir", dataDir)
-	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "DISPLAY="+display, "WAYLAND_DISPLAY=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := -1
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err == nil {
-		code = 0
-	}
-	msg := stderr.String()
-	if code != 2 {
-		t.Errorf("exit %d, want 2\n%s", code, msg)
-	}
-	for _, want := range []string{"DISPLAY=" + display, "/tmp/.X11-unix/X" + display[1:], "use a verb", "herald help"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, msg)
-		}
-	}
-	for _, bad := range []string{"panic", "goroutine ", "GLFW", ".go:"} {
-		if strings.Contains(msg, bad) {
-			t.Errorf("stderr has %q:\n%s", bad, msg)
-		}
-	}
+	startWithoutWindow(t, "no X server", display, []string{"DISPLAY=" + display, "/tmp/.X11-unix/X" + display[1:], "use a verb", "herald help"}, "--data-dir", dataDir)
 	if ents, _ := os.ReadDir(dataDir); len(ents) > 0 {
 		t.Errorf("herald wrote %s in the data directory before checking the display", ents[0].Name())
 	}
@@ -803,24 +787,7 @@ func TestNoDisplayServerIsAClearError(t *testing.T) {
 			c.Close()
 		}
 	}()
-	cmd = exec.Command(heraldBin(t), "--data-dir", dataDir)
-	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "DISPLAY="+display, "WAYLAND_DISPLAY=")
-	stderr.Reset()
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	code = -1
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	}
-	msg = stderr.String()
-	if code != 2 || !strings.Contains(msg, "DISPLAY="+display) || !strings.Contains(msg, "herald help") {
-		t.Errorf("a server that refuses: exit %d, want 2\n%s", code, msg)
-	}
-	for _, bad := range []string{"panic", "goroutine ", "GLFW", ".go:"} {
-		if strings.Contains(msg, bad) {
-			t.Errorf("a server that refuses: stderr has %q:\n%s", bad, msg)
-		}
-	}
+	startWithoutWindow(t, "a server that refuses", display, []string{"DISPLAY=" + display, "herald help"}, "--data-dir", dataDir)
 }
 
 // watcher is a minimal StatusNotifierWatcher, the desktop side of a tray:

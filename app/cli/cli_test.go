@@ -44,6 +44,30 @@ type testSandbox struct {
 	addr string
 }
 
+// boxCLI is a data directory with a profile "box" (From from) that sends
+// to a sandbox of its own, no TLS, no AUTH.
+type boxCLI struct {
+	t   *testing.T
+	sb  *testSandbox
+	dir string
+	sec *memSecrets
+}
+
+func newBoxCLI(t *testing.T, from string) *boxCLI {
+	t.Helper()
+	b := &boxCLI{t: t, sb: startSandbox(t, sandbox.Config{}), dir: t.TempDir(), sec: &memSecrets{m: map[string]string{}}}
+	if r := b.run("profile", "add", "--name", "box", "--server", b.sb.addr, "--tls", "none", "--auth", "none", "--from", from); r.code != ExitOK {
+		t.Fatalf("profile add: %d %s", r.code, r.stderr)
+	}
+	return b
+}
+
+// run runs herald with args in b's data directory.
+func (b *boxCLI) run(args ...string) runResult {
+	b.t.Helper()
+	return runCLIWith(b.t, "", b.sec, append([]string{"--data-dir", b.dir}, args...)...)
+}
+
 func startSandbox(t *testing.T, cfg sandbox.Config) *testSandbox {
 	t.Helper()
 	dir := t.TempDir()

@@ -4,24 +4,14 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"github.com/herald-smtp/herald/engine/sandbox"
 )
 
 // TestHistoryQueuedAndRetention: messages the outbox sends are in the
 // history with their outbox item; retention is shown, set, kept and
 // applied.
 func TestHistoryQueuedAndRetention(t *testing.T) {
-	sb := startSandbox(t, sandbox.Config{})
-	dir := t.TempDir()
-	sec := &memSecrets{m: map[string]string{}}
-	run := func(args ...string) runResult {
-		t.Helper()
-		return runCLIWith(t, "", sec, append([]string{"--data-dir", dir}, args...)...)
-	}
-	if r := run("profile", "add", "--name", "box", "--server", sb.addr, "--tls", "none", "--auth", "none", "--from", "Ann <ann@herald.test>"); r.code != ExitOK {
-		t.Fatalf("profile add: %d %s", r.code, r.stderr)
-	}
+	b := newBoxCLI(t, "Ann <ann@herald.test>")
+	dir, run := b.dir, b.run
 	for _, s := range []string{"one", "two", "three"} {
 		if r := run("send", "--profile", "box", "--queue", "--to", "b@herald.test", "--subject", s, "--body", "x"); r.code != ExitOK {
 			t.Fatalf("send --queue: %d %s", r.code, r.stderr)

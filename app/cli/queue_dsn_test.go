@@ -7,23 +7,14 @@ import (
 	"testing"
 
 	"github.com/herald-smtp/herald/engine/queue"
-	"github.com/herald-smtp/herald/engine/sandbox"
 	"github.com/herald-smtp/herald/engine/store"
 )
 
 // TestSendQueueKeepsDSN: --queue and --send-at take the DSN flags, queue
 // show words them (text and JSON), and queue run asks the server for them.
 func TestSendQueueKeepsDSN(t *testing.T) {
-	sb := startSandbox(t, sandbox.Config{})
-	dir := t.TempDir()
-	sec := &memSecrets{m: map[string]string{}}
-	run := func(args ...string) runResult {
-		t.Helper()
-		return runCLIWith(t, "", sec, append([]string{"--data-dir", dir}, args...)...)
-	}
-	if r := run("profile", "add", "--name", "box", "--server", sb.addr, "--tls", "none", "--auth", "none", "--from", "ann@herald.test"); r.code != ExitOK {
-		t.Fatalf("profile add: %d %s", r.code, r.stderr)
-	}
+	b := newBoxCLI(t, "ann@herald.test")
+	sb, run := b.sb, b.run
 	if r := run("send", "--profile", "box", "--queue", "--to", "b@herald.test", "--subject", "now", "--body", "x",
 		"--dsn-notify", "success,failure", "--dsn-ret", "hdrs", "--dsn-envid", "id+1=2"); r.code != ExitOK {
 		t.Fatalf("send --queue with DSN: %d %s %s", r.code, r.stdout, r.stderr)

@@ -14,16 +14,8 @@ import (
 )
 
 func TestQueueCommands(t *testing.T) {
-	sb := startSandbox(t, sandbox.Config{})
-	dir := t.TempDir()
-	sec := &memSecrets{m: map[string]string{}}
-	run := func(args ...string) runResult {
-		t.Helper()
-		return runCLIWith(t, "", sec, append([]string{"--data-dir", dir}, args...)...)
-	}
-	if r := run("profile", "add", "--name", "box", "--server", sb.addr, "--tls", "none", "--auth", "none", "--from", "Ann <ann@herald.test>"); r.code != ExitOK {
-		t.Fatalf("profile add: %d %s", r.code, r.stderr)
-	}
+	b := newBoxCLI(t, "Ann <ann@herald.test>")
+	sb, run := b.sb, b.run
 	for _, s := range []string{"one", "two"} {
 		if r := run("send", "--profile", "box", "--queue", "--to", "b@herald.test", "--subject", s, "--body", "x"); r.code != ExitOK || !strings.Contains(r.stdout, "queued message") {
 			t.Fatalf("send --queue: %d %s %s", r.code, r.stdout, r.stderr)

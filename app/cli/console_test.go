@@ -24,7 +24,9 @@ func scriptServer(t *testing.T, handle func(w net.Conn, r *bufio.Reader)) string
 	}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Add(1) // the accept loop too: no Add may race with the Wait
 	go func() {
+		defer wg.Done()
 		for {
 			c, err := l.Accept()
 			if err != nil {

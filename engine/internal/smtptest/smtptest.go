@@ -570,7 +570,12 @@ func StartScript(t testing.TB, handle func(c *Conn)) *Script {
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	t.Cleanup(func() { close(done); l.Close(); wg.Wait() })
+	// The accept loop counts in wg too: a connection accepted while the
+	// test ends is added while the loop's own count holds wg above zero,
+	// never concurrently with a Wait that could already return (a race).
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for {
 			nc, err := l.Accept()
 			if err != nil {

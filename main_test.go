@@ -312,26 +312,7 @@ func TestWindowSmokeUnderX(t *testing.T) {
 	}
 	xwd := lookTool(t, "xwd")
 	convert := lookTool(t, "convert")
-	bin := heraldBin(t)
-	cmd := exec.Command(bin, "--data-dir", t.TempDir())
-	cmd.Env = append(os.Environ(), "LANG=C.UTF-8")
-	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
-		// Without a session bus, Fyne's D-Bus client would autolaunch a
-		// dbus-daemon that outlives the test: point it nowhere instead.
-		cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/herald-test-bus")
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-		}
-	}()
+	w := startWindow(t, nil, "--data-dir", t.TempDir())
 
 	// Look at the X screen itself, as a person would, until the window has
 	// drawn: a rendered window has many colours, an empty screen one.
@@ -339,8 +320,8 @@ func TestWindowSmokeUnderX(t *testing.T) {
 	colours := 0
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		select {
-		case err := <-done:
-			t.Fatalf("the window exited early: %v\n%s", err, out.String())
+		case err := <-w.done:
+			t.Fatalf("the window exited early: %v\n%s", err, w.out.String())
 		default:
 		}
 		sh := exec.Command("sh", "-c", xwd+" -root -silent | "+convert+" xwd:- png:"+shot)
@@ -352,18 +333,10 @@ func TestWindowSmokeUnderX(t *testing.T) {
 		}
 	}
 	if colours < 8 {
-		t.Fatalf("the screen stayed blank (%d colours)\n%s", colours, out.String())
+		t.Fatalf("the screen stayed blank (%d colours)\n%s", colours, w.out.String())
 	}
 	// The window closes cleanly on SIGINT.
-	cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the window did not exit cleanly: %v\n%s", err, tail(out.String(), 3000))
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the window did not close within 15 s of SIGINT")
-	}
+	w.interrupt()
 }
 
 func countColours(t *testing.T, path string) int {

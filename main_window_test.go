@@ -183,7 +183,7 @@ func (w *window) exited(after string) {
 			w.t.Fatalf("the window did not exit cleanly after %s: %v\n%s", after, err, tail(w.out.String(), 3000))
 		}
 	case <-time.After(15 * time.Second):
-		w.t.Fatalf("the window did not close within 15 s of %s", after)
+		w.t.Fatalf("the window did not close within 15 s of %s; where it waited:\n%s", after, w.stacks())
 	}
 }
 

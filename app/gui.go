@@ -3,9 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strings"
+	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -138,15 +141,43 @@ func RunGUIWith(ctx context.Context, dataDir string, opts GUIOptions) error {
 	go releaseStartupMemory(wctx, startupSettle)
 	go governMemory(wctx, memoryEvery)
 
+	var watchdog sync.Once
+	startWatchdog := func() { watchdog.Do(func() { quitWatchdog(quitLimit, os.Stderr, os.Exit) }) }
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-wctx.Done():
+			return
+		}
+		startWatchdog()
 		fyne.Do(s.QuitNow)
 	}()
 	if err := runUntilQuit(a, s); err != nil {
 		return err
 	}
+	// The window is gone: what is left (stopping the views, the outbox,
+	// the sandbox, closing the store) must not keep the process alive.
+	startWatchdog()
 	s.Stop()
 	return nil
+}
+
+// quitLimit is how long quitting may take once asked for (a signal, or the
+// window closed) before the process ends itself.
+const quitLimit = 8 * time.Second
+
+// quitWatchdog ends the process with exit(0) if it is still running limit
+// after quitting began, writing every goroutine's stack to w first: a quit
+// the person asked for must happen, and what it waited on is worth a bug
+// report. Nothing is lost by it: every store write is committed when made,
+// and the outbox takes back its claims at the next start.
+func quitWatchdog(limit time.Duration, w io.Writer, exit func(int)) *time.Timer {
+	return time.AfterFunc(limit, func() {
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		fmt.Fprintf(w, "herald: still closing %s after quitting began; stopping now. Where it waited:\n%s\n", limit, buf[:n])
+		exit(0)
+	})
 }
 
 // buildShell is BuildShell for the real window. Its first window opens the

@@ -25,7 +25,7 @@ func TestUseSystemEmojiReplacesTheBundledFont(t *testing.T) {
 	if !bytes.Equal(after, blankFont()) {
 		t.Fatal("the emoji font is not the blank font")
 	}
-	if before < 1<<20 {
+	if before < 1<<20 && before != len(blankFont()) { // replaced already: a second run (-count)
 		t.Fatalf("the bundled font had %d bytes", before)
 	}
 }

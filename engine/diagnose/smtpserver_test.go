@@ -81,7 +81,7 @@ func startSMTP(t *testing.T, o serverOpts) *smtpServer {
 	s.Addr = l.Addr().String()
 	s.srv = srv
 	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { smtptest.Shutdown(srv) })
 	return s
 }
 

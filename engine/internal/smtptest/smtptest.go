@@ -8,6 +8,7 @@ package smtptest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
@@ -177,6 +178,18 @@ type Server struct {
 	auths    []string // mechanism of every AUTH attempt that reached the server
 }
 
+// Shutdown ends a go-smtp server at the end of a test: it stops accepting
+// and waits (up to 2 s) for the sessions to end, instead of closing them
+// under their feet. go-smtp's Close races with a STARTTLS handshake still in
+// progress (it reads the connection that handleStartTLS replaces): the race
+// detector failed CI on it. Sessions still open after 2 s are left to their
+// read timeout.
+func Shutdown(srv *smtp.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+}
+
 // Start runs a server until the test ends.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
@@ -221,7 +234,7 @@ func Start(t testing.TB, o Options) *Server {
 	s.Port = l.Addr().(*net.TCPAddr).Port
 	s.srv = srv
 	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { Shutdown(srv) })
 	return s
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/herald-smtp/herald/engine/internal/smtptest"
 )
 
 // Mail is a go-smtp server on loopback, without TLS (AUTH allowed in
@@ -51,7 +52,7 @@ func StartMail(t testing.TB, as *Server, mechs ...string) *Mail {
 	}
 	m.Host, m.Port, m.srv = "127.0.0.1", l.Addr().(*net.TCPAddr).Port, srv
 	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { smtptest.Shutdown(srv) })
 	return m
 }
 

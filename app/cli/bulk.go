@@ -13,11 +13,12 @@ import (
 	"github.com/herald-smtp/herald/engine/bulk"
 	"github.com/herald-smtp/herald/engine/message"
 	"github.com/herald-smtp/herald/engine/queue"
+	"github.com/herald-smtp/herald/engine/transport"
 )
 
 const bulkSynopsis = `herald bulk --profile NAME --recipients FILE.csv --subject TEMPLATE --template FILE [--html-template FILE]
        [--rate N/min] [--send-at TIME] [--dry-run] [--skip-invalid] [--unsubscribe-url URL] [--unsubscribe-mailto ADDR]
-       [--attach FILE]... [--header "Name: value"]... [--json]
+       [--attach FILE]... [--header "Name: value"]... [--dsn-notify LIST] [--dsn-ret full|hdrs] [--dsn-envid ID] [--json]
 
 One message per CSV row (a header row with an email column, any others;
 an optional name column gives the To display name), with {{.column}} fields
@@ -31,6 +32,7 @@ const maxRowErrors = 100
 type bulkFlags struct {
 	profile, recipients, subject, textFile, htmlFile string
 	rate, sendAt, unsubURL, unsubMailto, dataDir     string
+	dsnNotify, dsnRet, dsnEnvID                      string
 	dryRun, skipInvalid, jsonOut                     bool
 	attach, headers                                  listFlag
 }
@@ -51,6 +53,9 @@ func runBulk(ctx context.Context, args []string, env Env, dataDir string) (int, 
 	fs.StringVar(&f.unsubMailto, "unsubscribe-mailto", "", "List-Unsubscribe `address` (mailto:, optionally ?subject=...)")
 	fs.Var(&f.attach, "attach", "attach `file` to every message; repeatable")
 	fs.Var(&f.headers, "header", "extra header `\"Name: value\"` on every message; repeatable")
+	fs.StringVar(&f.dsnNotify, "dsn-notify", "", "ask for delivery status notifications for every message: `list` of success, failure, delay, or never")
+	fs.StringVar(&f.dsnRet, "dsn-ret", "", "DSN return: full or hdrs")
+	fs.StringVar(&f.dsnEnvID, "dsn-envid", "", "DSN envelope `id` (the same for every message of the batch)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object on standard output")
 	fs.StringVar(&f.dataDir, "data-dir", "", "Herald's data `directory`")
 	pos, err := parseFlags(fs, args)
@@ -68,6 +73,12 @@ func runBulk(ctx context.Context, args []string, env Env, dataDir string) (int, 
 	opts, err := f.options(env)
 	if err != nil {
 		return ExitUsage, err
+	}
+	var dsn *transport.DSN
+	if f.dsnNotify != "" || f.dsnRet != "" || f.dsnEnvID != "" {
+		if dsn, err = transport.ParseDSN(f.dsnNotify, f.dsnRet, f.dsnEnvID); err != nil {
+			return ExitUsage, usagef("%v", err)
+		}
 	}
 
 	c, err := env.core(ctx, f.dataDir)
@@ -122,6 +133,9 @@ func runBulk(ctx context.Context, args []string, env Env, dataDir string) (int, 
 		return ExitUsage, usagef("no valid rows in %s: nothing queued", f.recipients)
 	}
 
+	for i := range res.Messages {
+		res.Messages[i].DSN = dsn
+	}
 	batch, err := core.NewBatchID(time.Now())
 	if err != nil {
 		return ExitFailure, err

@@ -145,7 +145,8 @@ func TestBulkInvalidRowsQueueNothing(t *testing.T) {
 func TestBulkQueuesMergedMessages(t *testing.T) {
 	fx := newBulkFixture(t)
 	csv := fx.write(t, "list.csv", bulkCSV+"Ann@example.com,Ann again,A-101\n")
-	r := fx.run(t, fx.bulkArgs(csv, "--rate", "60/min", "--send-at", "+1h", "--unsubscribe-mailto", "leave@herald.test", "--header", "X-Campaign: nov")...)
+	r := fx.run(t, fx.bulkArgs(csv, "--rate", "60/min", "--send-at", "+1h", "--unsubscribe-mailto", "leave@herald.test", "--header", "X-Campaign: nov",
+		"--dsn-notify", "failure,delay", "--dsn-ret", "hdrs")...)
 	if r.code != ExitOK {
 		t.Fatalf("bulk: %d %s %s", r.code, r.stdout, r.stderr)
 	}
@@ -163,7 +164,8 @@ func TestBulkQueuesMergedMessages(t *testing.T) {
 	}
 	for i, want := range []struct{ name, code, to string }{{"Ann", "A-100", "ann@example.com"}, {"Bob", "B-200", "bob@example.com"}, {"Carl", "C-300", "carl@example.com"}} {
 		it, body := items[i], bodies[i]
-		if it.Batch != batch || it.State != string(queue.Scheduled) || it.Subject != "Hi "+want.name || it.From != "news@herald.test" {
+		if it.Batch != batch || it.State != string(queue.Scheduled) || it.Subject != "Hi "+want.name || it.From != "news@herald.test" ||
+			it.DSN != (store.QueueDSN{Notify: "FAILURE,DELAY", Return: "hdrs"}) {
 			t.Errorf("item %d: %+v (batch %q)", i, it, batch)
 		}
 		for _, s := range []string{"Dear " + want.name + ",", "your code is " + want.code, "<b>" + want.code + "</b>", "X-Campaign: nov", "X-Team: ops",
@@ -214,6 +216,7 @@ func TestBulkUsageErrors(t *testing.T) {
 		"no csv":         {fx.bulkArgs(filepath.Join(fx.files, "none.csv")), "--recipients"},
 		"no email":       {fx.bulkArgs(fx.write(t, "bad.csv", "mail\na@b.test\n")), "no email column"},
 		"bad header":     {fx.bulkArgs(csv, "--header", "nocolon"), "--header"},
+		"bad dsn":        {fx.bulkArgs(csv, "--dsn-notify", "never,success"), "never excludes"},
 	} {
 		r := fx.run(t, tc.args...)
 		if r.code != ExitUsage || !strings.Contains(r.stderr, tc.want) {

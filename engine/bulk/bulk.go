@@ -33,6 +33,7 @@ import (
 
 	"github.com/herald-smtp/herald/engine/account"
 	"github.com/herald-smtp/herald/engine/message"
+	"github.com/herald-smtp/herald/engine/transport"
 )
 
 // Options describe one bulk run.
@@ -87,6 +88,8 @@ type Message struct {
 	SendAt time.Time
 	// Rendered is the complete message.
 	Rendered *message.Rendered
+	// DSN asks for delivery status notifications; nil for none.
+	DSN *transport.DSN
 }
 
 // RowError is one problem with one row of the CSV.

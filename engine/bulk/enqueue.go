@@ -21,6 +21,7 @@ func Enqueue(ctx context.Context, q *queue.Queue, profile, batch string, msgs []
 		}
 		ms[i] = queue.FromRendered(profile, m.Rendered, m.SendAt)
 		ms[i].Batch = batch
+		ms[i].DSN = m.DSN
 	}
 	ids, err := q.EnqueueBatchProgress(ctx, ms, progress)
 	if err != nil {

@@ -168,7 +168,7 @@ func (h *History) Content() fyne.CanvasObject {
 		return h.content
 	}
 	h.Search = widget.NewEntry()
-	h.Search.SetPlaceHolder("Search recipient, sender, subject, Message-ID (Ctrl+F)")
+	h.Search.SetPlaceHolder("Search (Ctrl+F): to, from, subject, Message-ID")
 	h.Search.OnChanged = func(string) { h.reloadSoon() }
 	h.State = widget.NewSelect(historyOutcomes, func(string) { h.reload() })
 	h.State.SetSelected(historyOutcomes[0])

@@ -258,7 +258,7 @@ func (l *LiveLog) Content() fyne.CanvasObject {
 		l.Size.Options = append(l.Size.Options, sizeChoice(l.capacity()))
 	}
 	l.Size.Selected = sizeChoice(l.capacity())
-	l.Count = widget.NewLabel("No session yet: sends, the outbox and connection tests show here as they happen.")
+	l.Count = widget.NewLabel("No session yet: sends, the outbox, connection tests and the console show here as they happen.")
 	l.Count.Truncation = fyne.TextTruncateEllipsis
 	l.CopyButton = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), l.CopySelection)
 	l.SaveButton = widget.NewButtonWithIcon("Save…", theme.DocumentSaveIcon(), l.save)

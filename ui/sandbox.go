@@ -435,7 +435,7 @@ func countWords(n int, q string) string {
 	case q != "":
 		return fmt.Sprintf("%d messages match", n)
 	case n == 0:
-		return "No messages captured yet: send one to the address above"
+		return "Nothing captured yet: send to the address above"
 	case n == 1:
 		return "1 message captured"
 	}

@@ -263,7 +263,7 @@ func TestSandboxClearAsksFirst(t *testing.T) {
 	}
 	test.Tap(yes)
 	r.pump("the clear", func() bool { return v.rowCount() == 0 })
-	if !strings.Contains(v.CountLabel.Text, "No messages captured yet") {
+	if !strings.Contains(v.CountLabel.Text, "Nothing captured yet") {
 		t.Fatalf("count %q", v.CountLabel.Text)
 	}
 }

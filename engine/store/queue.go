@@ -818,24 +818,7 @@ func (s *Store) QueueBatches(ctx context.Context) ([]string, error) {
 
 // CountQueueItems returns the number of items in each state.
 func (s *Store) CountQueueItems(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT state, count(*) FROM queue_items GROUP BY state`)
-	if err != nil {
-		return nil, fmt.Errorf("count queue items: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, fmt.Errorf("count queue items: %w", err)
-		}
-		out[st] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count queue items: %w", err)
-	}
-	return out, nil
+	return s.CountQueueFiltered(ctx, QueueFilter{})
 }
 
 // QueueItem returns the item with its recipients; a missing id yields an
